@@ -1,0 +1,4 @@
+/**
+ * @module @wirehouse/server
+ */
+export {};
