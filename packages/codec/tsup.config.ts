@@ -1,10 +1,11 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: { index: "src/index.ts", deflate: "src/deflate-node.ts" },
   format: ["esm"],
-  dts: true,
+  dts: { compilerOptions: { types: ["node"] } },
   clean: true,
   target: "es2022",
   sourcemap: true,
+  external: ["node:zlib", "node:buffer"],
 });
