@@ -1,4 +1,31 @@
 /**
  * @module @wirehouse/sandbox
+ *
+ * Isolated site scripts in QuickJS (WebAssembly): page scripts rendered in a
+ * fresh context per request, websocket scripts each in their own context on
+ * their own worker thread, with `storage`, `events` and an allow-listed
+ * `fetch`. The host never sees QuickJS: it calls {@link PageEngine} and
+ * {@link WebsocketScriptHost} and gets bytes, typed errors and callbacks.
  */
-export {};
+export {
+  BudgetExceededError,
+  OutOfMemoryError,
+  SandboxError,
+  ScriptError,
+  statusForError,
+} from "./errors.ts";
+export { type EventListener, EventHub } from "./events.ts";
+export { type FetchPolicy } from "./fetch.ts";
+export { DirectoryFiles, MemoryFiles, type SiteFiles } from "./files.ts";
+export {
+  type LogEntry,
+  PageEngine,
+  type PageEngineOptions,
+  PageNotFoundError,
+  type PageRequest,
+  type PageResult,
+} from "./page.ts";
+export { normalizeSitePath, PathError, resolveSitePath } from "./paths.ts";
+export { DEFAULT_LIMITS, type Limits, PAGE_INTRINSICS, SCRIPT_INTRINSICS } from "./quickjs.ts";
+export { type KeyValueStore, MemoryStorage, SiteStorage, type SiteStorageOptions, type StorageListener } from "./storage.ts";
+export { type CompiledTemplate, compileTemplate } from "./template.ts";

@@ -1,0 +1,580 @@
+/**
+ * Page scripts: a template is compiled once per file version and run per
+ * request in a fresh QuickJS context (one runtime is reused; contexts share
+ * nothing). The page API is a small prelude evaluated in the same eval as
+ * the page, so one render costs one context, one eval and one string read.
+ * @module
+ */
+import type { Intrinsics, QuickJSWASMModule } from "quickjs-emscripten";
+import { OutOfMemoryError, SandboxError, ScriptError } from "./errors.ts";
+import type { EventHub } from "./events.ts";
+import type { SiteFiles } from "./files.ts";
+import { checkFetchAllowed, type FetchPolicy, runFetch } from "./fetch.ts";
+import { normalizeSitePath, PathError, resolveSitePath } from "./paths.ts";
+import {
+  GuardedRuntime,
+  isEngineFault,
+  type Limits,
+  loadQuickJS,
+  PAGE_INTRINSICS,
+  type QuickJSContext,
+  type QuickJSHandle,
+} from "./quickjs.ts";
+import type { KeyValueStore } from "./storage.ts";
+import { type CompiledTemplate, compileScript, compileTemplate } from "./template.ts";
+
+/** The request as the page sees it (`request` in the script). Everything must be JSON-serializable. */
+export interface PageRequest {
+  method: string;
+  /** The request target as received ("/shop/cart?id=3"). */
+  url: string;
+  /** Decoded path; derived from `url` when absent. */
+  path?: string;
+  /** Query parameters; derived from `url` when absent (repeated names become arrays). */
+  query?: Record<string, string | string[]>;
+  /** Header names in lower case. */
+  headers?: Record<string, string>;
+  /** Cookies; derived from the Cookie header when absent. */
+  cookies?: Record<string, string>;
+  remoteAddress?: string;
+  /** The parsed body: form fields, a JSON value or multipart fields, as the host parsed it. */
+  body?: unknown;
+}
+
+/** What a render produced. Header names are lower case; `set-cookie` may repeat. */
+export interface PageResult {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+export interface LogEntry {
+  level: "log" | "info" | "warn" | "error";
+  message: string;
+  /** The script file that logged. */
+  file: string;
+}
+
+export interface PageEngineOptions {
+  /** The site's files (templates, includes, `readFile`). */
+  files: SiteFiles;
+  /** CPU budget per render (ms), memory limit, stack size. */
+  limits?: Limits;
+  /** `storage` for scripts; without it scripts get a store that is empty per request. */
+  storage?: KeyValueStore;
+  /** `events` for scripts; without it `events.emit` does nothing. */
+  events?: EventHub;
+  /** `fetch` for scripts, limited to the listed origins; without it scripts have no `fetch`. */
+  fetch?: FetchPolicy;
+  /** Where `log`/`console.*` of scripts go. */
+  log?: (entry: LogEntry) => void;
+  /** QuickJS built-ins in page contexts (default {@link PAGE_INTRINSICS}). */
+  intrinsics?: Intrinsics;
+  /** Check files for a new version at most every this many ms (default 0: every render). */
+  revalidateMs?: number;
+  /** Wall-clock limit of a page waiting for `fetch` results (default 10,000 ms). */
+  asyncTimeoutMs?: number;
+}
+
+/** The page file does not exist (the host answers 404). */
+export class PageNotFoundError extends SandboxError {}
+
+interface CacheEntry {
+  version: string | number;
+  checked: number;
+  tpl: CompiledTemplate;
+}
+
+interface RenderState {
+  ctx: QuickJSContext;
+  stack: string[];
+  /** file → [template, generated-line offset] for mapping stack frames. */
+  files: Map<string, [CompiledTemplate, number]>;
+  meta: string | undefined;
+  pending: Set<Promise<void>>;
+  memory: Map<string, string> | undefined;
+}
+
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+
+// Host operations the prelude calls through `__h(op, a, b)`.
+const OP_META = 0;
+const OP_INCLUDE = 1;
+const OP_READ = 2;
+const OP_LOG = 3;
+const OP_ST_GET = 4;
+const OP_ST_SET = 5;
+const OP_ST_DEL = 6;
+const OP_ST_KEYS = 7;
+const OP_EMIT = 8;
+const OP_FETCH = 9;
+
+/**
+ * The page API, one line (so the page's own lines keep their numbers).
+ * Output is gathered in an array inside the sandbox and read once at the end.
+ */
+const PRELUDE_PARTS = [
+  `var __o=[],__r=function(c){return c=="&"?"&amp;":c=="<"?"&lt;":c==">"?"&gt;":c=='"'?"&quot;":"&#39;"},`,
+  `__e=function(v){v=v==null?"":String(v);return /[&<>"']/.test(v)?v.replace(/[&<>"']/g,__r):v},escapeHtml=__e,`,
+  `__s=function(v){return typeof v=="string"?v:v instanceof Error?String(v.stack?v+"\\n"+v.stack:v):(function(){try{return JSON.stringify(v)}catch(e){return String(v)}})()},`,
+  `print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]))},`,
+  `println=function(){print.apply(null,arguments);__o.push("\\n")},`,
+  `include=function(f){__h(${OP_INCLUDE},String(f))},`,
+  `readFile=function(p){return __h(${OP_READ},String(p))},`,
+  `__l=function(l){return function(){__h(${OP_LOG},l,[].map.call(arguments,__s).join(" "))}},log=__l("log"),`,
+  `console={log:log,info:__l("info"),warn:__l("warn"),error:__l("error"),debug:log},`,
+  `storage={get:function(k){var v=__h(${OP_ST_GET},String(k));return v===undefined?undefined:JSON.parse(v)},`,
+  `set:function(k,v){v=JSON.stringify(v);if(v===undefined)__h(${OP_ST_DEL},String(k));else __h(${OP_ST_SET},String(k),v)},`,
+  `delete:function(k){return __h(${OP_ST_DEL},String(k))},keys:function(){return JSON.parse(__h(${OP_ST_KEYS}))}},`,
+  `events={emit:function(n,d){__h(${OP_EMIT},String(n),JSON.stringify(d===undefined?null:d))},`,
+  `on:function(){throw new TypeError("events.on is for websocket scripts; a page only emits")}},`,
+  `response={status:200,type:undefined,_h:[],_c:[],_b:undefined,`,
+  `header:function(n,v){this._h.push([String(n),String(v)]);return this},`,
+  `cookie:function(n,v,o){this._c.push([String(n),String(v),o||null]);return this},`,
+  `redirect:function(u,s){this.status=s||302;this._h.push(["location",String(u)]);return this},`,
+  `json:function(v){this.type="application/json; charset=utf-8";this._b=JSON.stringify(v);return this}},`,
+  `__fin=function(){var r=response;if(r.status!==200||r.type!==undefined||r._h.length||r._c.length)`,
+  `__h(${OP_META},JSON.stringify([r.status,r.type,r._h,r._c]));return r._b!==undefined?String(r._b):__o.join("")};`,
+];
+const PRELUDE = PRELUDE_PARTS.join("");
+const FETCH_PRELUDE =
+  `var fetch=function(u,i){return __h(${OP_FETCH},String(u),JSON.stringify(i||{})).then(function(j){var r=JSON.parse(j);` +
+  `return {status:r.status,ok:r.status>=200&&r.status<300,url:r.url,headers:r.headers,` +
+  `text:function(){return Promise.resolve(r.body)},json:function(){return Promise.resolve(JSON.parse(r.body))}}})};`;
+
+export class PageEngine {
+  private module: QuickJSWASMModule;
+  private broken = false;
+  private readonly options: PageEngineOptions;
+  private guard: GuardedRuntime;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly intrinsics: Intrinsics;
+  private disposed = false;
+
+  /** Loads QuickJS (once per thread) and returns an engine. */
+  static async create(options: PageEngineOptions): Promise<PageEngine> {
+    return new PageEngine(await loadQuickJS(), options);
+  }
+
+  private constructor(module: QuickJSWASMModule, options: PageEngineOptions) {
+    this.module = module;
+    this.options = options;
+    this.guard = new GuardedRuntime(module, options.limits);
+    this.intrinsics = options.intrinsics ?? PAGE_INTRINSICS;
+  }
+
+  /** The limits in force (defaults filled in). */
+  get limits(): Required<Limits> {
+    return this.guard.limits;
+  }
+
+  /**
+   * Compiles `path` (site-relative) if its version changed and returns the
+   * compiled template. Throws {@link PageNotFoundError} or a {@link ScriptError}
+   * for a template that does not compile.
+   */
+  compile(path: string): CompiledTemplate {
+    path = normalizeSitePath(path);
+    const tpl = this.load(path);
+    if (!tpl) throw new PageNotFoundError(`no such page: ${path}`, path);
+    return tpl;
+  }
+
+  /** Forgets compiled templates (all, or one file). */
+  invalidate(path?: string): void {
+    if (path === undefined) this.cache.clear();
+    else this.cache.delete(normalizeSitePath(path));
+  }
+
+  /**
+   * Runs the page `path` for `request` in a fresh context. Resolves with the
+   * response, or rejects with {@link ScriptError} (500),
+   * {@link BudgetExceededError} / {@link OutOfMemoryError} (503) or
+   * {@link PageNotFoundError} (404).
+   */
+  async render(path: string, request: PageRequest): Promise<PageResult> {
+    if (this.disposed) throw new Error("PageEngine is disposed");
+    if (this.broken) await this.recover();
+    const tpl = this.compile(path);
+    const file = tpl.file;
+    const ctx = this.guard.runtime.newContext({ intrinsics: this.intrinsics });
+    const state: RenderState = {
+      ctx,
+      stack: [file],
+      files: new Map([[file, [tpl, 1]]]),
+      meta: undefined,
+      pending: new Set(),
+      memory: undefined,
+    };
+    try {
+      const h = ctx.newFunction("__h", (op, a, b) => this.hostOp(state, op, a, b));
+      ctx.setProp(ctx.global, "__h", h);
+      h.dispose();
+      const source =
+        PRELUDE +
+        (this.options.fetch ? FETCH_PRELUDE : "") +
+        "var request=" +
+        requestJson(request) +
+        ";\n" +
+        tpl.code +
+        "\n;__fin()";
+      const mapStack = (s: string) => mapFrames(s, state.files);
+      this.guard.start();
+      let result = ctx.evalCode(source, file);
+      this.guard.stop();
+      if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
+      let body = ctx.getString(result.value);
+      result.value.dispose();
+      if (state.pending.size > 0 || this.guard.runtime.hasPendingJob()) {
+        // The page started promises (fetch): run them to completion, then read the output again.
+        await this.settle(state, mapStack);
+        this.guard.start();
+        result = ctx.evalCode("__fin()", "<wirehouse>");
+        this.guard.stop();
+        if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
+        body = ctx.getString(result.value);
+        result.value.dispose();
+      }
+      return this.finish(state, body);
+    } catch (e) {
+      if (!isEngineFault(e)) throw e;
+      // The WebAssembly instance trapped (seen when memory runs out inside a
+      // string operation): drop it; the next render loads a fresh one.
+      this.broken = true;
+      throw new OutOfMemoryError(this.guard.limits.memoryBytes, file, undefined, undefined, String(e));
+    } finally {
+      this.guard.stop();
+      if (!this.broken) ctx.dispose();
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const module = await loadQuickJS();
+    if (!this.broken) return;
+    this.module = module;
+    this.guard = new GuardedRuntime(module, this.options.limits);
+    this.broken = false;
+  }
+
+  /** Frees the QuickJS runtime. */
+  dispose(): void {
+    this.disposed = true;
+    this.guard.dispose();
+  }
+
+  private load(path: string): CompiledTemplate | undefined {
+    const now = performance.now();
+    const entry = this.cache.get(path);
+    const revalidate = this.options.revalidateMs ?? 0;
+    if (entry && revalidate > 0 && now - entry.checked < revalidate) return entry.tpl;
+    const version = this.options.files.version(path);
+    if (version === undefined) {
+      this.cache.delete(path);
+      return undefined;
+    }
+    if (entry && entry.version === version) {
+      entry.checked = now;
+      return entry.tpl;
+    }
+    const content = this.options.files.read(path);
+    if (content === undefined) return undefined;
+    const text = typeof content === "string" ? content : DECODER.decode(content);
+    const tpl = path.endsWith(".js") ? compileScript(text, path) : compileTemplate(text, path);
+    this.cache.set(path, { version, checked: now, tpl });
+    return tpl;
+  }
+
+  private async settle(state: RenderState, mapStack: (s: string) => string): Promise<void> {
+    const deadline = Date.now() + (this.options.asyncTimeoutMs ?? 10_000);
+    const rt = this.guard.runtime;
+    for (;;) {
+      if (rt.hasPendingJob()) {
+        this.guard.start();
+        const r = rt.executePendingJobs();
+        this.guard.stop();
+        if (r.error) throw this.guard.toError(state.ctx, r.error, mapStack);
+        continue;
+      }
+      if (state.pending.size === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ScriptError("Error", "page timed out waiting for fetch", state.stack[0]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.race(state.pending),
+        new Promise<void>((done) => {
+          timer = setTimeout(done, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  private finish(state: RenderState, body: string): PageResult {
+    let status = 200;
+    let type = "text/html; charset=utf-8";
+    const headers: [string, string][] = [];
+    const cookies: string[] = [];
+    if (state.meta !== undefined) {
+      const [s, t, hs, cs] = JSON.parse(state.meta) as [
+        unknown,
+        unknown,
+        [string, string][],
+        [string, string, CookieOptions | null][],
+      ];
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 100 || n > 999) {
+        throw new ScriptError("TypeError", `invalid response.status: ${String(s)}`, state.stack[0]);
+      }
+      status = n;
+      if (t !== undefined && t !== null) type = String(t);
+      for (const [name, value] of hs) headers.push([checkHeaderName(name, state), checkHeaderValue(value, state)]);
+      for (const [name, value, opts] of cs) cookies.push(serializeCookie(name, value, opts, state));
+    }
+    const out: [string, string][] = [["content-type", checkHeaderValue(type, state)]];
+    for (const h of headers) {
+      if (h[0] === "content-type") out[0] = h;
+      else out.push(h);
+    }
+    for (const c of cookies) out.push(["set-cookie", c]);
+    return { status, headers: out, body: ENCODER.encode(body) };
+  }
+
+  private hostOp(
+    state: RenderState,
+    opH: QuickJSHandle,
+    aH: QuickJSHandle | undefined,
+    bH: QuickJSHandle | undefined,
+  ): QuickJSHandle | { error: QuickJSHandle } | undefined {
+    const ctx = state.ctx;
+    const op = ctx.getNumber(opH);
+    const str = (h: QuickJSHandle | undefined) => (h === undefined ? "" : ctx.getString(h));
+    const fail = (message: string, name = "Error") => ({ error: ctx.newError({ name, message }) });
+    switch (op) {
+      case OP_META:
+        state.meta = str(aH);
+        return undefined;
+      case OP_INCLUDE:
+        return this.include(state, str(aH));
+      case OP_READ: {
+        let path: string;
+        try {
+          path = resolveSitePath(state.stack[state.stack.length - 1]!, str(aH));
+        } catch (e) {
+          return fail((e as Error).message);
+        }
+        const content = this.options.files.read(path);
+        if (content === undefined) return ctx.null;
+        return ctx.newString(typeof content === "string" ? content : DECODER.decode(content));
+      }
+      case OP_LOG: {
+        const level = str(aH) as LogEntry["level"];
+        this.options.log?.({ level, message: str(bH), file: state.stack[state.stack.length - 1]! });
+        return undefined;
+      }
+      case OP_ST_GET: {
+        const v = this.store(state).get(str(aH));
+        return v === undefined ? undefined : ctx.newString(v);
+      }
+      case OP_ST_SET:
+        try {
+          this.store(state).set(str(aH), str(bH));
+        } catch (e) {
+          return fail((e as Error).message, "RangeError");
+        }
+        return undefined;
+      case OP_ST_DEL:
+        return this.store(state).delete(str(aH)) ? ctx.true : ctx.false;
+      case OP_ST_KEYS:
+        return ctx.newString(JSON.stringify(this.store(state).keys()));
+      case OP_EMIT:
+        this.options.events?.emit(str(aH), str(bH));
+        return undefined;
+      case OP_FETCH:
+        return this.fetch(state, str(aH), str(bH));
+      default:
+        return fail("unknown host operation");
+    }
+  }
+
+  private store(state: RenderState): { get(k: string): string | undefined; set(k: string, v: string): void; delete(k: string): boolean; keys(): string[] } {
+    const s = this.options.storage;
+    if (s) return { get: (k) => s.getJson(k), set: (k, v) => s.setJson(k, v), delete: (k) => s.delete(k), keys: () => s.keys() };
+    state.memory ??= new Map();
+    const m = state.memory;
+    return { get: (k) => m.get(k), set: (k, v) => void m.set(k, v), delete: (k) => m.delete(k), keys: () => [...m.keys()] };
+  }
+
+  private include(state: RenderState, target: string): QuickJSHandle | { error: QuickJSHandle } | undefined {
+    const ctx = state.ctx;
+    const from = state.stack[state.stack.length - 1]!;
+    let path: string;
+    try {
+      path = resolveSitePath(from, target);
+    } catch (e) {
+      return { error: ctx.newError({ name: e instanceof PathError ? "Error" : "Error", message: `include: ${(e as Error).message}` }) };
+    }
+    if (state.stack.includes(path)) {
+      return { error: ctx.newError({ name: "Error", message: `include cycle: ${[...state.stack, path].join(" -> ")}` }) };
+    }
+    let tpl: CompiledTemplate | undefined;
+    try {
+      tpl = this.load(path);
+    } catch (e) {
+      if (e instanceof ScriptError) {
+        return { error: ctx.newError({ name: e.errorName, message: `${e.message.slice(e.errorName.length + 2)} (${e.describe().split(": ")[0]})` }) };
+      }
+      throw e;
+    }
+    if (!tpl) return { error: ctx.newError({ name: "Error", message: `include: no such file: ${path}` }) };
+    state.files.set(path, [tpl, 0]);
+    state.stack.push(path);
+    const r = ctx.evalCode(tpl.code, path);
+    state.stack.pop();
+    if (r.error) return { error: r.error };
+    r.value.dispose();
+    return undefined;
+  }
+
+  private fetch(state: RenderState, url: string, initJson: string): QuickJSHandle | { error: QuickJSHandle } {
+    const ctx = state.ctx;
+    const policy = this.options.fetch!;
+    const denied = checkFetchAllowed(policy, url);
+    if (denied) return { error: ctx.newError({ name: "TypeError", message: denied }) };
+    const deferred = ctx.newPromise();
+    const p = runFetch(policy, url, initJson).then(
+      (json) => {
+        if (!ctx.alive) return;
+        const s = ctx.newString(json);
+        deferred.resolve(s);
+        s.dispose();
+      },
+      (e: unknown) => {
+        if (!ctx.alive) return;
+        const err = ctx.newError({ name: "TypeError", message: `fetch failed: ${(e as Error)?.message ?? String(e)}` });
+        deferred.reject(err);
+        err.dispose();
+      },
+    );
+    const tracked = p.finally(() => {
+      state.pending.delete(tracked);
+      if (deferred.alive) deferred.dispose();
+    });
+    state.pending.add(tracked);
+    return deferred.handle.dup();
+  }
+}
+
+interface CookieOptions {
+  maxAge?: number;
+  expires?: string | number;
+  path?: string;
+  domain?: string;
+  secure?: boolean;
+  httpOnly?: boolean;
+  sameSite?: string;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function checkHeaderName(name: string, state: RenderState): string {
+  if (!TOKEN.test(name)) throw new ScriptError("TypeError", `invalid header name: ${JSON.stringify(name)}`, state.stack[0]);
+  return name.toLowerCase();
+}
+
+function checkHeaderValue(value: string, state: RenderState): string {
+  // RFC 9110 §5.5: CR, LF and NUL are never allowed in a field value (header injection).
+  if (/[\r\n\0]/.test(value)) throw new ScriptError("TypeError", `invalid header value: ${JSON.stringify(value)}`, state.stack[0]);
+  return value;
+}
+
+function serializeCookie(name: string, value: string, o: CookieOptions | null, state: RenderState): string {
+  if (!TOKEN.test(name)) throw new ScriptError("TypeError", `invalid cookie name: ${JSON.stringify(name)}`, state.stack[0]);
+  let out = `${name}=${encodeURIComponent(value)}`;
+  if (o) {
+    if (o.maxAge !== undefined) out += `; Max-Age=${Math.floor(Number(o.maxAge))}`;
+    if (o.expires !== undefined) out += `; Expires=${new Date(o.expires).toUTCString()}`;
+    if (o.domain !== undefined) out += `; Domain=${checkHeaderValue(String(o.domain), state).replace(/;/g, "")}`;
+    out += `; Path=${o.path !== undefined ? checkHeaderValue(String(o.path), state).replace(/;/g, "") : "/"}`;
+    if (o.secure) out += "; Secure";
+    if (o.httpOnly) out += "; HttpOnly";
+    if (o.sameSite !== undefined) {
+      const s = String(o.sameSite).toLowerCase();
+      out += `; SameSite=${s === "none" ? "None" : s === "lax" ? "Lax" : "Strict"}`;
+    }
+  } else out += "; Path=/";
+  return out;
+}
+
+/** The request as JSON (a valid JS literal), with path, query and cookies derived when absent. */
+function requestJson(r: PageRequest): string {
+  let { path, query, cookies } = r;
+  if (path === undefined || query === undefined) {
+    const q = r.url.indexOf("?");
+    if (path === undefined) {
+      const raw = q < 0 ? r.url : r.url.slice(0, q);
+      try {
+        path = decodeURIComponent(raw);
+      } catch {
+        path = raw;
+      }
+    }
+    if (query === undefined) {
+      query = {};
+      if (q >= 0) {
+        for (const [k, v] of new URLSearchParams(r.url.slice(q + 1))) {
+          const old = query[k];
+          query[k] = old === undefined ? v : Array.isArray(old) ? [...old, v] : [old, v];
+        }
+      }
+    }
+  }
+  const headers = r.headers ?? {};
+  if (cookies === undefined) {
+    cookies = {};
+    const header = headers.cookie;
+    if (header) {
+      for (const part of header.split(";")) {
+        const eq = part.indexOf("=");
+        if (eq < 0) continue;
+        const k = part.slice(0, eq).trim();
+        let v = part.slice(eq + 1).trim();
+        if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+        try {
+          v = decodeURIComponent(v);
+        } catch {}
+        if (k && !(k in cookies)) cookies[k] = v;
+      }
+    }
+  }
+  return JSON.stringify({
+    method: r.method,
+    url: r.url,
+    path,
+    query,
+    headers,
+    cookies,
+    remoteAddress: r.remoteAddress ?? "",
+    body: r.body ?? null,
+  });
+}
+
+/** Rewrites every `file:line:col` frame of a known file to its template line and column. */
+export function mapFrames(stack: string, files: Map<string, [CompiledTemplate, number]>): string {
+  const mapped = stack.replace(/([^\s():]+):(\d+)(?::(\d+))?/g, (all, file: string, l: string, c: string | undefined) => {
+    const known = files.get(file);
+    if (!known) return all;
+    const [tpl, offset] = known;
+    const gen = Number(l) - 1 - offset;
+    if (gen < 0) return "<wirehouse>";
+    if (gen >= tpl.lines.length) return all;
+    const line = tpl.lines[gen]!;
+    if (c === undefined) return `${file}:${line}`;
+    return `${file}:${line}:${Math.max(1, Number(c) + tpl.cols[gen]!)}`;
+  });
+  // Frames inside the page API prelude say nothing about the page.
+  return mapped
+    .split("\n")
+    .filter((l) => !l.includes("<wirehouse>"))
+    .join("\n");
+}
