@@ -139,7 +139,7 @@ const PRELUDE_PARTS = [
 ];
 const PRELUDE = PRELUDE_PARTS.join("");
 const FETCH_PRELUDE =
-  `var fetch=function(u,i){return __h(${OP_FETCH},String(u),JSON.stringify(i||{})).then(function(j){var r=JSON.parse(j);` +
+  `var fetch=function(u,i){var p;try{p=__h(${OP_FETCH},String(u),JSON.stringify(i||{}))}catch(e){return Promise.reject(e)}return p.then(function(j){var r=JSON.parse(j);` +
   `return {status:r.status,ok:r.status>=200&&r.status<300,url:r.url,headers:r.headers,` +
   `text:function(){return Promise.resolve(r.body)},json:function(){return Promise.resolve(JSON.parse(r.body))}}})};`;
 
