@@ -101,6 +101,22 @@ function plain(status: number, text: string, extra: ResponseHeaders = []): [Stat
 const [BAD_REQUEST, BAD_REQUEST_HEAD] = plain(400, "Bad Request\n");
 const [NOT_FOUND_GET, NOT_FOUND_HEAD] = plain(404, "Not Found\n");
 const [METHOD_NOT_ALLOWED] = plain(405, "Method Not Allowed\n", [["allow", "GET, HEAD"]]);
+const [SERVER_ERROR, SERVER_ERROR_HEAD] = plain(500, "Internal Server Error\n");
+
+/**
+ * Whether a path is in the form `normalizePath` produces. A path handed in as
+ * already normalised is checked once more before it touches the disk, so a
+ * caller's mistake cannot become a traversal.
+ */
+function isCanonical(path: string): boolean {
+  if (path.charCodeAt(0) !== 47 || path.includes("\0") || path.includes("\\")) return false;
+  const segments = path.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg === "." || seg === ".." || (seg === "" && i !== segments.length - 1)) return false;
+  }
+  return true;
+}
 
 /** Whether a `/`-separated path has a segment starting with `.`. */
 function hasDotSegment(path: string): boolean {
@@ -223,8 +239,16 @@ export class StaticSite {
   // -------------------------------------------------------------------------
 
   private async slow(path: string, request: StaticRequest, head: boolean): Promise<StaticResponse> {
+    if (!isCanonical(path)) return head ? BAD_REQUEST_HEAD : BAD_REQUEST;
     if (!this.allowDotfiles && hasDotSegment(path)) return head ? NOT_FOUND_HEAD : NOT_FOUND_GET;
-    const outcome = await this.lookup(path);
+    let outcome: Outcome;
+    try {
+      outcome = await this.lookup(path);
+    } catch {
+      // The disk failed in a way that is not "no such file" (EMFILE, EIO): a
+      // server error, not a crash.
+      return head ? SERVER_ERROR_HEAD : SERVER_ERROR;
+    }
     if (outcome === NOT_FOUND) return head ? NOT_FOUND_HEAD : NOT_FOUND_GET;
     if (outcome === REDIRECT) return this.redirect(path, request, head);
     outcome.lastUsed = ++this.tick;
