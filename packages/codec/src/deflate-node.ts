@@ -50,9 +50,14 @@ function run(stream: Stream, data: Uint8Array, limit: number): Promise<Uint8Arra
     stream.on("data", onData);
     stream.on("error", onError);
     stream.write(data);
-    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+    // Deno reports a zlib error through the flush callback (before the 'error' event).
+    stream.flush(zlib.constants.Z_SYNC_FLUSH, (err?: unknown) => {
       if (done) return;
       cleanup();
+      if (err) {
+        reject(err);
+        return;
+      }
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
     });
   });

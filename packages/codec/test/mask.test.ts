@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { mask, randomMaskKey } from "../src/index.ts";
+
+function naive(data: Uint8Array, key: Uint8Array, offset: number): Uint8Array {
+  return data.map((b, i) => b ^ key[(i + offset) & 3]!);
+}
+
+describe("mask", () => {
+  it("mask∘mask is the identity (any alignment, length and offset)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.nat(7),
+        fc.nat(3),
+        (data, key, shift, offset) => {
+          const buf = new Uint8Array(data.length + shift);
+          const view = buf.subarray(shift);
+          view.set(data);
+          mask(view, key, offset);
+          assert.deepEqual(view, naive(data, key, offset));
+          mask(view, key, offset);
+          assert.deepEqual(view, data);
+        },
+      ),
+    );
+  });
+  it("does not touch bytes outside the view", () => {
+    const buf = new Uint8Array(100);
+    mask(buf.subarray(3, 97), new Uint8Array([1, 2, 3, 4]));
+    assert.deepEqual([buf[0], buf[1], buf[2], buf[97], buf[98], buf[99]], [0, 0, 0, 0, 0, 0]);
+    assert.equal(buf[3], 1);
+    assert.equal(buf[96], 2);
+  });
+  it("masking in pieces with offsets equals masking at once", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1 }),
+        (data, cuts) => {
+          const key = randomMaskKey();
+          const whole = data.slice();
+          mask(whole, key);
+          const pieces = data.slice();
+          let at = 0;
+          let i = 0;
+          while (at < pieces.length) {
+            const end = Math.min(pieces.length, at + cuts[i++ % cuts.length]!);
+            mask(pieces.subarray(at, end), key, at);
+            at = end;
+          }
+          assert.deepEqual(pieces, whole);
+        },
+      ),
+    );
+  });
+});
