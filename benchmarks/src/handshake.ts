@@ -1,0 +1,56 @@
+/**
+ * @module
+ * The load generator's side of the opening handshake (RFC 6455 §4.1): one
+ * request built once per target with a fixed key, and a check of the
+ * server's head that needs no HTTP parser.
+ */
+
+/** The key every load generator connection sends (a fixed nonce is fine for a load tool). */
+export const CLIENT_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+/** base64(SHA-1(CLIENT_KEY + GUID)), RFC 6455 §1.3's worked example. */
+export const EXPECTED_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/** The upgrade request for `url` as bytes (ASCII). */
+export function buildUpgradeRequest(url: URL | string): Uint8Array {
+  const u = typeof url === "string" ? new URL(url) : url;
+  const path = (u.pathname || "/") + u.search;
+  const text =
+    `GET ${path} HTTP/1.1\r\n` +
+    `Host: ${u.host}\r\n` +
+    "Upgrade: websocket\r\n" +
+    "Connection: Upgrade\r\n" +
+    `Sec-WebSocket-Key: ${CLIENT_KEY}\r\n` +
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+  return new TextEncoder().encode(text);
+}
+
+/** What `readUpgradeResponse` found in the bytes received so far. */
+export type UpgradeResult =
+  | { state: "incomplete" }
+  | { state: "accepted"; headLength: number }
+  | { state: "rejected"; reason: string };
+
+/** Index just past the first `\r\n\r\n` in `bytes`, or -1. */
+export function findHeadEnd(bytes: Uint8Array): number {
+  for (let i = 3; i < bytes.length; i++) {
+    if (bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * Checks a server's response head: status 101 and the expected
+ * Sec-WebSocket-Accept. `headLength` tells where frames begin in `bytes`.
+ */
+export function readUpgradeResponse(bytes: Uint8Array, maxHead = 8192): UpgradeResult {
+  const end = findHeadEnd(bytes);
+  if (end < 0) {
+    return bytes.length > maxHead ? { state: "rejected", reason: "response head too long" } : { state: "incomplete" };
+  }
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, end));
+  const firstLine = head.slice(0, head.indexOf("\r\n"));
+  if (!/^HTTP\/1\.[01] 101\b/.test(firstLine)) return { state: "rejected", reason: firstLine };
+  const accept = /\r\nsec-websocket-accept:[ \t]*([^\r\n]*?)[ \t]*\r\n/i.exec(head);
+  if (!accept || accept[1] !== EXPECTED_ACCEPT) return { state: "rejected", reason: "bad Sec-WebSocket-Accept" };
+  return { state: "accepted", headLength: end };
+}

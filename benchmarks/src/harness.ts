@@ -1,0 +1,423 @@
+/**
+ * @module
+ * The benchmark harness: starts each server (pinned to the server core),
+ * runs the load (pinned to the load core), repeats, and writes
+ * results/<date>-<host>.json, the table in README.md and the SVG charts.
+ *
+ *   npm run bench -w @wirehouse/benchmarks              # quick suite
+ *   npm run bench:full -w @wirehouse/benchmarks         # full suite
+ *   node --import tsx src/harness.ts --only echo-32 --servers ws-node,bun-ws --repeats 1
+ *   node --import tsx src/harness.ts --render results/2026-11-23-host.json   # tables and charts only
+ *
+ * Loopback only, bounded (the suite's time limit), stops by itself.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { availableParallelism, cpus, hostname, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "./args.ts";
+import { hasCommand, runHttpLoad } from "./httpload.ts";
+import { runLoad } from "./loadgen.ts";
+import { writeNginxSite } from "./nginx.ts";
+import { type Results, renderTable, replaceBetweenMarkers, type ScenarioResult, type ServerRuns } from "./results.ts";
+import { repoRoot, type ServerSpec, serverCommand, serverTable, unavailable } from "./servers.ts";
+import { type ScenarioSpec, suite, targets } from "./suite.ts";
+import { chartName, renderChart } from "./svg.ts";
+
+const benchDir = join(repoRoot, "benchmarks");
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.on("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
+}
+
+export interface RunningServer {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a server pinned to `cpu` and waits until it accepts connections (its ready line or a TCP connect). */
+export async function startServer(spec: ServerSpec, cpu: string | undefined): Promise<RunningServer> {
+  const port = await freePort();
+  let tmp: string | undefined;
+  let nginxConf: string | undefined;
+  if (spec.script === "nginx") {
+    tmp = mkdtempSync(join(tmpdir(), "wirehouse-nginx-"));
+    nginxConf = writeNginxSite(tmp, port);
+  }
+  const argv = serverCommand(spec, port, nginxConf);
+  const [cmd, args] = cpu ? ["taskset", ["-c", cpu, ...argv]] : [argv[0]!, argv.slice(1)];
+  const child = spawn(cmd, args as string[], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  let output = "";
+  let readyPid: number | undefined;
+  let exited = false;
+  child.stdout.on("data", (d) => {
+    output += d;
+    const m = /ready port=\d+ pid=(\d+)/.exec(output);
+    if (m) readyPid = Number(m[1]);
+  });
+  child.stderr.on("data", (d) => (output += d));
+  const exit = new Promise<void>((resolve) =>
+    child.on("exit", () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  const stop = async () => {
+    if (!exited) {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {}
+      const t = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {}
+      }, 3000);
+      await exit;
+      clearTimeout(t);
+    }
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  };
+  const started = Date.now();
+  while (!exited && Date.now() - started < 20_000) {
+    if (readyPid !== undefined || (await canConnect(port))) {
+      // A ready line names the server's pid; without one, taskset and the runtimes exec, so the child is the server.
+      return { pid: readyPid ?? child.pid!, port, stop };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new Error(`${spec.id} did not start: ${output.trim().slice(-300) || "no output"}`);
+}
+
+interface Options {
+  suiteName: "quick" | "full";
+  repeats?: number;
+  only?: string[];
+  servers?: string[];
+  serverCpu?: string;
+  loadCpu?: string;
+  writeReadme: boolean;
+}
+
+function versions(): Record<string, string> {
+  const v: Record<string, string> = { node: process.versions.node };
+  const tryRun = (cmd: string, args: string[], re: RegExp) => {
+    try {
+      const out = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      return re.exec(out)?.[1];
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string };
+      return re.exec(`${err.stdout ?? ""}${err.stderr ?? ""}`)?.[1];
+    }
+  };
+  const bun = tryRun(join(repoRoot, "node_modules", ".bin", "bun"), ["--version"], /(\S+)/);
+  const deno = tryRun(join(repoRoot, "node_modules", ".bin", "deno"), ["--version"], /deno (\S+)/);
+  if (bun) v.bun = bun;
+  if (deno) v.deno = deno;
+  const pkg = (name: string) => {
+    try {
+      return JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")).version as string;
+    } catch {
+      return undefined;
+    }
+  };
+  for (const name of ["ws", "autocannon", "hdr-histogram-js"]) {
+    const x = pkg(name);
+    if (x) v[name] = x;
+  }
+  if (hasCommand("nginx")) {
+    const n = tryRun("nginx", ["-v"], /nginx\/(\S+)/);
+    if (n) v.nginx = n;
+  }
+  if (hasCommand("wrk")) {
+    const w = tryRun("wrk", ["-v"], /wrk (\S+)/);
+    if (w) v.wrk = w;
+  }
+  return v;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (m) return m[1]!.trim();
+  } catch {}
+  return cpus()[0]?.model ?? "unknown";
+}
+
+/** One measured run of a scenario against a started server. */
+async function measure(
+  sc: ScenarioSpec,
+  server: RunningServer,
+  loadCpu: string | undefined,
+): Promise<{ metrics: Record<string, number>; details: Record<string, unknown> }> {
+  const run = sc.run;
+  const base = `ws://127.0.0.1:${server.port}`;
+  if (run.type === "echo") {
+    const r = await runLoad({
+      mode: "echo",
+      url: `${base}/`,
+      connections: run.connections,
+      size: run.size,
+      inFlight: run.inFlight,
+      seconds: run.seconds,
+      warmup: run.warmup,
+      cpus: loadCpu,
+      pid: server.pid,
+    });
+    if (r.opened < run.connections)
+      throw new Error(`only ${r.opened}/${run.connections} connections opened: ${r.firstError}`);
+    return {
+      metrics: { msgs: r.messagesPerSecond },
+      details: { latency: r.latency, loadCpu: r.loadCpuMaxWorker, serverCpu: r.serverCpuPercent, errors: r.errors },
+    };
+  }
+  if (run.type === "broadcast") {
+    const r = await runLoad({
+      mode: "broadcast",
+      url: `${base}/broadcast`,
+      connections: run.subscribers,
+      size: run.size,
+      inFlight: run.inFlight,
+      seconds: run.seconds,
+      warmup: run.warmup,
+      cpus: loadCpu,
+      pid: server.pid,
+    });
+    return {
+      metrics: { msgs: r.messagesPerSecond },
+      details: {
+        latency: r.latency,
+        published: r.published,
+        loadCpu: r.loadCpuMaxWorker,
+        serverCpu: r.serverCpuPercent,
+      },
+    };
+  }
+  if (run.type === "connect") {
+    const r = await runLoad({
+      mode: "connect",
+      url: `${base}/`,
+      connections: run.connections,
+      connectInFlight: run.inFlight,
+      hold: run.hold,
+      cpus: loadCpu,
+      pid: server.pid,
+    });
+    if (r.opened < run.connections)
+      throw new Error(`only ${r.opened}/${run.connections} connections opened: ${r.firstError}`);
+    return {
+      metrics: { conns: r.connectionsPerSecond, bytes: r.bytesPerConnection ?? Number.NaN },
+      details: { rssBefore: r.rssBefore, rssAfter: r.rssAfter, failed: r.failed },
+    };
+  }
+  const r = await runHttpLoad({
+    tool: run.tool,
+    url: `http://127.0.0.1:${server.port}${run.path}`,
+    connections: run.connections,
+    seconds: run.seconds,
+    cpus: loadCpu,
+  });
+  if (r.errors > r.requests / 100) throw new Error(`${r.errors} errors in ${r.requests} requests`);
+  return {
+    metrics: { reqs: r.requestsPerSecond },
+    details: { p50: r.latencyP50, p99: r.latencyP99, errors: r.errors },
+  };
+}
+
+function toolLabel(sc: ScenarioSpec, v: Record<string, string>): string {
+  if (sc.run.type === "http")
+    return sc.run.tool === "wrk"
+      ? `wrk ${v.wrk ?? ""} (Debian)`.replace("  ", " ")
+      : `autocannon ${v.autocannon ?? ""}`;
+  return "loadgen (this package)";
+}
+
+/** Runs a suite; returns the results (also written to disk). */
+export async function runHarness(o: Options): Promise<Results> {
+  const s = suite(o.suiteName);
+  const repeats = o.repeats ?? s.repeats;
+  const started = Date.now();
+  const loadBefore = loadavg()[0]!;
+  const cores = availableParallelism();
+  const pin = hasCommand("taskset") && cores >= 2;
+  const serverCpu = pin ? (o.serverCpu ?? "0") : undefined;
+  const loadCpu = pin ? (o.loadCpu ?? "1") : undefined;
+  const table = serverTable();
+  const v = versions();
+  const notes: string[] = [];
+  if (!pin) notes.push("Not pinned (taskset missing or a single core): figures are less comparable.");
+  const scenarios = s.scenarios.filter((sc) => !o.only || o.only.includes(sc.id));
+
+  // Which servers each scenario runs, and why the others do not.
+  const plan = scenarios.map((sc) => {
+    const servers = sc.servers
+      .filter((id) => !o.servers || o.servers.includes(id))
+      .map((id) => table.find((t) => t.id === id)!)
+      .filter(Boolean);
+    const runs: ServerRuns[] = servers.map((spec) => {
+      let skipped = unavailable(spec, hasCommand);
+      if (!skipped && sc.run.type === "broadcast" && !spec.broadcast) skipped = "no /broadcast endpoint yet";
+      if (!skipped && sc.run.type === "http" && sc.run.tool === "wrk" && !hasCommand("wrk"))
+        skipped = "wrk not installed";
+      return { id: spec.id, label: spec.label, runtime: spec.runtime, runs: [], ...(skipped ? { skipped } : {}) };
+    });
+    return { sc, servers, runs };
+  });
+  const total = plan.reduce((a, p) => a + p.runs.filter((r) => !r.skipped).length * repeats, 0);
+  let done = 0;
+  const tty = process.stderr.isTTY;
+  const progress = (text: string) => {
+    const line = `[${done}/${total}] ${Math.round((Date.now() - started) / 1000)}s ${text}`;
+    if (tty) process.stderr.write(`\r\x1b[K${line}`);
+    else process.stderr.write(`${line}\n`);
+  };
+  let outOfTime = false;
+  for (const { sc, servers, runs } of plan) {
+    for (let rep = 0; rep < repeats; rep++) {
+      for (let i = 0; i < servers.length; i++) {
+        const spec = servers[i]!;
+        const out = runs[i]!;
+        if (out.skipped) continue;
+        if (Date.now() - started > s.limitSeconds * 1000) {
+          outOfTime = true;
+          break;
+        }
+        progress(`${sc.id} ${spec.id} run ${rep + 1}/${repeats}`);
+        let server: RunningServer | undefined;
+        try {
+          server = await startServer(spec, serverCpu);
+          const r = await measure(sc, server, loadCpu);
+          out.runs.push(r);
+          const loadBusy = r.details.loadCpu;
+          if (typeof loadBusy === "number" && loadBusy > 95) {
+            notes.push(
+              `${sc.id} ${spec.id} run ${rep + 1}: the load generator's worker was ${Math.round(loadBusy)}% busy (may be the limit).`,
+            );
+          }
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          notes.push(`${sc.id} ${spec.id} run ${rep + 1} failed: ${msg.split("\n")[0]}`);
+        } finally {
+          await server?.stop();
+        }
+        done++;
+      }
+      if (outOfTime) break;
+    }
+    if (outOfTime) break;
+  }
+  if (outOfTime) notes.push(`Stopped at the suite's ${s.limitSeconds} s limit; later runs are missing.`);
+  if (tty) process.stderr.write("\n");
+
+  const scenarioResults: ScenarioResult[] = plan.map(({ sc, runs }) => ({
+    id: sc.id,
+    title: sc.title,
+    tool: toolLabel(sc, v),
+    metrics: sc.metrics,
+    reference: sc.reference,
+    servers: runs,
+  }));
+  const date = new Date().toISOString();
+  const results: Results = {
+    date,
+    host: hostname(),
+    suite: s.name,
+    machine: {
+      cpuModel: cpuModel(),
+      cores,
+      memoryBytes: totalmem(),
+      os: `${process.platform} ${release()}`,
+      loadAverage: [loadBefore, loadavg()[0]!],
+    },
+    versions: v,
+    settings: { repeats, serverCpu: serverCpu ?? "any", loadCpu: loadCpu ?? "any", loopback: "127.0.0.1" },
+    scenarios: scenarioResults,
+    targets: targets(scenarioResults.map((x) => x.id)),
+    durationSeconds: (Date.now() - started) / 1000,
+    notes,
+  };
+  mkdirSync(join(benchDir, "results"), { recursive: true });
+  const file = join(benchDir, "results", `${date.slice(0, 10)}-${results.host}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`results: ${file}`);
+  render(results, o.writeReadme);
+  return results;
+}
+
+/** Writes the charts and (optionally) the README table from one results object. */
+export function render(results: Results, writeReadme: boolean): void {
+  mkdirSync(join(benchDir, "results"), { recursive: true });
+  const wirehouseIds = new Set(
+    serverTable()
+      .filter((x) => x.wirehouse)
+      .map((x) => x.id),
+  );
+  for (const sc of results.scenarios) {
+    for (const m of sc.metrics) {
+      writeFileSync(join(benchDir, "results", chartName(sc, m)), renderChart(sc, m, wirehouseIds));
+    }
+  }
+  const table = renderTable(results);
+  if (writeReadme) {
+    const readmePath = join(benchDir, "README.md");
+    const readme = readFileSync(readmePath, "utf8");
+    writeFileSync(readmePath, replaceBetweenMarkers(readme, table));
+    console.log(`table written to ${readmePath}`);
+  }
+  console.log(table);
+}
+
+async function cli(argv: string[]): Promise<void> {
+  const { flags } = parseArgs(argv);
+  const list = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string).split(",") : undefined);
+  if (typeof flags.render === "string") {
+    render(JSON.parse(readFileSync(flags.render, "utf8")) as Results, !flags["no-readme"]);
+    return;
+  }
+  await runHarness({
+    suiteName: flags.full ? "full" : "quick",
+    repeats: flags.repeats ? Number(flags.repeats) : undefined,
+    only: list("only"),
+    servers: list("servers"),
+    serverCpu: typeof flags["server-cpu"] === "string" ? flags["server-cpu"] : undefined,
+    loadCpu: typeof flags["load-cpu"] === "string" ? flags["load-cpu"] : undefined,
+    writeReadme: !flags["no-readme"],
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  cli(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+      process.exit(1);
+    },
+  );
+}

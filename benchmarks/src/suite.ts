@@ -1,0 +1,258 @@
+/**
+ * @module
+ * The scenarios of the quick and full suites and the targets they report.
+ * A scenario names its servers (ids from servers.ts), its peer, its tool and
+ * how one run is measured.
+ */
+import type { HttpTool } from "./httpload.ts";
+import type { Metric, Target } from "./results.ts";
+
+export type ScenarioKind =
+  | { type: "echo"; connections: number; size: number; inFlight: number; seconds: number; warmup: number }
+  | { type: "connect"; connections: number; inFlight: number; hold: number }
+  | { type: "broadcast"; subscribers: number; size: number; inFlight: number; seconds: number; warmup: number }
+  | { type: "http"; tool: HttpTool; path: string; connections: number; seconds: number };
+
+export interface ScenarioSpec {
+  id: string;
+  title: string;
+  run: ScenarioKind;
+  metrics: Metric[];
+  reference: string;
+  servers: string[];
+}
+
+const MSGS: Metric = { key: "msgs", label: "messages/s", unit: "msgs/s", higher: true };
+const CONNS: Metric = { key: "conns", label: "connections/s", unit: "conn/s", higher: true };
+const BYTES: Metric = { key: "bytes", label: "memory per idle connection", unit: "B/conn", higher: false };
+const REQS: Metric = { key: "reqs", label: "requests/s", unit: "req/s", higher: true };
+
+const WS_CORE = ["wirehouse-node", "wirehouse-deno", "wirehouse-bun", "ws-node", "bun-ws", "deno-ws"];
+const WS_FULL = [...WS_CORE, "ws-deno", "ws-bun"];
+const HTTP = [
+  "wirehouse-http-node",
+  "wirehouse-http-deno",
+  "wirehouse-http-bun",
+  "node-http",
+  "bun-http",
+  "deno-http",
+  "nginx",
+];
+
+export interface Suite {
+  name: "quick" | "full";
+  repeats: number;
+  scenarios: ScenarioSpec[];
+  /** Hard bound on the whole run; what is left after it is skipped and noted. */
+  limitSeconds: number;
+}
+
+/** The quick suite (about 4–5 minutes with wirehouse wired in) or the full one. */
+export function suite(name: "quick" | "full"): Suite {
+  const full = name === "full";
+  const seconds = full ? 5 : 2;
+  const warmup = full ? 1 : 0.5;
+  const ws = full ? WS_FULL : WS_CORE;
+  const scenarios: ScenarioSpec[] = [
+    {
+      id: "echo-32",
+      title: "Echo 32 B text, 100 connections, 1 in flight",
+      run: { type: "echo", connections: 100, size: 32, inFlight: 1, seconds, warmup },
+      metrics: [MSGS],
+      reference: "ws-node",
+      servers: ws,
+    },
+    {
+      id: "echo-16k",
+      title: "Echo 16 KiB binary, 100 connections, 1 in flight",
+      run: { type: "echo", connections: 100, size: 16384, inFlight: 1, seconds, warmup },
+      metrics: [MSGS],
+      reference: "ws-node",
+      servers: ws,
+    },
+    {
+      id: "connect-10k",
+      title: "10,000 connections, 200 handshakes in flight, held open",
+      run: { type: "connect", connections: 10_000, inFlight: 200, hold: full ? 3 : 1.5 },
+      metrics: [CONNS, BYTES],
+      reference: "ws-node",
+      servers: ws,
+    },
+  ];
+  if (full) {
+    scenarios.push({
+      id: "broadcast-1k",
+      title: "Broadcast to 1,000 subscribers, 32 B, 4 in flight",
+      run: { type: "broadcast", subscribers: 1000, size: 32, inFlight: 4, seconds, warmup },
+      metrics: [MSGS],
+      reference: "ws-node",
+      servers: ws,
+    });
+  }
+  const tools: HttpTool[] = ["autocannon", "wrk"];
+  for (const tool of tools) {
+    const bodies: Array<[string, string]> = full
+      ? [
+          ["/4k", "4 KiB"],
+          ["/256k", "256 KiB"],
+        ]
+      : [["/4k", "4 KiB"]];
+    for (const [path, label] of bodies) {
+      scenarios.push({
+        id: `static-${path.slice(1)}-${tool}`,
+        title: `Static ${label} from memory, 100 keep-alive connections (${tool})`,
+        run: { type: "http", tool, path, connections: 100, seconds },
+        metrics: [REQS],
+        reference: "node-http",
+        servers: HTTP,
+      });
+    }
+  }
+  return { name, repeats: full ? 5 : 3, scenarios, limitSeconds: full ? 40 * 60 : 8 * 60 };
+}
+
+/** The targets of issues 6 and 9 (and ANCHORS.md for memory on Bun and Deno), reported next to the figures. */
+export function targets(scenarioIds: readonly string[]): Target[] {
+  const out: Target[] = [];
+  const has = (id: string) => scenarioIds.includes(id);
+  for (const [id, label] of [
+    ["echo-32", "echo 32 B"],
+    ["echo-16k", "echo 16 KiB"],
+  ] as const) {
+    if (!has(id)) continue;
+    out.push({
+      scenario: id,
+      metric: "msgs",
+      server: "wirehouse-node",
+      peer: "ws-node",
+      op: ">=",
+      value: 1.5,
+      text: `${label}: wirehouse (Node) ≥ 1.5× ws (Node)`,
+    });
+    out.push({
+      scenario: id,
+      metric: "msgs",
+      server: "wirehouse-bun",
+      peer: "bun-ws",
+      op: ">=",
+      value: 0.8,
+      text: `${label}: wirehouse (Bun) ≥ 0.8× Bun.serve websocket`,
+    });
+    out.push({
+      scenario: id,
+      metric: "msgs",
+      server: "wirehouse-deno",
+      peer: "deno-ws",
+      op: ">=",
+      value: 0.8,
+      text: `${label}: wirehouse (Deno) ≥ 0.8× Deno.upgradeWebSocket`,
+    });
+  }
+  if (has("connect-10k")) {
+    out.push({
+      scenario: "connect-10k",
+      metric: "conns",
+      server: "wirehouse-node",
+      peer: "ws-node",
+      op: ">=",
+      value: 2,
+      text: "connection rate: wirehouse (Node) ≥ 2× ws (Node)",
+    });
+    out.push({
+      scenario: "connect-10k",
+      metric: "conns",
+      server: "wirehouse-bun",
+      peer: "bun-ws",
+      op: ">=",
+      value: 0.8,
+      text: "connection rate: wirehouse (Bun) ≥ 0.8× Bun.serve websocket",
+    });
+    out.push({
+      scenario: "connect-10k",
+      metric: "conns",
+      server: "wirehouse-deno",
+      peer: "deno-ws",
+      op: ">=",
+      value: 0.8,
+      text: "connection rate: wirehouse (Deno) ≥ 0.8× Deno.upgradeWebSocket",
+    });
+    out.push({
+      scenario: "connect-10k",
+      metric: "bytes",
+      server: "wirehouse-node",
+      peer: "ws-node",
+      op: "<=",
+      value: 0.4,
+      text: "memory per idle connection: wirehouse (Node) ≤ 40% of ws (Node)",
+    });
+    out.push({
+      scenario: "connect-10k",
+      metric: "bytes",
+      server: "wirehouse-bun",
+      op: "<=",
+      value: 2000,
+      text: "memory per idle connection: wirehouse (Bun) ≤ 2,000 B",
+    });
+    out.push({
+      scenario: "connect-10k",
+      metric: "bytes",
+      server: "wirehouse-deno",
+      peer: "deno-ws",
+      op: "<=",
+      value: 0.5,
+      text: "memory per idle connection: wirehouse (Deno) ≤ 0.5× Deno.upgradeWebSocket",
+    });
+  }
+  if (has("broadcast-1k")) {
+    out.push({
+      scenario: "broadcast-1k",
+      metric: "msgs",
+      server: "wirehouse-bun",
+      peer: "bun-ws",
+      op: ">=",
+      value: 0.8,
+      text: "broadcast: wirehouse (Bun) ≥ 0.8× Bun.serve publish",
+    });
+  }
+  for (const tool of ["autocannon", "wrk"]) {
+    const id = `static-4k-${tool}`;
+    if (!has(id)) continue;
+    out.push({
+      scenario: id,
+      metric: "reqs",
+      server: "wirehouse-http-node",
+      peer: "node-http",
+      op: ">=",
+      value: 1,
+      text: `static 4 KiB (${tool}): wirehouse (Node) ≥ node:http`,
+    });
+    out.push({
+      scenario: id,
+      metric: "reqs",
+      server: "wirehouse-http-node",
+      peer: "nginx",
+      op: ">=",
+      value: 0.5,
+      text: `static 4 KiB (${tool}): wirehouse (Node) ≥ 0.5× nginx (1 worker)`,
+    });
+    out.push({
+      scenario: id,
+      metric: "reqs",
+      server: "wirehouse-http-bun",
+      peer: "bun-http",
+      op: ">=",
+      value: 0.8,
+      text: `static 4 KiB (${tool}): wirehouse (Bun) ≥ 0.8× Bun.serve`,
+    });
+    out.push({
+      scenario: id,
+      metric: "reqs",
+      server: "wirehouse-http-deno",
+      peer: "deno-http",
+      op: ">=",
+      value: 0.8,
+      text: `static 4 KiB (${tool}): wirehouse (Deno) ≥ 0.8× Deno.serve`,
+    });
+  }
+  return out;
+}
