@@ -162,6 +162,8 @@ export class StaticSite {
   private closed = false;
   private tick = 0;
   private bytes = 0;
+  /** Counts watcher events, so a load that raced with one is checked again on its next request. */
+  private generation = 0;
 
   constructor(options: StaticOptions) {
     let root = options.root.replaceAll("\\", "/");
@@ -301,6 +303,7 @@ export class StaticSite {
 
   /** A watcher event: the entries it may concern are checked against the disk on their next request. */
   private invalidate(relative: string | null): void {
+    this.generation++;
     if (relative === null) {
       for (const e of this.byFile.values()) e.checkedAt = Number.NEGATIVE_INFINITY;
     } else {
@@ -321,6 +324,7 @@ export class StaticSite {
   }
 
   private async load(path: string): Promise<Outcome> {
+    const generation = this.generation;
     const rootReal = await this.rootReal();
     if (rootReal === null) return NOT_FOUND;
     let fileRel = path;
@@ -356,6 +360,7 @@ export class StaticSite {
         : await this.buildCached(path, abs, rawReal, fileRel, realRel, st);
     if (entry === null) return NOT_FOUND;
     if (this.closed) return entry;
+    if (generation !== this.generation) entry.checkedAt = Number.NEGATIVE_INFINITY;
     this.insert(entry);
     return entry;
   }
@@ -571,7 +576,12 @@ export class StaticSite {
     // The path is normalised (one leading slash, no empty segments), so the
     // location cannot become a protocol-relative `//host` URL.
     let location = mount + encodePathForLocation(path) + "/";
-    if (request.query) location += "?" + request.query;
+    let query = request.query;
+    if (query === undefined && request.normalized !== true) {
+      const q = request.path.indexOf("?");
+      if (q !== -1) query = request.path.slice(q + 1);
+    }
+    if (query) location += "?" + query;
     const text = encoder.encode(`Moved Permanently: ${location}\n`);
     return {
       status: 301,

@@ -79,6 +79,7 @@ describe("serving files", () => {
     assert.equal(r.headers.get("location"), "/docs/");
     const q = await get(site, "/docs?x=1", {}, "GET", { mount: "/static/", query: "x=1" });
     assert.equal(q.headers.get("location"), "/static/docs/?x=1");
+    assert.equal((await get(site, "/docs?a=%20b")).headers.get("location"), "/docs/?a=%20b");
     const top = await get(site, "", {}, "GET", { mount: "/static", normalized: true });
     assert.equal(top.status, 301);
     assert.equal(top.headers.get("location"), "/static/");
