@@ -156,6 +156,7 @@ export class MessageDecoder extends FrameDecoder {
       // RFC 6455 §5.5: control frames MUST NOT be fragmented and have ≤ 125 bytes.
       if (!this.fin) return this.error_("protocol", "fragmented control frame");
       if (this.length > 125) return this.error_("protocol", "control frame payload over 125 bytes");
+      if (this.length > this.maxPayload) return this.error_("too-big", "control frame over maxPayload");
       this.ctrlUtf8 = 0;
       return DecoderEvent.None;
     }

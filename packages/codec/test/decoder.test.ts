@@ -295,6 +295,12 @@ describe("RFC 6455 rules, one close code each", () => {
     const frame = cf(2, new Uint8Array(1001));
     assert.equal(errorOf(frame.subarray(0, 8), d).closeCode, 1009);
   });
+  it("control frame over a (small) maxPayload → 1009", () => {
+    assert.equal(
+      errorOf(cf(9, new Uint8Array(20)), new MessageDecoder({ role: "server", maxPayload: 16 })).closeCode,
+      1009,
+    );
+  });
   it("a payload of exactly maxPayload is accepted", () => {
     const d = new MessageDecoder({ role: "server", maxPayload: 1000 });
     assert.equal(drain(d, [cf(2, new Uint8Array(1000))])[0]!.ev, DecoderEvent.Binary);
