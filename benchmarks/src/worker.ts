@@ -82,6 +82,56 @@ let histogram = newLatencyHistogram();
 /** Monotonic nanoseconds as a double (exact below 2^53 ns, about 104 days of uptime); the same clock in every process. */
 const nowNs = () => Number(process.hrtime.bigint());
 
+interface WriteReq {
+  handle: unknown;
+  oncomplete: (status: number) => void;
+  async: boolean;
+  bytes: number;
+  buffer: Uint8Array | null;
+}
+interface StreamHandle {
+  writeBuffer(req: WriteReq, data: Uint8Array): number;
+}
+type Binding = (name: string) => { WriteWrap?: new () => WriteReq };
+
+/** Node's own write request class (node:net's `writeGeneric` uses the same), when the runtime has it. */
+const WriteWrap: (new () => WriteReq) | undefined = (() => {
+  if (process.env.LOADGEN_PLAIN_WRITES) return undefined;
+  try {
+    return ((process as unknown as { binding: Binding }).binding("stream_wrap").WriteWrap ?? undefined) as
+      | (new () => WriteReq)
+      | undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const writeDone = () => {};
+
+/**
+ * A writer that hands bytes straight to the socket's libuv handle, skipping
+ * the Writable stream machinery (queueing, callbacks, nextTick) that costs
+ * more than the write itself for small frames. The same call node:net makes;
+ * libuv keeps writes in order and `buffer` keeps the bytes alive if the write
+ * goes asynchronous. Falls back to `socket.write` when the handle is not there.
+ */
+function writerFor(socket: Socket): (data: Uint8Array) => void {
+  const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+  if (!WriteWrap || !handle || typeof handle.writeBuffer !== "function") return (data) => void socket.write(data);
+  return (data) => {
+    const req = new WriteWrap!();
+    req.handle = handle;
+    req.oncomplete = writeDone;
+    req.async = false;
+    req.bytes = 0;
+    req.buffer = data;
+    const err = handle.writeBuffer(req, data);
+    if (err !== 0) {
+      errors++;
+      socket.destroy();
+    }
+  };
+}
+
 /**
  * Every socket reads into this one buffer (node:net's `onread`): no Buffer per
  * read and no stream machinery; the bytes are consumed before the next read.
@@ -180,7 +230,8 @@ function runEcho(): void {
   for (const conn of conns) {
     const ring = new Float64Array(k).fill(now0);
     let pos = 0;
-    const { socket, reader } = conn;
+    const { reader } = conn;
+    const write = writerFor(conn.socket);
     conn.onBytes = (chunk, end) => {
       const m = reader.push(chunk, end);
       if (m === 0) return;
@@ -202,9 +253,9 @@ function runEcho(): void {
       if (stopped) return;
       const n = Math.min(m, k); // a server never sends more than was asked, but stay bounded
       sent += n;
-      socket.write(views[n]!);
+      write(views[n]!);
     };
-    socket.write(views[k]!);
+    write(views[k]!);
     sent += k;
   }
 }
@@ -233,12 +284,13 @@ function runBroadcast(publisher: Conn | undefined): void {
   const at = template.length - size;
   const stamp = new Uint8Array(8);
   const stampView = new DataView(stamp.buffer);
+  const write = writerFor(publisher.socket);
   const publish = () => {
     const frame = Buffer.allocUnsafe(template.length);
     frame.set(template);
     stampView.setFloat64(0, nowNs());
     for (let i = 0; i < 8; i++) frame[at + i] = stamp[i]! ^ DEFAULT_MASK[i & 3]!;
-    publisher.socket.write(frame);
+    write(frame);
     if (measuring) published++;
     sent++;
   };
