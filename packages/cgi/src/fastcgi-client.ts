@@ -1,0 +1,370 @@
+/**
+ * A FastCGI client (responder role) for php-fpm and other FastCGI servers,
+ * over TCP or a Unix socket, with a bounded pool of kept-alive connections
+ * (FCGI_KEEP_CONN) and multiplexing when the peer says FCGI_MPXS_CONNS=1.
+ *
+ * @module
+ */
+import { connect, type Socket } from "node:net";
+import { lineLogger, pipeBody } from "./cgi-process.ts";
+import {
+  encodeAbortRequest,
+  encodeBeginRequest,
+  encodeGetValues,
+  encodeParams,
+  encodeRecord,
+  encodeStream,
+  FCGI,
+  FcgiDecoder,
+  type FcgiRecord,
+} from "./fastcgi-record.ts";
+import { OutputChannel } from "./response.ts";
+import type { CgiLogger, CgiRequestBody, FastCgiTarget } from "./types.ts";
+
+export interface FastCgiRequest {
+  params: Iterable<readonly [string, string]>;
+  body: CgiRequestBody;
+  label: string;
+}
+
+export interface FastCgiCall {
+  out: OutputChannel;
+  cancel(reason?: "timeout" | "cancelled"): void;
+}
+
+/** Parses "host:port", "[v6]:port" or a socket path. */
+export function parseAddress(address: string): { path: string } | { host: string; port: number } {
+  if (address.startsWith("/") || address.startsWith("./") || address.startsWith("unix:")) {
+    return { path: address.startsWith("unix:") ? address.slice(5) : address };
+  }
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (m === null) throw new Error(`FastCGI address ${JSON.stringify(address)}: expected host:port or /path.sock`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+interface Active {
+  id: number;
+  out: OutputChannel;
+  stderr: ReturnType<typeof lineLogger>;
+  label: string;
+  aborted: boolean;
+}
+
+class Connection {
+  readonly socket: Socket;
+  private readonly decoder = new FcgiDecoder();
+  readonly active = new Map<number, Active>();
+  private nextId = 1;
+  broken = false;
+  idleTimer: ReturnType<typeof setTimeout> | null = null;
+  ready: Promise<void>;
+
+  constructor(
+    readonly pool: FastCgiPool,
+    address: ReturnType<typeof parseAddress>,
+  ) {
+    this.socket = connect(address as never);
+    this.socket.setNoDelay?.(true);
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once("connect", () => resolve());
+      this.socket.once("error", reject);
+    });
+    this.ready.catch(() => {});
+    this.socket.on("data", (chunk: Uint8Array) => this.onData(chunk));
+    this.socket.on("error", (err) => this.fail(`FastCGI connection to ${pool.address} failed: ${err.message}`));
+    this.socket.on("close", () => this.fail(`FastCGI server at ${pool.address} closed the connection mid-request`));
+  }
+
+  allocateId(): number {
+    // Spec §3.3: ids are reused once a request ended; stay within 1..65535.
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 65535 ? 1 : this.nextId + 1;
+      if (!this.active.has(id)) return id;
+    }
+  }
+
+  private onData(chunk: Uint8Array) {
+    const { records, error } = this.decoder.push(chunk);
+    for (const r of records) this.onRecord(r);
+    if (error) {
+      this.fail(`malformed FastCGI response from ${this.pool.address}: ${error.message}`, "malformed");
+    }
+  }
+
+  private onRecord(r: FcgiRecord) {
+    const req = this.active.get(r.requestId);
+    if (req === undefined) return;
+    switch (r.type) {
+      case "stdout":
+        if (!req.aborted) req.out.push(r.data);
+        return;
+      case "stderr":
+        req.stderr.push(r.data);
+        return;
+      case "end-request": {
+        this.active.delete(r.requestId);
+        req.stderr.flush();
+        if (!req.aborted) {
+          if (r.protocolStatus === FCGI.REQUEST_COMPLETE) req.out.end();
+          else {
+            const why = ["complete", "cannot multiplex", "overloaded", "unknown role"][r.protocolStatus] ?? "unknown";
+            this.pool.log("error", `${req.label}: FastCGI server refused the request (${why})`);
+            req.out.fail("crash", `FastCGI server refused the request: ${why}`);
+          }
+        }
+        this.pool.release(this);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  fail(message: string, reason: "connection" | "malformed" = "connection") {
+    if (this.broken) return;
+    this.broken = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    for (const req of this.active.values()) {
+      if (req.aborted) continue;
+      this.pool.log("error", `${req.label}: ${message}`);
+      req.stderr.flush();
+      req.out.fail(reason === "malformed" ? "malformed" : "crash", message);
+    }
+    this.active.clear();
+    this.socket.destroy();
+    this.pool.drop(this);
+  }
+}
+
+interface Waiter {
+  resolve: (c: Connection) => void;
+  reject: (e: Error) => void;
+}
+
+/** Connections to one FastCGI address. */
+export class FastCgiPool {
+  readonly address: string;
+  private readonly target: ReturnType<typeof parseAddress>;
+  private maxConnections: number;
+  private readonly idleTimeoutMs: number;
+  private multiplex: boolean | "auto";
+  private maxRequests = 1;
+  private probing: Promise<void> | null = null;
+  private readonly conns = new Set<Connection>();
+  private readonly idle: Connection[] = [];
+  private readonly waiters: Waiter[] = [];
+  private closed = false;
+  readonly extraParams: Array<[string, string]>;
+
+  constructor(
+    config: FastCgiTarget,
+    readonly log: CgiLogger,
+  ) {
+    this.address = config.address;
+    this.target = parseAddress(config.address);
+    this.maxConnections = Math.max(1, config.maxConnections ?? 8);
+    this.idleTimeoutMs = config.idleTimeoutMs ?? 5000;
+    this.multiplex = config.multiplex ?? "auto";
+    if (this.multiplex === true) this.maxRequests = 64;
+    this.extraParams = Object.entries(config.params ?? {});
+  }
+
+  /** What the peer answered to GET_VALUES (after the first request). */
+  get info(): { multiplex: boolean; maxConnections: number; maxRequestsPerConnection: number } {
+    return {
+      multiplex: this.multiplex === true,
+      maxConnections: this.maxConnections,
+      maxRequestsPerConnection: this.maxRequests,
+    };
+  }
+
+  /**
+   * Spec §4.1: asks FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS on a
+   * separate connection (php-fpm keeps a worker on it, so it is closed at once).
+   */
+  private probe(): Promise<void> {
+    this.probing ??= new Promise<void>((resolve) => {
+      const socket = connect(this.target as never);
+      const decoder = new FcgiDecoder();
+      let settled = false;
+      const done = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        if (this.multiplex === "auto") this.multiplex = false;
+        resolve();
+      };
+      const timer = setTimeout(done, 1000);
+      socket.on("connect", () => socket.write(encodeGetValues(["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"])));
+      socket.on("data", (chunk: Uint8Array) => {
+        for (const r of decoder.push(chunk).records) {
+          if (r.type !== "get-values-result") continue;
+          const values = new Map(r.pairs);
+          const mpx = values.get("FCGI_MPXS_CONNS") === "1";
+          const maxConns = Number(values.get("FCGI_MAX_CONNS"));
+          const maxReqs = Number(values.get("FCGI_MAX_REQS"));
+          if (maxConns > 0) this.maxConnections = Math.min(this.maxConnections, maxConns);
+          if (this.multiplex === "auto") {
+            this.multiplex = mpx;
+            this.maxRequests = mpx ? Math.max(1, Math.min(maxReqs > 0 ? maxReqs : 64, 1024)) : 1;
+          }
+          done();
+        }
+      });
+      socket.on("error", () => {
+        // Leave "auto": the next request probes again (the server may not be up yet).
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.probing = null;
+        resolve();
+      });
+      socket.on("close", done);
+    });
+    return this.probing;
+  }
+
+  private async acquire(): Promise<Connection> {
+    if (this.closed) throw new Error("FastCGI pool closed");
+    if (this.multiplex === "auto") await this.probe();
+    const perConn = this.multiplex === true ? this.maxRequests : 1;
+    for (const c of this.conns) {
+      if (!c.broken && c.active.size > 0 && c.active.size < perConn) return c;
+    }
+    let c = this.idle.pop();
+    while (c?.broken) c = this.idle.pop();
+    if (c !== undefined) {
+      if (c.idleTimer) clearTimeout(c.idleTimer);
+      c.idleTimer = null;
+      return c;
+    }
+    if (this.conns.size < this.maxConnections) {
+      const conn = new Connection(this, this.target);
+      this.conns.add(conn);
+      return conn;
+    }
+    return new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** A request ended on `c`: hand the connection to a waiter or keep it idle. */
+  release(c: Connection) {
+    if (c.broken) return;
+    const perConn = this.multiplex === true ? this.maxRequests : 1;
+    if (c.active.size < perConn) {
+      const w = this.waiters.shift();
+      if (w !== undefined) {
+        w.resolve(c);
+        return;
+      }
+    }
+    if (c.active.size > 0) return;
+    if (this.closed) {
+      c.socket.end();
+      return;
+    }
+    this.idle.push(c);
+    c.idleTimer = setTimeout(() => {
+      const i = this.idle.indexOf(c);
+      if (i >= 0) this.idle.splice(i, 1);
+      this.conns.delete(c);
+      c.broken = true;
+      c.socket.end();
+    }, this.idleTimeoutMs);
+    (c.idleTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** A connection broke: forget it, and let a waiter open a new one. */
+  drop(c: Connection) {
+    this.conns.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+    const w = this.waiters.shift();
+    if (w !== undefined && !this.closed) {
+      const conn = new Connection(this, this.target);
+      this.conns.add(conn);
+      w.resolve(conn);
+    }
+  }
+
+  request(req: FastCgiRequest): FastCgiCall {
+    let conn: Connection | null = null;
+    let active: Active | null = null;
+    let cancelled = false;
+    const out = new OutputChannel(
+      () => conn?.socket.pause(),
+      () => conn?.socket.resume(),
+    );
+    const stderr = lineLogger(this.log, `${req.label} stderr`);
+    const start = async () => {
+      const c = await this.acquire();
+      if (cancelled) {
+        this.release(c);
+        return;
+      }
+      conn = c;
+      await c.ready;
+      const id = c.allocateId();
+      active = { id, out, stderr, label: req.label, aborted: false };
+      c.active.set(id, active);
+      const head = [
+        encodeBeginRequest(id, FCGI.RESPONDER, FCGI.KEEP_CONN),
+        encodeParams(id, [...req.params, ...this.extraParams]),
+      ];
+      for (const part of head) c.socket.write(part);
+      const body = req.body;
+      const sink = {
+        write: (chunk: Uint8Array) => c.socket.write(encodeStream(FCGI.STDIN, id, chunk)),
+        end: (chunk?: Uint8Array) => {
+          if (chunk !== undefined && chunk.length > 0) c.socket.write(encodeStream(FCGI.STDIN, id, chunk));
+          if (!c.broken && !active!.aborted) c.socket.write(encodeRecord(FCGI.STDIN, id));
+        },
+        once: (e: "drain" | "close" | "error", fn: () => void) => c.socket.once(e, fn),
+        off: (e: "drain" | "close" | "error", fn: () => void) => c.socket.off(e, fn),
+        get destroyed() {
+          return c.broken || active!.aborted;
+        },
+      };
+      await pipeBody(body, sink);
+    };
+    start().catch((err: NodeJS.ErrnoException) => {
+      const msg = `cannot reach FastCGI server at ${this.address}: ${err.code ?? err.message}`;
+      if (!out.finished) this.log("error", `${req.label}: ${msg}`);
+      out.fail("crash", msg);
+      if (conn !== null && active === null) conn.fail(msg);
+    });
+    return {
+      out,
+      cancel: (reason = "cancelled") => {
+        if (cancelled || out.finished) return;
+        cancelled = true;
+        out.fail(reason, reason === "timeout" ? `FastCGI request to ${this.address} timed out` : "request cancelled");
+        const c = conn as Connection | null;
+        const a = active as Active | null;
+        if (c === null || a === null) return;
+        a.aborted = true;
+        if (this.multiplex === true && !c.broken) {
+          // Spec §5.4: the peer answers ABORT_REQUEST with END_REQUEST; the connection stays usable.
+          c.socket.write(encodeAbortRequest(a.id));
+        } else {
+          // One request per connection: output for it may still be in flight; close rather than reuse.
+          c.active.delete(a.id);
+          c.fail("request aborted");
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new Error("FastCGI pool closed"));
+    for (const c of this.idle.splice(0)) {
+      if (c.idleTimer) clearTimeout(c.idleTimer);
+      c.broken = true;
+      c.socket.destroy();
+    }
+    for (const c of this.conns) if (c.active.size === 0) c.socket.destroy();
+    this.conns.clear();
+  }
+}

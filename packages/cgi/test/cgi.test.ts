@@ -1,0 +1,4 @@
+import { gatewaySuite, missingProgramTests } from "./gateway-suite.ts";
+
+gatewaySuite("cgi");
+missingProgramTests();
