@@ -54,6 +54,8 @@ class Connection {
   readonly socket: Socket;
   private readonly decoder = new FcgiDecoder();
   readonly active = new Map<number, Active>();
+  /** Requests assigned to this connection (counted from acquire, before their records are sent). */
+  load = 0;
   private nextId = 1;
   broken = false;
   idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -231,18 +233,23 @@ export class FastCgiPool {
     if (this.multiplex === "auto") await this.probe();
     const perConn = this.multiplex === true ? this.maxRequests : 1;
     for (const c of this.conns) {
-      if (!c.broken && c.active.size > 0 && c.active.size < perConn) return c;
+      if (!c.broken && c.load > 0 && c.load < perConn) {
+        c.load++;
+        return c;
+      }
     }
     let c = this.idle.pop();
     while (c?.broken) c = this.idle.pop();
     if (c !== undefined) {
       if (c.idleTimer) clearTimeout(c.idleTimer);
       c.idleTimer = null;
+      c.load++;
       return c;
     }
     if (this.conns.size < this.maxConnections) {
       const conn = new Connection(this, this.target);
       this.conns.add(conn);
+      conn.load = 1;
       return conn;
     }
     return new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject }));
@@ -250,16 +257,18 @@ export class FastCgiPool {
 
   /** A request ended on `c`: hand the connection to a waiter or keep it idle. */
   release(c: Connection) {
+    c.load = Math.max(0, c.load - 1);
     if (c.broken) return;
     const perConn = this.multiplex === true ? this.maxRequests : 1;
-    if (c.active.size < perConn) {
+    if (c.load < perConn) {
       const w = this.waiters.shift();
       if (w !== undefined) {
+        c.load++;
         w.resolve(c);
         return;
       }
     }
-    if (c.active.size > 0) return;
+    if (c.load > 0) return;
     if (this.closed) {
       c.socket.end();
       return;
@@ -284,6 +293,7 @@ export class FastCgiPool {
     if (w !== undefined && !this.closed) {
       const conn = new Connection(this, this.target);
       this.conns.add(conn);
+      conn.load = 1;
       w.resolve(conn);
     }
   }
@@ -364,7 +374,7 @@ export class FastCgiPool {
       c.broken = true;
       c.socket.destroy();
     }
-    for (const c of this.conns) if (c.active.size === 0) c.socket.destroy();
+    for (const c of this.conns) if (c.load === 0) c.socket.destroy();
     this.conns.clear();
   }
 }

@@ -1,0 +1,171 @@
+/**
+ * The FastCGI client against a small FastCGI server built from the codec:
+ * GET_VALUES, multiplexing when the peer allows it, kept-alive reuse, the
+ * pool bound, and malformed records.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import {
+  type CgiResult,
+  createGateway,
+  decodeNameValuePairs,
+  encodeEndRequest,
+  encodeGetValuesResult,
+  encodeRecord,
+  encodeStream,
+  FCGI,
+  FcgiDecoder,
+} from "../src/index.ts";
+
+interface Peer {
+  server: Server;
+  address: string;
+  connections: number;
+  maxConcurrentOnOneConnection: number;
+  getValues: number;
+  sockets: Set<Socket>;
+}
+
+/** A responder that answers after all STDIN arrived, delaying each answer so requests overlap. */
+async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: boolean }): Promise<Peer> {
+  const peer: Peer = {
+    server: createServer(),
+    address: "",
+    connections: 0,
+    maxConcurrentOnOneConnection: 0,
+    getValues: 0,
+    sockets: new Set(),
+  };
+  peer.server.on("connection", (socket) => {
+    peer.sockets.add(socket);
+    socket.on("close", () => peer.sockets.delete(socket));
+    socket.on("error", () => {});
+    const decoder = new FcgiDecoder();
+    const params = new Map<number, Uint8Array[]>();
+    const open = new Set<number>();
+    let counted = false;
+    socket.on("data", (chunk: Uint8Array) => {
+      for (const r of decoder.push(chunk).records) {
+        if (r.type === "get-values") {
+          peer.getValues++;
+          const answer: Array<[string, string]> = [["FCGI_MPXS_CONNS", opts.mpx ? "1" : "0"]];
+          if (opts.maxConns) answer.push(["FCGI_MAX_CONNS", String(opts.maxConns)]);
+          socket.write(encodeGetValuesResult(answer));
+          continue;
+        }
+        if (!counted && r.type === "begin-request") {
+          counted = true;
+          peer.connections++;
+        }
+        if (r.type === "begin-request") {
+          open.add(r.requestId);
+          peer.maxConcurrentOnOneConnection = Math.max(peer.maxConcurrentOnOneConnection, open.size);
+          params.set(r.requestId, []);
+        } else if (r.type === "params") params.get(r.requestId)?.push(r.data.slice());
+        else if (r.type === "stdin" && r.data.length === 0) {
+          const id = r.requestId;
+          const all = params.get(id)!;
+          const bytes = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
+          let at = 0;
+          for (const p of all) {
+            bytes.set(p, at);
+            at += p.length;
+          }
+          const env = new Map(decodeNameValuePairs(bytes)!);
+          setTimeout(() => {
+            if (opts.garbage) {
+              socket.write(new Uint8Array([9, 9, 9, 9, 9, 9, 9, 9]));
+              return;
+            }
+            const body = `id=${id} uri=${env.get("REQUEST_URI")}`;
+            socket.write(
+              encodeStream(FCGI.STDOUT, id, new TextEncoder().encode(`Content-Type: text/plain\r\n\r\n${body}`)),
+            );
+            socket.write(encodeRecord(FCGI.STDOUT, id));
+            socket.write(encodeEndRequest(id, 0, FCGI.REQUEST_COMPLETE));
+            open.delete(id);
+          }, 20);
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => peer.server.listen(0, "127.0.0.1", r));
+  const addr = peer.server.address() as { port: number };
+  peer.address = `127.0.0.1:${addr.port}`;
+  return peer;
+}
+
+async function stopPeer(peer: Peer) {
+  for (const s of peer.sockets) s.destroy();
+  await new Promise((r) => peer.server.close(r));
+}
+
+async function text(r: CgiResult): Promise<string> {
+  assert.equal(r.type, "response");
+  if (r.type !== "response") return "";
+  let s = "";
+  for await (const c of r.body) s += new TextDecoder().decode(c);
+  return s;
+}
+
+describe("FastCGI pool", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wirehouse-fcgi-pool-"));
+  writeFileSync(join(dir, "a.php"), "");
+  const gateway = createGateway({ log: () => {} });
+  after(async () => {
+    await gateway.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const req = (i: number) => ({ method: "GET", target: `/a.php?i=${i}`, headers: [] });
+
+  it("multiplexes requests on one connection when the peer says FCGI_MPXS_CONNS=1", async () => {
+    const peer = await startPeer({ mpx: true });
+    try {
+      const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address, maxConnections: 4 } });
+      const out = await Promise.all(Array.from({ length: 20 }, (_, i) => site.handle(req(i)).then(text)));
+      out.forEach((t, i) => assert.match(t, new RegExp(`uri=/a.php\\?i=${i}$`)));
+      assert.equal(peer.getValues, 1);
+      assert.equal(peer.connections, 1);
+      assert.ok(peer.maxConcurrentOnOneConnection > 1);
+      assert.equal(gateway.pool(peer.address)?.info.multiplex, true);
+    } finally {
+      await stopPeer(peer);
+    }
+  });
+
+  it("one request per connection without multiplexing, bounded by maxConnections and FCGI_MAX_CONNS, kept alive", async () => {
+    const peer = await startPeer({ mpx: false, maxConns: 3 });
+    try {
+      const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address, maxConnections: 5 } });
+      const out = await Promise.all(Array.from({ length: 12 }, (_, i) => site.handle(req(i)).then(text)));
+      out.forEach((t, i) => assert.match(t, new RegExp(`i=${i}$`)));
+      assert.equal(peer.maxConcurrentOnOneConnection, 1);
+      assert.equal(peer.connections, 3);
+      assert.equal(gateway.pool(peer.address)?.info.maxConnections, 3);
+      // Kept alive: later requests reuse the same connections.
+      await site.handle(req(99)).then(text);
+      assert.equal(peer.connections, 3);
+    } finally {
+      await stopPeer(peer);
+    }
+  });
+
+  it("malformed records from the peer give 502", async () => {
+    const peer = await startPeer({ mpx: false, garbage: true });
+    try {
+      const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address } });
+      const r = await site.handle(req(1));
+      assert.equal(r.type, "error");
+      if (r.type === "error") {
+        assert.equal(r.status, 502);
+        assert.match(r.message, /malformed FastCGI/);
+      }
+    } finally {
+      await stopPeer(peer);
+    }
+  });
+});
