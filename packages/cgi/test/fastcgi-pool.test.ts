@@ -127,7 +127,7 @@ describe("FastCGI pool", () => {
     try {
       const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address, maxConnections: 4 } });
       const out = await Promise.all(Array.from({ length: 20 }, (_, i) => site.handle(req(i)).then(text)));
-      out.forEach((t, i) => assert.match(t, new RegExp(`uri=/a.php\\?i=${i}$`)));
+      for (const [i, t] of out.entries()) assert.match(t, new RegExp(`uri=/a.php\\?i=${i}$`));
       assert.equal(peer.getValues, 1);
       assert.equal(peer.connections, 1);
       assert.ok(peer.maxConcurrentOnOneConnection > 1);
@@ -142,7 +142,7 @@ describe("FastCGI pool", () => {
     try {
       const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address, maxConnections: 5 } });
       const out = await Promise.all(Array.from({ length: 12 }, (_, i) => site.handle(req(i)).then(text)));
-      out.forEach((t, i) => assert.match(t, new RegExp(`i=${i}$`)));
+      for (const [i, t] of out.entries()) assert.match(t, new RegExp(`i=${i}$`));
       assert.equal(peer.maxConcurrentOnOneConnection, 1);
       assert.equal(peer.connections, 3);
       assert.equal(gateway.pool(peer.address)?.info.maxConnections, 3);
