@@ -3,10 +3,18 @@
  * @module
  */
 
+import { simdAvailable, simdXor } from "./mask-simd.ts";
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Below this many bytes a plain byte loop beats creating a Uint32Array view. */
-const WORD_THRESHOLD = 24;
+/** From this many bytes the WebAssembly SIMD kernel beats the JavaScript word loop. */
+export const SIMD_THRESHOLD = 2048;
+
+/**
+ * Below this many bytes an unrolled byte loop beats creating a Uint32Array view (which also
+ * forces V8 to move a small on-heap typed array's bytes off the heap: ~3 µs on a 32 B array).
+ */
+const WORD_THRESHOLD = 128;
 
 /**
  * XORs `data` in place with the 4-byte `key`; `offset` is the position of `data[0]`
@@ -63,7 +71,13 @@ export function maskRange(
     }
   }
   let i = start;
-  if (end - start >= WORD_THRESHOLD) {
+  if (end - start >= SIMD_THRESHOLD && LITTLE_ENDIAN && simdAvailable()) {
+    // The bulk in WebAssembly, 64 bytes per step; the key phase is unchanged after it.
+    const bulk = (end - start) & ~63;
+    simdXor(buf, start, start + bulk, k0 | (k1 << 8) | (k2 << 16) | (k3 << 24));
+    i += bulk;
+  }
+  if (end - i >= WORD_THRESHOLD) {
     // Byte loop up to a 4-byte aligned address, then whole words.
     const head = (4 - ((buf.byteOffset + i) & 3)) & 3;
     for (let h = 0; h < head; h++, i++) {
@@ -110,12 +124,16 @@ export function maskRange(
     k2 = c;
     k3 = d;
   }
-  // Tail (or the whole of a short buffer); `i - start` is not needed since words keep the phase.
-  let p = 0;
-  for (; i < end; i++, p++) {
-    const m = p & 3;
-    buf[i] = buf[i]! ^ (m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3);
+  // Tail (or the whole of a short buffer), 4 bytes per step; position `i` uses key byte k0.
+  for (; i + 4 <= end; i += 4) {
+    buf[i] = buf[i]! ^ k0;
+    buf[i + 1] = buf[i + 1]! ^ k1;
+    buf[i + 2] = buf[i + 2]! ^ k2;
+    buf[i + 3] = buf[i + 3]! ^ k3;
   }
+  if (i < end) buf[i] = buf[i]! ^ k0;
+  if (i + 1 < end) buf[i + 1] = buf[i + 1]! ^ k1;
+  if (i + 2 < end) buf[i + 2] = buf[i + 2]! ^ k2;
 }
 
 const POOL_SIZE = 4096;

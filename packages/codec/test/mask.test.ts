@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { mask, randomMaskKey } from "../src/index.ts";
+import { SIMD_BLOCK, simdAvailable } from "../src/mask-simd.ts";
 
 function naive(data: Uint8Array, key: Uint8Array, offset: number): Uint8Array {
   return data.map((b, i) => b ^ key[(i + offset) & 3]!);
@@ -54,6 +55,28 @@ describe("mask", () => {
           assert.deepEqual(pieces, whole);
         },
       ),
+    );
+  });
+  it("the WebAssembly SIMD path (large buffers) matches the byte loop at any alignment and offset", () => {
+    assert.ok(simdAvailable(), "WebAssembly SIMD is available on Node, Deno and Bun");
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2000, max: 3 * SIMD_BLOCK + 100 }),
+        fc.nat(7),
+        fc.nat(3),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        (length, shift, offset, key) => {
+          const data = new Uint8Array(length).map((_, i) => (i * 31 + 7) & 0xff);
+          const buf = new Uint8Array(length + shift + 5).fill(0xaa);
+          const view = buf.subarray(shift, shift + length);
+          view.set(data);
+          mask(view, key, offset);
+          assert.deepEqual(view, naive(data, key, offset));
+          assert.ok(buf.subarray(0, shift).every((b) => b === 0xaa));
+          assert.ok(buf.subarray(shift + length).every((b) => b === 0xaa));
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });

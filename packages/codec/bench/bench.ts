@@ -1,0 +1,193 @@
+/**
+ * Codec benchmark, side by side with ws 8 in the same process:
+ * decode and encode of masked binary frames (32 B, 1 KiB, 64 KiB, 1 MiB) in MB/s and frames/s,
+ * and unmasking in GB/s next to a plain Uint8Array.prototype.set copy of the same size.
+ *
+ *   npm run bench -w @wirehouse/codec [-- --time 1]
+ *   npx bun packages/codec/bench/bench.ts
+ *   npx deno run -A packages/codec/bench/bench.ts
+ */
+import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { DecoderEvent, encodeFrame, encodeFrameBytes, MessageDecoder, mask } from "../src/index.ts";
+
+// ws's internals are not in its "exports" map: load them by file path next to its entry point.
+const require = createRequire(import.meta.url);
+const wsDir = dirname(require.resolve("ws"));
+type WsReceiverClass = new (options: {
+  isServer: boolean;
+  maxPayload: number;
+  allowSynchronousEvents: boolean;
+}) => { on(event: "message", fn: () => void): void; write(chunk: Uint8Array): boolean };
+const WsReceiver: WsReceiverClass = require(join(wsDir, "lib", "receiver.js"));
+const WsSender: {
+  frame(
+    data: Uint8Array,
+    options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean },
+  ): Uint8Array[];
+} = require(join(wsDir, "lib", "sender.js"));
+const wsUnmask: (buffer: Uint8Array, mask: Uint8Array) => void = require(join(wsDir, "lib", "buffer-util.js")).unmask;
+
+declare const Deno: { version: { deno: string }; args: string[] } | undefined;
+declare const Bun: { version: string } | undefined;
+
+const g = globalThis as { Deno?: typeof Deno; Bun?: typeof Bun };
+const runtime = g.Deno
+  ? `Deno ${g.Deno.version.deno}`
+  : g.Bun
+    ? `Bun ${g.Bun.version}`
+    : `Node ${process.versions.node}`;
+const argv = g.Deno ? g.Deno.args : process.argv.slice(2);
+const timeArg = argv.indexOf("--time");
+const SECONDS = timeArg >= 0 ? Number(argv[timeArg + 1]) : 1;
+
+const SIZES = [32, 1024, 64 * 1024, 1024 * 1024];
+const CHUNK = 64 * 1024; // socket read size
+const STREAM_BYTES = 8 * 1024 * 1024;
+
+function label(n: number): string {
+  return n >= 1048576 ? `${n / 1048576} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`;
+}
+
+/** Runs `pass` (returning units of work) repeatedly for SECONDS after a warm-up; returns units/s. */
+function measure(pass: () => number): number {
+  const warm = performance.now();
+  while (performance.now() - warm < 200) pass();
+  let units = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    units += pass();
+    elapsed = performance.now() - start;
+  } while (elapsed < SECONDS * 1000);
+  return units / (elapsed / 1000);
+}
+
+function fmt(x: number, digits = 0): string {
+  return x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+const rows: string[][] = [];
+const row = (...cells: string[]) => rows.push(cells);
+
+console.log(`@wirehouse/codec benchmark on ${runtime} (${SECONDS}s per case, masked binary frames)`);
+
+// ---- decode ----
+for (const size of SIZES) {
+  const payload = new Uint8Array(size).map((_, i) => i & 0xff);
+  const frame = encodeFrameBytes(2, payload, { mask: true });
+  const frames = Math.max(4, Math.floor(STREAM_BYTES / frame.length));
+  const stream = Buffer.alloc(frames * frame.length);
+  for (let i = 0; i < frames; i++) stream.set(frame, i * frame.length);
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < stream.length; at += CHUNK) chunks.push(stream.subarray(at, at + CHUNK));
+
+  const ours = measure(() => {
+    const d = new MessageDecoder({ role: "server", maxPayload: 1 << 30 });
+    let n = 0;
+    for (const c of chunks) {
+      d.push(c);
+      for (let ev = d.next(); ev !== DecoderEvent.None; ev = d.next()) if (ev === DecoderEvent.Binary) n++;
+    }
+    if (n !== frames) throw new Error(`decoded ${n} of ${frames}`);
+    return n;
+  });
+  const theirs = measure(() => {
+    const r = new WsReceiver({ isServer: true, maxPayload: 0, allowSynchronousEvents: true });
+    let n = 0;
+    r.on("message", () => n++);
+    for (const c of chunks) r.write(c);
+    if (n !== frames) throw new Error(`ws decoded ${n} of ${frames}`);
+    return n;
+  });
+  row(
+    "decode",
+    label(size),
+    fmt((ours * size) / 1e6),
+    fmt(ours),
+    fmt((theirs * size) / 1e6),
+    fmt(theirs),
+    `${fmt(ours / theirs, 2)}×`,
+  );
+}
+
+// ---- encode (client role: masked, payload copied so the caller's bytes are untouched) ----
+for (const size of SIZES) {
+  const payload = Buffer.alloc(size, 7);
+  const batch = Math.max(1, Math.floor(1048576 / size));
+  const two = measure(() => {
+    for (let i = 0; i < batch; i++) encodeFrame(2, payload, { mask: true });
+    return batch;
+  });
+  const one = measure(() => {
+    for (let i = 0; i < batch; i++) encodeFrameBytes(2, payload, { mask: true });
+    return batch;
+  });
+  const theirs = measure(() => {
+    for (let i = 0; i < batch; i++)
+      WsSender.frame(payload, { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true });
+    return batch;
+  });
+  row(
+    "encode [h,p]",
+    label(size),
+    fmt((two * size) / 1e6),
+    fmt(two),
+    fmt((theirs * size) / 1e6),
+    fmt(theirs),
+    `${fmt(two / theirs, 2)}×`,
+  );
+  row(
+    "encode 1 buf",
+    label(size),
+    fmt((one * size) / 1e6),
+    fmt(one),
+    fmt((theirs * size) / 1e6),
+    fmt(theirs),
+    `${fmt(one / theirs, 2)}×`,
+  );
+}
+
+const header = ["operation", "size", "codec MB/s", "codec frames/s", "ws MB/s", "ws frames/s", "codec/ws"];
+printTable(header, rows);
+
+// ---- unmask ----
+const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+const keyBuf = Buffer.from(key);
+const urows: string[][] = [];
+for (const size of SIZES) {
+  const buf = Buffer.alloc(size, 1);
+  const src = new Uint8Array(size);
+  const reps = Math.max(1, Math.floor(1048576 / size));
+  const ours = measure(() => {
+    for (let i = 0; i < reps; i++) mask(buf, key);
+    return reps * size;
+  });
+  const theirs = measure(() => {
+    for (let i = 0; i < reps; i++) wsUnmask(buf, keyBuf);
+    return reps * size;
+  });
+  const copy = measure(() => {
+    for (let i = 0; i < reps; i++) buf.set(src);
+    return reps * size;
+  });
+  urows.push([
+    label(size),
+    fmt(ours / 1e9, 2),
+    fmt(theirs / 1e9, 2),
+    fmt(copy / 1e9, 2),
+    `${fmt((100 * ours) / copy, 0)}%`,
+  ]);
+}
+printTable(["unmask", "codec GB/s", "ws GB/s", "copy (set) GB/s", "codec/copy"], urows);
+
+function printTable(head: string[], body: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  console.log(
+    `\n${line(head)}\n|${widths.map((w, i) => (i < 2 ? `${"-".repeat(w + 1)}-` : `-${"-".repeat(w)}:`)).join("|")}|`,
+  );
+  for (const r of body) console.log(line(r));
+}

@@ -1,0 +1,111 @@
+/**
+ * A WebAssembly SIMD kernel for masking large payloads: XOR 64 bytes per loop iteration with
+ * 128-bit vectors. WebAssembly can only touch its own memory, so the payload goes through a
+ * 64 KiB scratch memory in blocks (copy in, XOR, copy out); the copies run at memcpy speed and
+ * the block stays in cache, which still beats a JavaScript word loop 2–3× on large buffers.
+ * The module is ~140 bytes built below (no toolchain, no fetch), compiled once on first use;
+ * where WebAssembly SIMD is unavailable the caller falls back to JavaScript.
+ * @module
+ */
+
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+function section(id: number, content: number[]): number[] {
+  return [id, ...leb(content.length), ...content];
+}
+
+/**
+ * (func $xor (param $p i32) (param $end i32) (param $key i32) (local $k v128)
+ *   k = i32x4.splat(key)
+ *   while (p < end) { for off in 0,16,32,48: v128.store(p+off, v128.xor(v128.load(p+off), k)); p += 64 })
+ * exported as "x", with its memory (1 page = 64 KiB) exported as "m".
+ */
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  const body: number[] = [0x01, 0x01, 0x7b, 0x20, 0x02, 0xfd, ...leb(0x11), 0x21, 0x03];
+  body.push(0x02, 0x40, 0x03, 0x40, 0x20, 0x00, 0x20, 0x01, 0x4f, 0x0d, 0x01);
+  for (const off of [0, 16, 32, 48]) {
+    // local.get p; local.get p; v128.load off; local.get k; v128.xor; v128.store off
+    body.push(
+      0x20,
+      0x00,
+      0x20,
+      0x00,
+      0xfd,
+      0x00,
+      0x00,
+      ...leb(off),
+      0x20,
+      0x03,
+      0xfd,
+      ...leb(0x51),
+      0xfd,
+      0x0b,
+      0x00,
+      ...leb(off),
+    );
+  }
+  // p += 64; br 0; end loop; end block; end func
+  body.push(0x20, 0x00, 0x41, 0xc0, 0x00, 0x6a, 0x21, 0x00, 0x0c, 0x00, 0x0b, 0x0b, 0x0b);
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]),
+    ...section(3, [0x01, 0x00]),
+    ...section(5, [0x01, 0x00, 0x01]),
+    ...section(7, [0x02, 0x01, 0x6d, 0x02, 0x00, 0x01, 0x78, 0x00, 0x00]),
+    ...section(10, [0x01, ...leb(body.length), ...body]),
+  ]);
+}
+
+/** Block size: the scratch memory (one 64 KiB page). */
+export const SIMD_BLOCK = 65536;
+
+let state: 0 | 1 | 2 = 0; // 0 = not tried, 1 = ready, 2 = unavailable
+let scratch: Uint8Array = new Uint8Array(0);
+let kernel: (p: number, end: number, key: number) => void = () => {};
+
+/** True when the SIMD kernel can be used (compiled on the first call). */
+export function simdAvailable(): boolean {
+  if (state === 0) {
+    try {
+      const wa = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
+      const bytes = moduleBytes();
+      if (wa === undefined || !wa.validate(bytes)) throw new Error("no WebAssembly SIMD");
+      const instance = new wa.Instance(new wa.Module(bytes), {});
+      scratch = new Uint8Array((instance.exports.m as WebAssembly.Memory).buffer);
+      kernel = instance.exports.x as typeof kernel;
+      state = 1;
+    } catch {
+      state = 2;
+    }
+  }
+  return state === 1;
+}
+
+/**
+ * XORs `buf[start..end)` with the 32-bit little-endian `word`; `end - start` must be a
+ * multiple of 64. Call only after {@link simdAvailable} returned true.
+ */
+export function simdXor(buf: Uint8Array, start: number, end: number, word: number): void {
+  for (let i = start; i < end; i += SIMD_BLOCK) {
+    const n = Math.min(SIMD_BLOCK, end - i);
+    scratch.set(buf.subarray(i, i + n), 0);
+    kernel(0, n, word | 0);
+    buf.set(scratch.subarray(0, n), i);
+  }
+}
