@@ -1,0 +1,304 @@
+/**
+ * Bun adapter: `Bun.listen` / `Bun.connect` (uSockets underneath), not the
+ * node:net emulation.
+ *
+ * `socket.write()` in Bun writes what the kernel takes and returns the count;
+ * it does not buffer the rest. So this adapter keeps its own queue: a tick's
+ * chunks are joined and written once; what the kernel did not take waits in
+ * `backlog` and goes out on the `drain` callback.
+ */
+import { BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
+import { TransportError } from "../errors.ts";
+import { ListenerCore } from "../listener-core.ts";
+import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, ListenOptions } from "../types.ts";
+
+// The few Bun APIs used here (no dependency on bun-types).
+interface BunSocket {
+  data: BunConnection<unknown> | undefined;
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  shutdown(halfClose?: boolean): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(on: boolean): boolean;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly alpnProtocol: string | false | null;
+  getServername?(): string | undefined;
+}
+interface BunSocketHandlers {
+  open?(s: BunSocket): void;
+  handshake?(s: BunSocket, success: boolean, authorizationError: Error | null): void;
+  data?(s: BunSocket, data: Uint8Array): void;
+  drain?(s: BunSocket): void;
+  end?(s: BunSocket): void;
+  close?(s: BunSocket, error?: Error): void;
+  error?(s: BunSocket, error: Error): void;
+  connectError?(s: BunSocket, error: Error): void;
+}
+interface BunTls {
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+  ca?: string | Uint8Array | (string | Uint8Array)[];
+  serverName?: string;
+  ALPNProtocols?: string;
+  rejectUnauthorized?: boolean;
+}
+interface BunListener {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActive?: boolean): void;
+}
+interface BunGlobal {
+  listen(o: {
+    hostname: string;
+    port: number;
+    tls?: BunTls;
+    reusePort?: boolean;
+    backlog?: number;
+    socket: BunSocketHandlers;
+  }): BunListener;
+  connect(o: { hostname: string; port: number; tls?: BunTls | boolean; socket: BunSocketHandlers }): Promise<BunSocket>;
+}
+
+function bun(): BunGlobal {
+  const b = (globalThis as { Bun?: BunGlobal }).Bun;
+  if (b === undefined) throw new TransportError("ERR_ADAPTER_UNAVAILABLE", "the bun adapter needs the Bun runtime");
+  return b;
+}
+
+/** ALPN protocol list in TLS wire format (length-prefixed names), which Bun's TLS options take. */
+function alpnWire(list: string[] | undefined): string {
+  let s = "";
+  for (const p of list ?? ["http/1.1"]) s += String.fromCharCode(p.length) + p;
+  return s;
+}
+
+class BunConnection<S> extends BaseConnection<S> {
+  socket: BunSocket;
+  /**
+   * What the kernel did not take yet, oldest first (Bun keeps none itself):
+   * one chunk per tick, the first possibly partly written.
+   */
+  backlog: Uint8Array[] = [];
+  backlogBytes = 0;
+
+  constructor(settings: Settings<S>, socket: BunSocket) {
+    super(settings);
+    this.socket = socket;
+    socket.data = this as BunConnection<unknown>;
+    this.remoteAddress = socket.remoteAddress ?? "";
+    this.remotePort = socket.remotePort ?? 0;
+    if (settings.noDelay) socket.setNoDelay(true);
+  }
+
+  runtimeBuffered(): number {
+    return this.backlogBytes;
+  }
+
+  flush(): void {
+    const data = this.takeQueue();
+    if (data !== null) {
+      if (this.backlogBytes > 0) {
+        // Still waiting for the kernel: keep order, send on drain.
+        this.backlog.push(data);
+        this.backlogBytes += data.byteLength;
+      } else {
+        const n = this.socket.write(data);
+        if (n < data.byteLength && n >= 0) {
+          // n < 0: the socket is closed and close() follows.
+          this.backlog.push(n === 0 ? data : data.subarray(n));
+          this.backlogBytes += data.byteLength - n;
+        }
+      }
+    }
+    if (this.backlogBytes === 0) {
+      if (this.ending) this.socket.end();
+      else if (this.wantDrain) this.maybeDrain();
+    }
+  }
+
+  /** Bun's drain callback: the kernel can take more. */
+  drained(): void {
+    const b = this.backlog;
+    let i = 0;
+    while (i < b.length) {
+      const chunk = b[i]!;
+      const n = this.socket.write(chunk);
+      if (n < 0) break;
+      this.backlogBytes -= n;
+      if (n < chunk.byteLength) {
+        b[i] = chunk.subarray(n);
+        break;
+      }
+      i++;
+    }
+    if (i > 0) b.splice(0, i);
+    if (this.backlogBytes > 0) return;
+    if (this.ending && this.queue.length === 0) {
+      this.socket.end();
+      return;
+    }
+    this.maybeDrain();
+  }
+
+  abort(): void {
+    this.backlog.length = 0;
+    this.backlogBytes = 0;
+    this.socket.terminate();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+}
+
+function makeHandlers<S>(
+  settings: Settings<S>,
+  tls: boolean,
+  rejectUnauthorized: boolean,
+  admit: ((c: BunConnection<S>) => boolean) | null,
+  onOpen: ((c: BunConnection<S>) => void) | null,
+): BunSocketHandlers {
+  const ready = (s: BunSocket) => {
+    const c = new BunConnection(settings, s);
+    if (admit !== null && !admit(c)) {
+      c.closed = true;
+      s.terminate();
+      return;
+    }
+    c.alpnProtocol = (tls && s.alpnProtocol) || "";
+    if (tls) c.servername = s.getServername?.() ?? "";
+    onOpen?.(c);
+    c.opened();
+  };
+  return {
+    open: tls ? undefined : ready,
+    handshake: tls
+      ? (s, success, authorizationError) => {
+          if (!success && rejectUnauthorized) {
+            // Not opened: the promise of connect() rejects through `close`.
+            (s as { handshakeError?: Error }).handshakeError = new TransportError(
+              "ERR_TLS_HANDSHAKE",
+              `TLS handshake failed: ${authorizationError?.message ?? "unknown error"}`,
+            );
+            s.terminate();
+            return;
+          }
+          ready(s);
+        }
+      : undefined,
+    data(s, bytes) {
+      s.data?.received(bytes);
+    },
+    drain(s) {
+      s.data?.drained();
+    },
+    end(s) {
+      // The peer sent FIN: finish our side after what is queued.
+      s.data?.end();
+    },
+    error(s, err) {
+      const c = s.data;
+      if (c !== undefined && c.error === undefined) c.error = err;
+    },
+    close(s, err) {
+      s.data?.gone(err ?? undefined);
+    },
+  };
+}
+
+class BunListenerImpl<S> extends ListenerCore<S> {
+  readonly adapter = "bun" as const;
+  listener!: BunListener;
+
+  protected stopAccepting(): void {
+    this.listener.stop(false);
+  }
+
+  start(options: ListenOptions): void {
+    const t = options.tls;
+    if (t?.sni !== undefined && Object.keys(t.sni).length > 0) {
+      throw new TransportError(
+        "ERR_TLS_SNI_UNSUPPORTED",
+        "Bun.listen takes one certificate: several certificates chosen by SNI are not supported on the bun adapter (use adapter: 'node', which runs on Bun through node:tls)",
+      );
+    }
+    const handlers = makeHandlers(this.settings, t !== undefined, false, (c) => this.admit(c), null);
+    try {
+      this.listener = bun().listen({
+        hostname: options.hostname ?? "0.0.0.0",
+        port: options.port ?? 0,
+        tls: t === undefined ? undefined : { cert: t.cert, key: t.key, ALPNProtocols: alpnWire(t.alpn) },
+        reusePort: options.reusePort ?? false,
+        backlog: options.backlog,
+        socket: handlers,
+      });
+    } catch (e) {
+      throw e instanceof Error ? e : new Error(String(e));
+    }
+    this.port = this.listener.port;
+    this.address = this.listener.hostname;
+  }
+}
+
+export const bunAdapter: Adapter = {
+  name: "bun",
+  async listen<S>(options: ListenOptions, handlers: Handlers<S>) {
+    const l = new BunListenerImpl<S>(options, handlers);
+    l.start(options);
+    return l;
+  },
+  connect<S>(options: ConnectOptions, handlers: Handlers<S>): Promise<Connection<S>> {
+    const settings = settingsFrom(options, handlers, options.wheel ?? null, null);
+    const host = options.hostname ?? "127.0.0.1";
+    const isTls = options.tls !== undefined;
+    const t: ClientTlsOptions = options.tls === true || options.tls === undefined ? {} : options.tls;
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const h = makeHandlers(settings, isTls, true, null, (c) => {
+        done = true;
+        resolve(c);
+      });
+      const userClose = h.close!;
+      h.close = (s, err) => {
+        if (!done) {
+          done = true;
+          reject((s as { handshakeError?: Error }).handshakeError ?? err ?? new Error("connection closed before open"));
+        }
+        userClose(s, err);
+      };
+      h.connectError = (_s, err) => {
+        if (!done) {
+          done = true;
+          reject(err);
+        }
+      };
+      bun()
+        .connect({
+          hostname: host,
+          port: options.port,
+          tls: isTls
+            ? {
+                ca: t.ca,
+                serverName: t.servername ?? host,
+                ALPNProtocols: alpnWire(t.alpn),
+                rejectUnauthorized: true,
+              }
+            : undefined,
+          socket: h,
+        })
+        .catch((err: Error) => {
+          if (!done) {
+            done = true;
+            reject(err);
+          }
+        });
+    });
+  },
+};

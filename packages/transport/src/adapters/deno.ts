@@ -1,0 +1,346 @@
+/**
+ * Deno adapter: `Deno.listen`, `Deno.listenTls`, `Deno.connect`, `Deno.connectTls`.
+ *
+ * Reads go into one buffer per connection, reused for every read (so bytes
+ * handed to `data` are valid only until it returns: see types.ts). The buffer
+ * starts small (idle connections stay cheap) and doubles, up to 64 KiB, each
+ * time a read fills it. Writes: a tick's chunks are joined and written with
+ * one `conn.write`; while a write is in flight later ticks queue behind it.
+ */
+import { BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
+import { TransportError } from "../errors.ts";
+import { ListenerCore } from "../listener-core.ts";
+import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, ListenOptions } from "../types.ts";
+
+const FIRST_READ = 4 * 1024;
+const MAX_READ = 64 * 1024;
+
+// The few Deno APIs used here (no dependency on Deno's lib types).
+interface DenoNetAddr {
+  hostname: string;
+  port: number;
+}
+interface DenoConn {
+  readonly remoteAddr: DenoNetAddr;
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay?(on?: boolean): void;
+  handshake?(): Promise<{ alpnProtocol: string | null }>;
+}
+interface DenoListener {
+  readonly addr: DenoNetAddr;
+  accept(): Promise<DenoConn>;
+  close(): void;
+}
+interface DenoGlobal {
+  listen(o: { hostname: string; port: number; reusePort?: boolean; transport?: "tcp" }): DenoListener;
+  listenTls(o: {
+    hostname: string;
+    port: number;
+    cert: string;
+    key: string;
+    alpnProtocols?: string[];
+    reusePort?: boolean;
+  }): DenoListener;
+  connect(o: { hostname: string; port: number }): Promise<DenoConn>;
+  connectTls(o: { hostname: string; port: number; caCerts?: string[]; alpnProtocols?: string[] }): Promise<DenoConn>;
+}
+
+function deno(): DenoGlobal {
+  const d = (globalThis as { Deno?: DenoGlobal }).Deno;
+  if (d === undefined) throw new TransportError("ERR_ADAPTER_UNAVAILABLE", "the deno adapter needs the Deno runtime");
+  return d;
+}
+
+const decoder = new TextDecoder();
+function pem(v: string | Uint8Array): string {
+  return typeof v === "string" ? v : decoder.decode(v);
+}
+
+class DenoConnection<S> extends BaseConnection<S> {
+  readonly conn: DenoConn;
+  private buf: Uint8Array = new Uint8Array(FIRST_READ);
+  /** Bytes of the in-flight write not yet taken by the kernel. */
+  private inflight = 0;
+  private writing = false;
+  private reading = false;
+  private paused = false;
+  /** Bytes read while paused, delivered on resume. */
+  private held = 0;
+  private readEof = false;
+  private writeClosed = false;
+
+  constructor(settings: Settings<S>, conn: DenoConn) {
+    super(settings);
+    this.conn = conn;
+    this.remoteAddress = conn.remoteAddr.hostname;
+    this.remotePort = conn.remoteAddr.port;
+    if (settings.noDelay) {
+      try {
+        conn.setNoDelay?.(true);
+      } catch {
+        // TLS connections before the handshake, or platforms without it.
+      }
+    }
+  }
+
+  runtimeBuffered(): number {
+    return this.inflight;
+  }
+
+  start(): void {
+    this.opened();
+    if (!this.closed) void this.readLoop();
+  }
+
+  private async readLoop(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      while (!this.closed && !this.paused) {
+        let buf = this.buf;
+        const n = await this.conn.read(buf);
+        if (this.closed) return;
+        if (n === null) {
+          this.readEof = true;
+          this.peerEnded();
+          return;
+        }
+        if (this.paused) {
+          this.held = n;
+          return;
+        }
+        this.received(buf.subarray(0, n));
+        if (n === buf.byteLength && buf.byteLength < MAX_READ) this.buf = buf = new Uint8Array(buf.byteLength * 2);
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private peerEnded(): void {
+    // The peer sent FIN: finish our side after what is queued, then close.
+    if (this.writeClosed) this.finish();
+    else this.end();
+  }
+
+  private finish(error?: Error): void {
+    if (this.closed) return;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+    this.gone(error);
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    this.finish(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  flush(): void {
+    if (this.writing) return; // the loop in write() picks the queue up
+    if (this.queue.length > 0) void this.writeLoop();
+    else if (this.ending) void this.closeWrite();
+  }
+
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
+    try {
+      let data = this.takeQueue();
+      while (data !== null) {
+        this.inflight = data.byteLength;
+        let off = 0;
+        while (off < data.byteLength) {
+          const n = await this.conn.write(off === 0 ? data : data.subarray(off));
+          if (this.closed) return;
+          off += n;
+          this.inflight -= n;
+        }
+        data = this.takeQueue();
+        if (data === null && this.wantDrain) {
+          this.maybeDrain();
+          data = this.takeQueue(); // drain handlers usually write more
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    } finally {
+      this.writing = false;
+      this.inflight = 0;
+    }
+    if (this.ending) await this.closeWrite();
+  }
+
+  private async closeWrite(): Promise<void> {
+    if (this.writeClosed || this.closed) return;
+    this.writeClosed = true;
+    if (this.readEof) return this.finish();
+    try {
+      await this.conn.closeWrite();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  abort(): void {
+    this.finish();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.closed) return;
+    const n = this.held;
+    if (n > 0) {
+      this.held = 0;
+      this.received(this.buf.subarray(0, n));
+      if (this.paused || this.closed) return;
+    }
+    if (!this.reading && !this.readEof) void this.readLoop();
+  }
+}
+
+async function setUp<S>(settings: Settings<S>, conn: DenoConn, tls: boolean): Promise<DenoConnection<S> | null> {
+  const c = new DenoConnection(settings, conn);
+  if (tls && conn.handshake !== undefined) {
+    const info = await conn.handshake();
+    c.alpnProtocol = info.alpnProtocol ?? "";
+  }
+  return c;
+}
+
+class DenoListenerImpl<S> extends ListenerCore<S> {
+  readonly adapter = "deno" as const;
+  listener!: DenoListener;
+  private stopped = false;
+
+  protected stopAccepting(): void {
+    this.stopped = true;
+    try {
+      this.listener.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  start(options: ListenOptions): void {
+    const t = options.tls;
+    const d = deno();
+    const hostname = options.hostname ?? "0.0.0.0";
+    const port = options.port ?? 0;
+    if (t?.sni !== undefined && Object.keys(t.sni).length > 0) {
+      throw new TransportError(
+        "ERR_TLS_SNI_UNSUPPORTED",
+        "Deno.listenTls takes one certificate: several certificates chosen by SNI are not supported on the deno adapter",
+      );
+    }
+    try {
+      this.listener =
+        t === undefined
+          ? d.listen({ hostname, port, reusePort: options.reusePort || undefined })
+          : d.listenTls({
+              hostname,
+              port,
+              cert: pem(t.cert),
+              key: pem(t.key),
+              alpnProtocols: t.alpn ?? ["http/1.1"],
+              reusePort: options.reusePort || undefined,
+            });
+    } catch (e) {
+      if (options.reusePort && e instanceof Error && /unstable|reusePort/i.test(e.message)) {
+        throw new TransportError(
+          "ERR_REUSE_PORT_UNSUPPORTED",
+          `reusePort on Deno needs Linux and the --unstable-net flag: ${e.message}`,
+        );
+      }
+      throw e;
+    }
+    this.port = this.listener.addr.port;
+    this.address = this.listener.addr.hostname;
+    void this.acceptLoop(t !== undefined);
+  }
+
+  private async acceptLoop(tls: boolean): Promise<void> {
+    for (;;) {
+      let conn: DenoConn;
+      try {
+        conn = await this.listener.accept();
+      } catch (err) {
+        if (this.stopped) return;
+        // Transient accept errors (EMFILE and the like): keep accepting.
+        if (err instanceof Error && /closed|BadResource/i.test(err.name + err.message)) return;
+        continue;
+      }
+      void this.accepted1(conn, tls);
+    }
+  }
+
+  private async accepted1(conn: DenoConn, tls: boolean): Promise<void> {
+    const c = new DenoConnection(this.settings, conn);
+    if (!this.admit(c)) {
+      c.closed = true;
+      try {
+        conn.close();
+      } catch {}
+      return;
+    }
+    if (tls && conn.handshake !== undefined) {
+      try {
+        const info = await conn.handshake();
+        c.alpnProtocol = info.alpnProtocol ?? "";
+      } catch (err) {
+        c.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      if (c.closed) return;
+    }
+    c.start();
+  }
+}
+
+function toList(ca: ClientTlsOptions["ca"]): string[] | undefined {
+  if (ca === undefined) return undefined;
+  return (Array.isArray(ca) ? ca : [ca]).map(pem);
+}
+
+export const denoAdapter: Adapter = {
+  name: "deno",
+  async listen<S>(options: ListenOptions, handlers: Handlers<S>) {
+    const l = new DenoListenerImpl<S>(options, handlers);
+    l.start(options);
+    return l;
+  },
+  async connect<S>(options: ConnectOptions, handlers: Handlers<S>): Promise<Connection<S>> {
+    const settings = settingsFrom(options, handlers, options.wheel ?? null, null);
+    const hostname = options.hostname ?? "127.0.0.1";
+    const d = deno();
+    let conn: DenoConn;
+    const isTls = options.tls !== undefined;
+    if (isTls) {
+      const t: ClientTlsOptions = options.tls === true ? {} : (options.tls as ClientTlsOptions);
+      // Deno.connectTls sends `hostname` as SNI and verifies against it; no separate servername.
+      conn = await d.connectTls({
+        hostname: t.servername ?? hostname,
+        port: options.port,
+        caCerts: toList(t.ca),
+        alpnProtocols: t.alpn ?? ["http/1.1"],
+      });
+    } else {
+      conn = await d.connect({ hostname, port: options.port });
+    }
+    const c = await setUp(settings, conn, isTls);
+    c!.start();
+    return c!;
+  },
+};

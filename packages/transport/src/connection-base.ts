@@ -1,0 +1,232 @@
+/**
+ * What every adapter's connection shares: the user-state slot, limits,
+ * high-water-mark bookkeeping, the idle deadline, the once-only close, and
+ * the per-tick write batching (one microtask flushes every connection that
+ * was written to in this tick, so a tick's writes become one system write).
+ */
+import { TransportError } from "./errors.ts";
+import type { Timer, TimerWheel } from "./timer-wheel.ts";
+import type { CommonOptions, Connection, Handlers } from "./types.ts";
+
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+export const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+
+/** Per-listener (or per-connect) settings shared by its connections. */
+export interface Settings<S = unknown> {
+  handlers: Handlers<S>;
+  highWaterMark: number;
+  maxBufferedAmount: number;
+  idleTimeout: number;
+  noDelay: boolean;
+  wheel: TimerWheel | null;
+  /** Called once when a connection closes (listener bookkeeping). */
+  onGone: ((conn: BaseConnection<S>) => void) | null;
+}
+
+export function settingsFrom<S>(
+  options: CommonOptions,
+  handlers: Handlers<S>,
+  wheel: TimerWheel | null,
+  onGone: Settings<S>["onGone"],
+): Settings<S> {
+  if (typeof handlers?.data !== "function") {
+    throw new TransportError("ERR_INVALID_OPTION", "handlers.data(conn, bytes) is required");
+  }
+  return {
+    handlers,
+    highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+    maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED,
+    idleTimeout: options.idleTimeout ?? 0,
+    noDelay: options.noDelay ?? true,
+    wheel,
+    onGone,
+  };
+}
+
+// One microtask per tick flushes every connection written to in that tick.
+let dirty: BaseConnection<unknown>[] = [];
+let spare: BaseConnection<unknown>[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  const list = dirty;
+  dirty = spare;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    c.dirty = false;
+    if (!c.closed) c.flush();
+  }
+  list.length = 0;
+  spare = list;
+}
+
+function onIdleTimer(conn: BaseConnection<unknown>): void {
+  conn.checkIdle();
+}
+
+export abstract class BaseConnection<S = unknown> implements Connection<S> {
+  state: S | undefined = undefined;
+  remoteAddress = "";
+  remotePort = 0;
+  alpnProtocol = "";
+  servername = "";
+  closed = false;
+  /** `open` was delivered (so `close` is owed). */
+  isOpen = false;
+  /** In the per-tick flush list. */
+  dirty = false;
+  /** end() was called: no more writes; FIN after the queue is flushed. */
+  ending = false;
+  /** write() returned false; `drain` is owed. */
+  wantDrain = false;
+  /** Chunks written this tick, not yet handed to the runtime. */
+  queue: Uint8Array[] = [];
+  queued = 0;
+  /** Wheel time of the last read (idle deadline). */
+  lastRead = 0;
+  idleTimer: Timer<BaseConnection<unknown>> | null = null;
+  error: Error | undefined = undefined;
+  readonly settings: Settings<S>;
+
+  constructor(settings: Settings<S>) {
+    this.settings = settings;
+  }
+
+  /** Bytes the runtime holds for this connection beyond our own queue. */
+  abstract runtimeBuffered(): number;
+  /** Hands `queue` to the runtime as one write, and sends FIN after it if `ending`. */
+  abstract flush(): void;
+  /** Closes the underlying socket abruptly; the adapter later calls `gone()`. */
+  abstract abort(): void;
+  abstract pause(): void;
+  abstract resume(): void;
+
+  get bufferedAmount(): number {
+    return this.queued + this.runtimeBuffered();
+  }
+
+  write(data: Uint8Array | readonly Uint8Array[]): boolean {
+    if (this.ending || this.closed) return false;
+    if (data instanceof Uint8Array) {
+      if (data.byteLength === 0) return this.bufferedAmount < this.settings.highWaterMark;
+      this.queue.push(data);
+      this.queued += data.byteLength;
+    } else {
+      for (let i = 0; i < data.length; i++) {
+        const d = data[i]!;
+        if (d.byteLength === 0) continue;
+        this.queue.push(d);
+        this.queued += d.byteLength;
+      }
+    }
+    if (!this.dirty) this.markDirty();
+    const buffered = this.queued + this.runtimeBuffered();
+    if (buffered < this.settings.highWaterMark) return true;
+    if (buffered > this.settings.maxBufferedAmount) {
+      this.destroy(
+        new TransportError(
+          "ERR_WRITE_BUFFER_LIMIT",
+          `write buffer limit exceeded: ${buffered} bytes buffered > maxBufferedAmount ${this.settings.maxBufferedAmount} (the peer is not reading)`,
+        ),
+      );
+      return false;
+    }
+    this.wantDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.ending || this.closed) return;
+    this.ending = true;
+    if (!this.dirty) this.markDirty();
+  }
+
+  destroy(error?: Error): void {
+    if (this.closed) return;
+    if (error !== undefined && this.error === undefined) this.error = error;
+    this.queue.length = 0;
+    this.queued = 0;
+    this.abort();
+  }
+
+  markDirty(): void {
+    this.dirty = true;
+    dirty.push(this as BaseConnection<unknown>);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      queueMicrotask(flushAll);
+    }
+  }
+
+  /** Takes the queued chunks as one buffer (no copy when there is one chunk). */
+  takeQueue(): Uint8Array | null {
+    const q = this.queue;
+    if (q.length === 0) return null;
+    let out: Uint8Array;
+    if (q.length === 1) out = q[0]!;
+    else {
+      out = new Uint8Array(this.queued);
+      let o = 0;
+      for (let i = 0; i < q.length; i++) {
+        out.set(q[i]!, o);
+        o += q[i]!.byteLength;
+      }
+    }
+    q.length = 0;
+    this.queued = 0;
+    return out;
+  }
+
+  /** Adapter: the runtime's buffer shrank; emit `drain` if it is owed and due. */
+  maybeDrain(): void {
+    if (!this.wantDrain || this.closed) return;
+    if (this.queued + this.runtimeBuffered() >= this.settings.highWaterMark) return;
+    this.wantDrain = false;
+    this.settings.handlers.drain?.(this);
+  }
+
+  /** Adapter: the connection is ready. */
+  opened(): void {
+    if (this.closed || this.isOpen) return;
+    this.isOpen = true;
+    const s = this.settings;
+    if (s.idleTimeout > 0 && s.wheel !== null) {
+      this.lastRead = s.wheel.now;
+      this.idleTimer = s.wheel.schedule(s.idleTimeout, onIdleTimer, this as BaseConnection<unknown>);
+    }
+    s.handlers.open?.(this);
+  }
+
+  /** Adapter: bytes arrived. */
+  received(bytes: Uint8Array): void {
+    if (this.idleTimer !== null) this.lastRead = this.settings.wheel!.now;
+    this.settings.handlers.data(this, bytes);
+  }
+
+  checkIdle(): void {
+    const s = this.settings;
+    if (this.closed || s.wheel === null) return;
+    const idle = s.wheel.now - this.lastRead;
+    if (idle >= s.idleTimeout) {
+      this.destroy(new TransportError("ERR_IDLE_TIMEOUT", `no data received for ${s.idleTimeout} ms`));
+    } else {
+      s.wheel.reschedule(this.idleTimer!, s.idleTimeout - idle);
+    }
+  }
+
+  /** Adapter: the socket is closed. Delivers `close` exactly once. */
+  gone(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (error !== undefined && this.error === undefined) this.error = error;
+    this.queue.length = 0;
+    this.queued = 0;
+    if (this.idleTimer !== null) {
+      this.settings.wheel?.cancel(this.idleTimer);
+      this.idleTimer = null;
+    }
+    this.settings.onGone?.(this);
+    if (this.isOpen) this.settings.handlers.close?.(this, this.error);
+  }
+}
