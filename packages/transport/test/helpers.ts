@@ -66,6 +66,7 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 /** Test-only certificates, committed under test/fixtures and named as such. Never use them anywhere else. */
 export const certs = {
+  ca: readFileSync(join(fixtures, "test-only-ca.crt"), "utf8"),
   localhost: {
     cert: readFileSync(join(fixtures, "test-only-localhost.crt"), "utf8"),
     key: readFileSync(join(fixtures, "test-only-localhost.key"), "utf8"),

@@ -245,6 +245,17 @@ class DenoListenerImpl<S> extends ListenerCore<S> {
         "Deno.listenTls takes one certificate: several certificates chosen by SNI are not supported on the deno adapter",
       );
     }
+    if (options.reusePort) {
+      // Deno exits the process (not throws) when an unstable API is used
+      // without its flag, so check first: listenDatagram exists only with --unstable-net.
+      const g = d as unknown as { listenDatagram?: unknown; build?: { os?: string } };
+      if (typeof g.listenDatagram !== "function" || g.build?.os !== "linux") {
+        throw new TransportError(
+          "ERR_REUSE_PORT_UNSUPPORTED",
+          "reusePort on Deno needs Linux and the --unstable-net flag (or use workers(), which passes it)",
+        );
+      }
+    }
     try {
       this.listener =
         t === undefined

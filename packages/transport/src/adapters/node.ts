@@ -173,11 +173,8 @@ class NodeListener<S> extends ListenerCore<S> {
       this.server = net.createServer({ allowHalfOpen: true }, accept);
     }
     const server = this.server;
-    if (Number.isFinite(this.maxConnections)) {
-      // Node drops over-limit connections before creating a Socket (cheapest); count them.
-      server.maxConnections = this.maxConnections;
-      server.on("drop", () => this.rejected++);
-    }
+    // maxConnections is checked by admit() in `accept`, not with server.maxConnections:
+    // Deno's node:net drops silently without the 'drop' event, so it could not be counted.
     if (options.reusePort && !nodeReusePortSupported()) {
       throw new TransportError(
         "ERR_REUSE_PORT_UNSUPPORTED",
