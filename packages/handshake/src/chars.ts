@@ -108,10 +108,29 @@ export function splitList(value: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Case-insensitive membership of `token` (lower-case) in a comma-separated list. */
+/**
+ * Case-insensitive membership of `token` (lower-case) in a comma-separated
+ * list, without allocating (the handshake checks Connection and Upgrade on
+ * every request).
+ */
 export function listHasToken(value: string, token: string): boolean {
-  const lower = lowerAscii(value);
-  if (lower.indexOf(token) === -1) return false;
-  for (const item of splitList(lower)) if (item === token) return true;
+  const n = value.length;
+  const t = token.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && (value.charCodeAt(i) === 0x20 || value.charCodeAt(i) === 0x09 || value.charCodeAt(i) === 0x2c)) i++;
+    const start = i;
+    while (i < n && value.charCodeAt(i) !== 0x2c) i++;
+    let end = i;
+    while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+    if (end - start !== t) continue;
+    let k = 0;
+    for (; k < t; k++) {
+      let c = value.charCodeAt(start + k);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== token.charCodeAt(k)) break;
+    }
+    if (k === t) return true;
+  }
   return false;
 }

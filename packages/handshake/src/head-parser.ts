@@ -11,7 +11,21 @@
  * found with the native `indexOf`; bytes are classified through lookup
  * tables; common header names and methods reuse constant strings.
  */
-import { COLON, CR, FIELD_VALUE, HOST, HTAB, LF, LOWER, latin1, SCHEME, SP, TARGET, TOKEN } from "./chars.ts";
+import {
+  COLON,
+  CR,
+  FIELD_VALUE,
+  HOST,
+  HTAB,
+  LF,
+  latin1,
+  listHasToken,
+  lowerAscii,
+  SCHEME,
+  SP,
+  TARGET,
+  TOKEN,
+} from "./chars.ts";
 import { HttpError, type HttpErrorCode } from "./errors.ts";
 import { HeaderList } from "./headers.ts";
 import * as names from "./names.ts";
@@ -112,6 +126,8 @@ abstract class HeadParser<T> {
     let len: number;
     let base: number;
     if (this.spill === null) {
+      const quick = this.fast(chunk);
+      if (quick !== null) return quick;
       buf = chunk;
       len = chunk.length;
       base = 0;
@@ -162,6 +178,11 @@ abstract class HeadParser<T> {
     this.spill = null;
     this.spillLength = 0;
     return result;
+  }
+
+  /** Optimistic single-pass parse of a head that starts at buf[0]; null to take the exact path. */
+  protected fast(_buf: Uint8Array): HeadParsed<T> | HeadFailed | null {
+    return null;
   }
 
   /** Parses a complete head: first line at [first, firstEnd) (firstEnd is its CR), head ends at `end`. */
@@ -220,87 +241,152 @@ abstract class HeadParser<T> {
   }
 }
 
-// Per-head scratch for the fields the request parser acts on (reset per head).
-let hostCount = 0;
-let hostValue = "";
-let contentLengthValue = "";
-let transferEncodingValue = "";
-let connectionValue = "";
-let upgradeValue = "";
-let expectValue = "";
+// Field-line scratch, shared by every parser: parsing is synchronous, so the
+// offsets of one head are written and read within one call. Offsets are
+// kept instead of strings so the head is decoded to a string only once.
+let capacity = 0;
+let fNameStart = new Int32Array(0);
+let fNameEnd = new Int32Array(0);
+let fValueStart = new Int32Array(0);
+let fValueEnd = new Int32Array(0);
+let fCode = new Int32Array(0);
+let fCount = 0;
+/** OR of every value byte: < 0x80 means the head is pure ASCII. */
+let fHigh = 0;
+let fError: HttpError | null = null;
+
+function grow(n: number): void {
+  const size = Math.max(n, capacity * 2, 32);
+  const copy = (a: Int32Array) => {
+    const b = new Int32Array(size);
+    b.set(a);
+    return b;
+  };
+  fNameStart = copy(fNameStart);
+  fNameEnd = copy(fNameEnd);
+  fValueStart = copy(fValueStart);
+  fValueEnd = copy(fValueEnd);
+  fCode = copy(fCode);
+  capacity = size;
+}
+
+const NEED = -1;
+const ERR = -2;
+
+/** In exact mode records the error and answers ERR; in optimistic mode answers NEED (fall back). */
+function failAt(exact: boolean, code: HttpErrorCode, message: string): number {
+  if (!exact) return NEED;
+  fError = new HttpError(code, message);
+  return ERR;
+}
 
 /**
- * Parses the field lines between `from` and the blank line ending at `end`
- * into `headers`. Returns an error or null. Used for heads and trailers.
+ * Validates field lines from `p` up to and including the blank line,
+ * recording offsets. Exact mode: the head is known to end by `end`, so any
+ * problem is the error to answer. Optimistic mode (a head in one chunk,
+ * end unknown): any problem or running out of bytes answers NEED and the
+ * caller falls back to the exact path, which decides the outcome.
+ * Returns the index after the blank line, NEED or ERR.
  */
-export function parseFieldLines(buf: Uint8Array, from: number, end: number, headers: HeaderList): HttpError | null {
-  const last = end - 2; // the blank line's CR
+function scanFields(buf: Uint8Array, p: number, end: number, maxFields: number, exact: boolean): number {
+  fCount = 0;
+  fHigh = 0;
+  for (;;) {
+    if (p >= end) return failAt(exact, "bad-header-name", "truncated header section");
+    let c = buf[p]!;
+    if (c === CR) {
+      if (p + 1 >= end) return failAt(exact, "bare-cr", "CR without LF");
+      if (buf[p + 1] === LF) return p + 2;
+      return failAt(exact, "bare-cr", "CR without LF in the header section");
+    }
+    // RFC 9112 §5.2: obs-fold is rejected with 400.
+    if (c === SP || c === HTAB) return failAt(exact, "obs-fold", "obsolete line folding");
+    const ns = p;
+    while (p < end && TOKEN[buf[p]!] === 1) p++;
+    // RFC 9112 §5.1: no whitespace between field name and colon.
+    if (p >= end || p === ns || buf[p] !== COLON) return failAt(exact, "bad-header-name", "invalid header field name");
+    const ne = p++;
+    while (p < end && (buf[p] === SP || buf[p] === HTAB)) p++;
+    const vs = p;
+    let high = fHigh;
+    while (p < end) {
+      c = buf[p]!;
+      if (FIELD_VALUE[c] !== 1) break;
+      high |= c;
+      p++;
+    }
+    fHigh = high;
+    if (p >= end) return failAt(exact, "bad-header-value", "truncated header field");
+    c = buf[p]!;
+    if (c !== CR) {
+      return c === LF
+        ? failAt(exact, "bare-lf", "line ends in LF without CR")
+        : failAt(exact, "bad-header-value", "invalid character in header field value");
+    }
+    if (p + 1 >= end || buf[p + 1] !== LF) return failAt(exact, "bare-cr", "CR without LF in a header field");
+    let ve = p;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    if (fCount >= maxFields) return failAt(exact, "too-many-headers", "too many header fields");
+    if (fCount === capacity) grow(fCount + 1);
+    fNameStart[fCount] = ns;
+    fNameEnd[fCount] = ne;
+    fValueStart[fCount] = vs;
+    fValueEnd[fCount] = ve;
+    fCode[fCount] = names.lookupName(buf, ns, ne);
+    fCount++;
+    p += 2;
+  }
+}
+
+const asciiDecoder = new TextDecoder();
+
+/** The head bytes as one string (one decode; every field is a slice of it). */
+function decodeRange(buf: Uint8Array, start: number, end: number): string {
+  if (end <= start) return "";
+  return fHigh < 0x80 ? asciiDecoder.decode(buf.subarray(start, end)) : latin1(buf, start, end);
+}
+
+/** Appends the recorded fields to `headers`, slicing names and values out of `str` (which starts at `base`). */
+function buildFields(str: string, base: number, headers: HeaderList): void {
   const lowers = headers.names;
   const raws = headers.rawNames;
   const values = headers.values;
-  let ls = from;
-  while (ls < last) {
-    const lf = buf.indexOf(LF, ls);
-    const le = lf - 1;
-    const c0 = buf[ls]!;
-    // RFC 9112 §5.2: obs-fold is rejected with 400.
-    if (c0 === SP || c0 === HTAB) return new HttpError("obs-fold", "obsolete line folding");
-    let p = ls;
-    while (p < le && TOKEN[buf[p]!] === 1) p++;
-    // RFC 9112 §5.1: no whitespace between field name and colon.
-    if (p === ls || p === le || buf[p] !== COLON) return new HttpError("bad-header-name", "invalid header field name");
-    names.internName(buf, ls, p);
-    p++;
-    while (p < le && (buf[p] === SP || buf[p] === HTAB)) p++;
-    let q = le;
-    while (q > p && (buf[q - 1] === SP || buf[q - 1] === HTAB)) q--;
-    for (let k = p; k < q; k++) {
-      if (FIELD_VALUE[buf[k]!] !== 1) {
-        return buf[k] === CR
-          ? new HttpError("bare-cr", "CR without LF in a header field")
-          : new HttpError("bad-header-value", "invalid character in header field value");
-      }
+  for (let i = 0; i < fCount; i++) {
+    const code = fCode[i]!;
+    let lower: string;
+    let raw: string;
+    if (code >= 0) {
+      const k = code >> 2;
+      lower = names.KNOWN_LOWER[k]!;
+      const spelling = code & 3;
+      raw =
+        spelling === 0
+          ? names.KNOWN_CANONICAL[k]!
+          : spelling === 1
+            ? lower
+            : str.slice(fNameStart[i]! - base, fNameEnd[i]! - base);
+    } else {
+      raw = str.slice(fNameStart[i]! - base, fNameEnd[i]! - base);
+      lower = lowerAscii(raw);
     }
-    const value = latin1(buf, p, q);
-    lowers.push(names.internedLower);
-    raws.push(names.internedRaw);
-    values.push(value);
-    switch (names.internedId) {
-      case names.H_OTHER:
-        break;
-      case names.H_HOST:
-        hostCount++;
-        hostValue = value;
-        break;
-      case names.H_CONTENT_LENGTH:
-        contentLengthValue = contentLengthValue === "" ? value + "," : contentLengthValue + value + ",";
-        break;
-      case names.H_TRANSFER_ENCODING:
-        transferEncodingValue = transferEncodingValue === "" ? value : transferEncodingValue + "," + value;
-        break;
-      case names.H_CONNECTION:
-        connectionValue = connectionValue === "" ? value : connectionValue + "," + value;
-        break;
-      case names.H_UPGRADE:
-        upgradeValue = upgradeValue === "" ? value : upgradeValue + "," + value;
-        break;
-      case names.H_EXPECT:
-        expectValue = value;
-        break;
-    }
-    ls = lf + 1;
+    lowers.push(lower);
+    raws.push(raw);
+    values.push(str.slice(fValueStart[i]! - base, fValueEnd[i]! - base));
   }
-  return null;
 }
 
-function resetScratch(): void {
-  hostCount = 0;
-  hostValue = "";
-  contentLengthValue = "";
-  transferEncodingValue = "";
-  connectionValue = "";
-  upgradeValue = "";
-  expectValue = "";
+/**
+ * Parses the field lines between `from` and the blank line ending at `end`
+ * into `headers` (exact mode). Returns an error or null. Used for trailers
+ * and multipart part headers.
+ */
+export function parseFieldLines(buf: Uint8Array, from: number, end: number, headers: HeaderList): HttpError | null {
+  const r = scanFields(buf, from, end, 0x7fffffff, true);
+  if (r === ERR) return fError;
+  if (r !== end) return new HttpError("bad-header-name", "header section does not end where expected");
+  const last = fCount > 0 ? fValueEnd[fCount - 1]! : from;
+  buildFields(decodeRange(buf, from, last), from, headers);
+  return null;
 }
 
 const err = (code: HttpErrorCode, message: string) => new HttpError(code, message);
@@ -363,171 +449,246 @@ function readVersion(buf: Uint8Array, p: number, end: number): number {
   return major * 10 + minor;
 }
 
+// Request-line offsets from the last scanRequestLine call.
+let rlMethodEnd = 0;
+let rlTargetStart = 0;
+let rlTargetEnd = 0;
+let rlLineEnd = 0;
+let rlMinor = 0;
+
+/**
+ * RFC 9112 §3: request-line = method SP request-target SP HTTP-version CRLF.
+ * Returns the index after the CRLF, NEED or ERR (see scanFields for modes).
+ */
+function scanRequestLine(buf: Uint8Array, a: number, end: number, exact: boolean): number {
+  let p = a;
+  while (p < end && TOKEN[buf[p]!] === 1) p++;
+  if (p === a || p >= end || buf[p] === CR) return failAt(exact, "bad-request-line", "malformed request line");
+  if (buf[p] !== SP) return failAt(exact, "bad-method", "invalid method");
+  rlMethodEnd = p;
+  const ts = ++p;
+  while (p < end && TARGET[buf[p]!] === 1) p++;
+  if (p === ts) return failAt(exact, "bad-request-line", "malformed request line");
+  if (p >= end || buf[p] !== SP) return failAt(exact, "bad-target", "invalid request target");
+  rlTargetStart = ts;
+  rlTargetEnd = p++;
+  // The version is exactly 8 bytes, then CRLF.
+  if (p + 10 > end || buf[p + 8] !== CR) {
+    if (!exact) return NEED;
+    return failAt(exact, "bad-version", "malformed HTTP version");
+  }
+  const v = readVersion(buf, p, p + 8);
+  if (v === -1) return failAt(exact, "bad-version", "malformed HTTP version");
+  if (v !== 11 && v !== 10) return failAt(exact, "version-not-supported", "HTTP version not supported");
+  if (buf[p + 9] !== LF) return failAt(exact, "bare-cr", "CR without LF");
+  rlMinor = v - 10;
+  rlLineEnd = p + 8;
+  return p + 10;
+}
+
 /** Options of the request parser. */
 export interface RequestParserOptions extends HeadLimits {}
 
 /**
  * Incremental request-head parser for one connection. Feed it every byte
  * that is not body; see the README for driving keep-alive and pipelining.
+ * A head that arrives whole in one chunk is parsed in a single optimistic
+ * pass; anything unusual (a split head, an error) takes the exact path.
  */
 export class RequestParser extends HeadParser<RequestHead> {
-  protected parse(buf: Uint8Array, a: number, b: number, end: number): RequestHead | HttpError {
-    // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
-    let p = a;
-    while (p < b && TOKEN[buf[p]!] === 1) p++;
-    if (p === a || p >= b || buf[p] !== SP) {
-      return p === a || p >= b
-        ? err("bad-request-line", "malformed request line")
-        : err("bad-method", "invalid method");
-    }
-    const method = names.internMethod(buf, a, p);
-    const ts = ++p;
-    while (p < b && TARGET[buf[p]!] === 1) p++;
-    if (p === ts) return err("bad-request-line", "malformed request line");
-    if (p >= b || buf[p] !== SP) return err("bad-target", "invalid request target");
-    const te = p++;
-    const v = readVersion(buf, p, b);
-    if (v === -1) return err("bad-version", "malformed HTTP version");
-    if (v !== 11 && v !== 10) return err("version-not-supported", "HTTP version not supported");
-    const minor = v - 10;
-
-    // Target forms (RFC 9112 §3.2).
-    const target = latin1(buf, ts, te);
-    let form: TargetForm;
-    let path: string;
-    let rawQuery = "";
-    let authority: string | undefined;
-    const c0 = buf[ts];
-    if (c0 === 0x2f) {
-      form = "origin";
-      const q = target.indexOf("?");
-      if (q === -1) path = target;
-      else {
-        path = target.slice(0, q);
-        rawQuery = target.slice(q + 1);
-      }
-    } else if (method === "CONNECT") {
-      // RFC 9112 §3.2.3: authority-form, only for CONNECT.
-      if (!validHost(target) || target.length === 0) return err("bad-target", "invalid authority-form target");
-      form = "authority";
-      path = "";
-      authority = target;
-    } else if (c0 === 0x2a && te - ts === 1) {
-      // RFC 9112 §3.2.4: asterisk-form, only for OPTIONS.
-      if (method !== "OPTIONS") return err("bad-target", "asterisk-form is only for OPTIONS");
-      form = "asterisk";
-      path = "*";
-    } else {
-      // RFC 9112 §3.2.2: absolute-form, scheme "://" authority path-abempty [ "?" query ].
-      let s = ts;
-      const isAlpha = (c: number) => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
-      if (!isAlpha(buf[s]!)) return err("bad-target", "invalid request target");
-      while (s < te && SCHEME[buf[s]!] === 1) s++;
-      if (te - s < 3 || buf[s] !== COLON || buf[s + 1] !== 0x2f || buf[s + 2] !== 0x2f) {
-        return err("bad-target", "invalid request target");
-      }
-      const as = s + 3 - ts;
-      let ae = as;
-      while (ae < target.length) {
-        const c = target.charCodeAt(ae);
-        if (c === 0x2f || c === 0x3f) break;
-        ae++;
-      }
-      authority = target.slice(as, ae);
-      if (authority.length === 0 || !validHost(authority)) return err("bad-target", "invalid authority in target");
-      form = "absolute";
-      const rest = target.slice(ae);
-      const q = rest.indexOf("?");
-      path = q === -1 ? rest : rest.slice(0, q);
-      if (q !== -1) rawQuery = rest.slice(q + 1);
-      if (path === "") path = "/";
-    }
-
-    resetScratch();
-    const headers = new HeaderList([], [], []);
-    const fieldError = parseFieldLines(buf, b + 2, end, headers);
-    if (fieldError !== null) return fieldError;
-
-    // RFC 9112 §3.2: Host is required in HTTP/1.1, at most once, and valid.
-    if (hostCount > 1) return err("duplicate-host", "more than one Host field");
-    if (hostCount === 0 && minor === 1) return err("missing-host", "missing Host field");
-    if (hostCount === 1 && !validHost(hostValue)) return err("bad-host", "invalid Host field");
-    const host = authority ?? (hostCount === 1 ? hostValue : undefined);
-
-    // Body framing, RFC 9112 §6.1–§6.3, with the request smuggling guards.
-    let bodyKind: BodyKind = "none";
-    let contentLength = 0;
-    if (transferEncodingValue !== "") {
-      // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
-      if (minor === 0) return err("transfer-encoding-http10", "Transfer-Encoding in an HTTP/1.0 request");
-      // RFC 9112 §6.3: both present is a smuggling attempt; reject rather than guess.
-      if (contentLengthValue !== "") {
-        return err("content-length-with-transfer-encoding", "both Content-Length and Transfer-Encoding");
-      }
-      const codings = transferEncodingValue.split(",");
-      let seen = 0;
-      for (let k = 0; k < codings.length; k++) {
-        const coding = codings[k]!.trim();
-        if (coding === "") continue;
-        seen++;
-        let chunked = coding.length === 7;
-        for (let m = 0; chunked && m < 7; m++) chunked = LOWER[coding.charCodeAt(m) & 0xff] === "chunked".charCodeAt(m);
-        if (chunked) {
-          // chunked must be the final coding and applied once (RFC 9112 §6.1, §7).
-          let rest = false;
-          for (let r = k + 1; r < codings.length; r++) if (codings[r]!.trim() !== "") rest = true;
-          if (rest) return err("bad-transfer-encoding", "chunked is not the final transfer coding");
-        } else {
-          for (let m = 0; m < coding.length; m++) {
-            const c = coding.charCodeAt(m);
-            if (c > 0xff || TOKEN[c] !== 1) return err("bad-transfer-encoding", "invalid Transfer-Encoding");
-          }
-          return err("unsupported-transfer-encoding", "transfer coding not implemented");
-        }
-      }
-      if (seen === 0) return err("bad-transfer-encoding", "empty Transfer-Encoding");
-      bodyKind = "chunked";
-      contentLength = -1;
-    } else if (contentLengthValue !== "") {
-      const length = parseContentLength(contentLengthValue);
-      if (typeof length !== "number") return length;
-      contentLength = length;
-      bodyKind = length > 0 ? "length" : "none";
-    }
-
-    // RFC 9112 §9.3: persistence.
-    let keepAlive = minor === 1;
-    let upgrade = false;
-    if (connectionValue !== "") {
-      const tokens = connectionValue.split(",");
-      let close = false;
-      let keep = false;
-      for (let k = 0; k < tokens.length; k++) {
-        const t = tokens[k]!.trim().toLowerCase();
-        if (t === "close") close = true;
-        else if (t === "keep-alive") keep = true;
-        else if (t === "upgrade") upgrade = true;
-      }
-      keepAlive = !close && (minor === 1 || keep);
-    }
-    upgrade = upgrade && upgradeValue !== "";
-    const expectContinue = expectValue !== "" && expectValue.toLowerCase() === "100-continue";
-    return new RequestHead(
-      method,
-      target,
-      form,
-      path,
-      rawQuery,
-      minor,
-      headers,
-      host,
-      keepAlive,
-      upgrade,
-      expectContinue,
-      bodyKind,
-      contentLength,
-    );
+  protected override fast(buf: Uint8Array): HeadParsed<RequestHead> | HeadFailed | null {
+    const limit = buf.length < this.maxHead ? buf.length : this.maxHead;
+    const line = scanRequestLine(buf, 0, limit, false);
+    if (line < 0 || rlLineEnd > this.maxLine) return null;
+    const end = scanFields(buf, line, limit, this.maxFields, false);
+    if (end < 0) return null;
+    const head = finishRequest(buf, 0, end);
+    if (head instanceof HttpError) return null;
+    return { kind: "head", head, consumed: end };
   }
+
+  protected parse(buf: Uint8Array, a: number, b: number, end: number): RequestHead | HttpError {
+    const line = scanRequestLine(buf, a, b + 2, true);
+    if (line === ERR) return fError!;
+    const fields = scanFields(buf, line, end, this.maxFields, true);
+    if (fields === ERR) return fError!;
+    return finishRequest(buf, a, end);
+  }
+}
+
+/** Builds the head from the offsets of the last scans, checking Host, target form and body framing. */
+function finishRequest(buf: Uint8Array, base: number, end: number): RequestHead | HttpError {
+  const last = fCount > 0 ? fValueEnd[fCount - 1]! : rlLineEnd;
+  const str = decodeRange(buf, base, last);
+  const method = names.internMethod(buf, base, rlMethodEnd) ?? str.slice(0, rlMethodEnd - base);
+  const ts = rlTargetStart;
+  const te = rlTargetEnd;
+  const target = str.slice(ts - base, te - base);
+  const minor = rlMinor;
+  const headers = new HeaderList([], [], []);
+  buildFields(str, base, headers);
+  void end;
+
+  // Target forms (RFC 9112 §3.2).
+  let form: TargetForm;
+  let path: string;
+  let rawQuery = "";
+  let authority: string | undefined;
+  const c0 = buf[ts];
+  if (c0 === 0x2f) {
+    form = "origin";
+    const q = target.indexOf("?");
+    if (q === -1) path = target;
+    else {
+      path = target.slice(0, q);
+      rawQuery = target.slice(q + 1);
+    }
+  } else if (method === "CONNECT") {
+    // RFC 9112 §3.2.3: authority-form, only for CONNECT.
+    if (!validHost(target) || target.length === 0) return err("bad-target", "invalid authority-form target");
+    form = "authority";
+    path = "";
+    authority = target;
+  } else if (c0 === 0x2a && te - ts === 1) {
+    // RFC 9112 §3.2.4: asterisk-form, only for OPTIONS.
+    if (method !== "OPTIONS") return err("bad-target", "asterisk-form is only for OPTIONS");
+    form = "asterisk";
+    path = "*";
+  } else {
+    // RFC 9112 §3.2.2: absolute-form, scheme "://" authority path-abempty [ "?" query ].
+    let s = ts;
+    const lc = buf[s]! | 0x20;
+    if (lc < 0x61 || lc > 0x7a) return err("bad-target", "invalid request target");
+    while (s < te && SCHEME[buf[s]!] === 1) s++;
+    if (te - s < 3 || buf[s] !== COLON || buf[s + 1] !== 0x2f || buf[s + 2] !== 0x2f) {
+      return err("bad-target", "invalid request target");
+    }
+    const as = s + 3 - ts;
+    let ae = as;
+    while (ae < target.length) {
+      const c = target.charCodeAt(ae);
+      if (c === 0x2f || c === 0x3f) break;
+      ae++;
+    }
+    authority = target.slice(as, ae);
+    if (authority.length === 0 || !validHost(authority)) return err("bad-target", "invalid authority in target");
+    form = "absolute";
+    const rest = target.slice(ae);
+    const q = rest.indexOf("?");
+    path = q === -1 ? rest : rest.slice(0, q);
+    if (q !== -1) rawQuery = rest.slice(q + 1);
+    if (path === "") path = "/";
+  }
+
+  // The fields the parser acts on.
+  let hostCount = 0;
+  let hostValue = "";
+  let contentLengthValue = "";
+  let transferEncodingValue = "";
+  let connectionValue = "";
+  let upgradeValue = "";
+  let expectValue = "";
+  const values = headers.values;
+  for (let i = 0; i < fCount; i++) {
+    const code = fCode[i]!;
+    if (code < 0) continue;
+    const id = names.KNOWN_ID[code >> 2]!;
+    if (id === names.H_OTHER) continue;
+    const value = values[i]!;
+    switch (id) {
+      case names.H_HOST:
+        hostCount++;
+        hostValue = value;
+        break;
+      case names.H_CONTENT_LENGTH:
+        contentLengthValue += value + ",";
+        break;
+      case names.H_TRANSFER_ENCODING:
+        transferEncodingValue = transferEncodingValue === "" ? value : transferEncodingValue + "," + value;
+        break;
+      case names.H_CONNECTION:
+        connectionValue = connectionValue === "" ? value : connectionValue + "," + value;
+        break;
+      case names.H_UPGRADE:
+        upgradeValue = upgradeValue === "" ? value : upgradeValue + "," + value;
+        break;
+      case names.H_EXPECT:
+        expectValue = value;
+        break;
+    }
+  }
+
+  // RFC 9112 §3.2: Host is required in HTTP/1.1, at most once, and valid.
+  if (hostCount > 1) return err("duplicate-host", "more than one Host field");
+  if (hostCount === 0 && minor === 1) return err("missing-host", "missing Host field");
+  if (hostCount === 1 && !validHost(hostValue)) return err("bad-host", "invalid Host field");
+  const host = authority ?? (hostCount === 1 ? hostValue : undefined);
+
+  // Body framing, RFC 9112 §6.1–§6.3, with the request smuggling guards.
+  let bodyKind: BodyKind = "none";
+  let contentLength = 0;
+  if (transferEncodingValue !== "") {
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+    if (minor === 0) return err("transfer-encoding-http10", "Transfer-Encoding in an HTTP/1.0 request");
+    // RFC 9112 §6.3: both present is a smuggling attempt; reject rather than guess.
+    if (contentLengthValue !== "") {
+      return err("content-length-with-transfer-encoding", "both Content-Length and Transfer-Encoding");
+    }
+    const codings = transferEncodingValue.split(",");
+    let seen = 0;
+    for (let k = 0; k < codings.length; k++) {
+      const coding = codings[k]!.trim();
+      if (coding === "") continue;
+      seen++;
+      if (coding.length === 7 && coding.toLowerCase() === "chunked") {
+        // chunked must be the final coding and applied once (RFC 9112 §6.1, §7).
+        for (let r = k + 1; r < codings.length; r++) {
+          if (codings[r]!.trim() !== "")
+            return err("bad-transfer-encoding", "chunked is not the final transfer coding");
+        }
+      } else {
+        for (let m = 0; m < coding.length; m++) {
+          const c = coding.charCodeAt(m);
+          if (c > 0xff || TOKEN[c] !== 1) return err("bad-transfer-encoding", "invalid Transfer-Encoding");
+        }
+        return err("unsupported-transfer-encoding", "transfer coding not implemented");
+      }
+    }
+    if (seen === 0) return err("bad-transfer-encoding", "empty Transfer-Encoding");
+    bodyKind = "chunked";
+    contentLength = -1;
+  } else if (contentLengthValue !== "") {
+    const length = parseContentLength(contentLengthValue);
+    if (typeof length !== "number") return length;
+    contentLength = length;
+    bodyKind = length > 0 ? "length" : "none";
+  }
+
+  // RFC 9112 §9.3: persistence.
+  let keepAlive = minor === 1;
+  let upgrade = false;
+  if (connectionValue !== "") {
+    const close = listHasToken(connectionValue, "close");
+    keepAlive = !close && (minor === 1 || listHasToken(connectionValue, "keep-alive"));
+    upgrade = listHasToken(connectionValue, "upgrade");
+  }
+  upgrade = upgrade && upgradeValue !== "";
+  const expectContinue = expectValue !== "" && expectValue.toLowerCase() === "100-continue";
+  return new RequestHead(
+    method,
+    target,
+    form,
+    path,
+    rawQuery,
+    minor,
+    headers,
+    host,
+    keepAlive,
+    upgrade,
+    expectContinue,
+    bodyKind,
+    contentLength,
+  );
 }
 
 /** A parsed response head (client side: the WebSocket handshake answer). */
@@ -560,7 +721,6 @@ export class ResponseParser extends HeadParser<ResponseHead> {
       }
       statusText = latin1(buf, p + 1, b);
     }
-    resetScratch();
     const headers = new HeaderList([], [], []);
     const fieldError = parseFieldLines(buf, b + 2, end, headers);
     if (fieldError !== null) return fieldError;

@@ -4,7 +4,7 @@
  * reuses the table's strings instead of allocating new ones. It also hands
  * back an id so the parser can switch on the fields it cares about.
  */
-import { LOWER, latin1 } from "./chars.ts";
+import { LOWER } from "./chars.ts";
 
 export const H_OTHER = 0;
 export const H_HOST = 1;
@@ -15,6 +15,7 @@ export const H_UPGRADE = 5;
 export const H_EXPECT = 6;
 
 interface Known {
+  index: number;
   id: number;
   lower: string;
   canonical: string;
@@ -77,70 +78,54 @@ const KNOWN: [string, number][] = [
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const BY_LENGTH: Known[][] = [];
-for (const [canonical, id] of KNOWN) {
+KNOWN.forEach(([canonical, id], index) => {
   const lower = canonical.toLowerCase();
   const bucket = (BY_LENGTH[canonical.length] ??= []);
-  bucket.push({ id, lower, canonical, lowerBytes: ascii(lower), canonicalBytes: ascii(canonical) });
-}
+  bucket.push({ index, id, lower, canonical, lowerBytes: ascii(lower), canonicalBytes: ascii(canonical) });
+});
 
-/** Results of the last `internName` call (module-level so no object is allocated per field). */
-export let internedLower = "";
-export let internedRaw = "";
-export let internedId = H_OTHER;
+/** Lower-case, canonical spelling and id of each known name, by index. */
+export const KNOWN_LOWER: string[] = [];
+export const KNOWN_CANONICAL: string[] = [];
+export const KNOWN_ID: Int32Array = new Int32Array(KNOWN.length);
+KNOWN.forEach(([canonical, id], i) => {
+  KNOWN_LOWER[i] = canonical.toLowerCase();
+  KNOWN_CANONICAL[i] = canonical;
+  KNOWN_ID[i] = id;
+});
 
-/** Sets `internedLower`, `internedRaw` and `internedId` for the token at `buf[start, end)`. */
-export function internName(buf: Uint8Array, start: number, end: number): void {
+/**
+ * Looks up the token at `buf[start, end)`. Returns -1 for an unknown name,
+ * else `index * 4 + spelling` where spelling is 0 when the bytes are the
+ * canonical spelling, 1 when they are all lower-case, 2 otherwise.
+ * Allocates nothing.
+ */
+export function lookupName(buf: Uint8Array, start: number, end: number): number {
   const n = end - start;
   const bucket = BY_LENGTH[n];
-  if (bucket !== undefined) {
-    outer: for (let k = 0; k < bucket.length; k++) {
-      const known = bucket[k]!;
-      const lb = known.lowerBytes;
-      for (let i = 0; i < n; i++) if (LOWER[buf[start + i]!] !== lb[i]) continue outer;
-      internedLower = known.lower;
-      internedId = known.id;
-      const cb = known.canonicalBytes;
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (buf[start + i] !== cb[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        internedRaw = known.canonical;
-        return;
-      }
-      same = true;
-      for (let i = 0; i < n; i++) {
-        if (buf[start + i] !== lb[i]) {
-          same = false;
-          break;
-        }
-      }
-      internedRaw = same ? known.lower : latin1(buf, start, end);
-      return;
-    }
+  if (bucket === undefined) return -1;
+  outer: for (let k = 0; k < bucket.length; k++) {
+    const known = bucket[k]!;
+    // Browsers send the canonical spelling: try an exact match first.
+    const cb = known.canonicalBytes;
+    let i = 0;
+    while (i < n && buf[start + i] === cb[i]) i++;
+    if (i === n) return known.index * 4;
+    const lb = known.lowerBytes;
+    for (let j = i; j < n; j++) if (LOWER[buf[start + j]!] !== lb[j]) continue outer;
+    // Bytes before `i` matched the canonical spelling, so they match case-insensitively too.
+    i = 0;
+    while (i < n && buf[start + i] === lb[i]) i++;
+    return known.index * 4 + (i === n ? 1 : 2);
   }
-  internedId = H_OTHER;
-  const raw = latin1(buf, start, end);
-  internedRaw = raw;
-  let upper = false;
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) {
-      upper = true;
-      break;
-    }
-  }
-  internedLower = upper ? raw.toLowerCase() : raw;
+  return -1;
 }
 
 const METHODS = ["GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
 const METHOD_BYTES = METHODS.map(ascii);
 
-/** The method token at `buf[start, end)`, reusing constant strings for the standard methods. */
-export function internMethod(buf: Uint8Array, start: number, end: number): string {
+/** The standard method at `buf[start, end)` as a constant string, or undefined for another token. */
+export function internMethod(buf: Uint8Array, start: number, end: number): string | undefined {
   const n = end - start;
   outer: for (let k = 0; k < METHODS.length; k++) {
     const m = METHOD_BYTES[k]!;
@@ -148,5 +133,5 @@ export function internMethod(buf: Uint8Array, start: number, end: number): strin
     for (let i = 0; i < n; i++) if (buf[start + i] !== m[i]) continue outer;
     return METHODS[k]!;
   }
-  return latin1(buf, start, end);
+  return undefined;
 }

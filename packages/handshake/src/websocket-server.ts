@@ -21,7 +21,10 @@ export interface WebSocketServerOptions {
    * one the client offered wins), or a function choosing among the offers.
    */
   protocols?: readonly string[] | ProtocolSelector;
-  /** Extension negotiators in the server's order, e.g. `[perMessageDeflate()]`. */
+  /**
+   * Extension negotiators in the server's order, e.g. `[perMessageDeflate()]`.
+   * Without any, Sec-WebSocket-Extensions is ignored (not parsed, nothing agreed).
+   */
   extensions?: readonly ExtensionNegotiator[];
   /** SHA-1 for the accept value. Default: the pure-JS one (see `@wirehouse/handshake/sha1-node`). */
   sha1?: Sha1;
@@ -117,13 +120,15 @@ export function negotiateWebSocket(
   }
 
   // Item 9: extensions, through the negotiators (RFC 6455 §9.1 syntax from the codec).
+  // With no negotiators configured the header is not even parsed: nothing can be agreed.
   let offeredExtensions: ExtensionOffer[] = [];
   const extensions: NegotiatedExtension[] = [];
-  const extensionValue = headers.get("sec-websocket-extensions");
+  const negotiators = options.extensions;
+  const extensionValue =
+    negotiators !== undefined && negotiators.length > 0 ? headers.get("sec-websocket-extensions") : undefined;
   if (extensionValue !== undefined) {
     try {
       offeredExtensions = parseExtensionHeader(extensionValue);
-      const negotiators = options.extensions;
       if (negotiators !== undefined && offeredExtensions.length > 0) {
         for (const negotiator of negotiators) {
           const offers = offeredExtensions.filter((o) => o.name === negotiator.name);
