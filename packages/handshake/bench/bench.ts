@@ -49,7 +49,9 @@ function run(fn: () => void, ms: number): number {
 function compare(fns: (() => void)[], runs = 7, ms = 250): number[] {
   for (const fn of fns) run(fn, 300); // warm-up: let the JIT settle
   const rates = fns.map(() => [] as number[]);
-  for (let r = 0; r < runs; r++) fns.forEach((fn, i) => rates[i]!.push(run(fn, ms)));
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < fns.length; i++) rates[i]!.push(run(fns[i]!, ms));
+  }
   return rates.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
 }
 
@@ -153,7 +155,7 @@ console.log(`@wirehouse/handshake bench on ${runtime} (median of 7 interleaved r
 function group(name: string, cases: [string, (() => void) | undefined][]) {
   const present = cases.filter((c): c is [string, () => void] => c[1] !== undefined);
   const rates = compare(present.map((c) => c[1]));
-  present.forEach(([label], i) => row(name, label, rates[i]!));
+  for (let i = 0; i < present.length; i++) row(name, present[i]![0], rates[i]!);
 }
 const LLHTTP = "node llhttp (process.binding http_parser)";
 group("parse: browser upgrade (Chromium)", [
