@@ -497,7 +497,7 @@ export interface RequestParserOptions extends HeadLimits {}
  */
 export class RequestParser extends HeadParser<RequestHead> {
   protected override fast(buf: Uint8Array): HeadParsed<RequestHead> | HeadFailed | null {
-    const limit = buf.length < this.maxHead ? buf.length : this.maxHead;
+    const limit = Math.min(buf.length, this.maxHead);
     const line = scanRequestLine(buf, 0, limit, false);
     if (line < 0 || rlLineEnd > this.maxLine) return null;
     const end = scanFields(buf, line, limit, this.maxFields, false);
