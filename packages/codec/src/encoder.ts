@@ -48,36 +48,47 @@ export function frameHeaderSize(length: number, masked: boolean): number {
   return (length < 126 ? 2 : length < 65536 ? 4 : 10) + (masked ? 4 : 0);
 }
 
-/**
- * Writes the header into `target` at `at` and returns its size. The masking key, if any,
- * occupies the last 4 bytes of the header.
- */
-export function writeFrameHeader(target: Uint8Array, at: number, opts: FrameHeaderOptions): number {
-  const { opcode, length } = opts;
+/** Byte 0 of a header: FIN, RSV1–3, opcode. */
+function firstByte(opcode: number, fin: boolean | undefined, rsv1?: boolean, rsv2?: boolean, rsv3?: boolean): number {
+  let b0 = opcode;
+  if (fin !== false) b0 |= 0x80;
+  if (rsv1) b0 |= 0x40;
+  if (rsv2) b0 |= 0x20;
+  if (rsv3) b0 |= 0x10;
+  return b0;
+}
+
+function check(opcode: number, length: number, fin: boolean | undefined): void {
   if (!Number.isInteger(opcode) || opcode < 0 || opcode > 15) throw new RangeError(`invalid opcode ${opcode}`);
   if (!Number.isInteger(length) || length < 0 || length > MAX_LENGTH) throw new RangeError(`invalid length ${length}`);
-  if (isControlOpcode(opcode) && (length > 125 || opts.fin === false)) {
+  if (opcode >= 8 && (length > 125 || fin === false)) {
     // RFC 6455 §5.5: control frames ≤ 125 bytes and never fragmented.
     throw new RangeError("control frames must have a payload of at most 125 bytes and fin set");
   }
-  let b0 = opcode;
-  if (opts.fin !== false) b0 |= 0x80;
-  if (opts.rsv1) b0 |= 0x40;
-  if (opts.rsv2) b0 |= 0x20;
-  if (opts.rsv3) b0 |= 0x10;
-  const m = opts.mask;
-  const masked = m !== undefined && m !== false;
+}
+
+/** Writes a header (validated by the caller); returns its size. The key, if any, is the last 4 bytes. */
+function putHeader(
+  target: Uint8Array,
+  at: number,
+  b0: number,
+  length: number,
+  mask: Uint8Array | boolean | undefined,
+): number {
+  const masked = mask !== undefined && mask !== false;
+  const mbit = masked ? 0x80 : 0;
   target[at] = b0;
-  let p = at + 2;
+  let p: number;
   if (length < 126) {
-    target[at + 1] = length | (masked ? 0x80 : 0);
+    target[at + 1] = length | mbit;
+    p = at + 2;
   } else if (length < 65536) {
-    target[at + 1] = 126 | (masked ? 0x80 : 0);
+    target[at + 1] = 126 | mbit;
     target[at + 2] = length >>> 8;
     target[at + 3] = length & 0xff;
     p = at + 4;
   } else {
-    target[at + 1] = 127 | (masked ? 0x80 : 0);
+    target[at + 1] = 127 | mbit;
     const hi = Math.floor(length / 0x1_0000_0000);
     const lo = length >>> 0;
     target[at + 2] = 0;
@@ -91,24 +102,89 @@ export function writeFrameHeader(target: Uint8Array, at: number, opts: FrameHead
     p = at + 10;
   }
   if (masked) {
-    if (m === true) writeRandomMaskKey(target, p);
+    if (mask === true) writeRandomMaskKey(target, p);
     else {
-      if (m.length !== 4) throw new RangeError("a masking key is 4 bytes");
-      target[p] = m[0]!;
-      target[p + 1] = m[1]!;
-      target[p + 2] = m[2]!;
-      target[p + 3] = m[3]!;
+      if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
+      target[p] = mask[0]!;
+      target[p + 1] = mask[1]!;
+      target[p + 2] = mask[2]!;
+      target[p + 3] = mask[3]!;
     }
     p += 4;
   }
   return p - at;
 }
 
+/**
+ * Writes the header into `target` at `at` and returns its size. The masking key, if any,
+ * occupies the last 4 bytes of the header.
+ */
+export function writeFrameHeader(target: Uint8Array, at: number, opts: FrameHeaderOptions): number {
+  check(opts.opcode, opts.length, opts.fin);
+  return putHeader(
+    target,
+    at,
+    firstByte(opts.opcode, opts.fin, opts.rsv1, opts.rsv2, opts.rsv3),
+    opts.length,
+    opts.mask,
+  );
+}
+
+/**
+ * Small outputs come from 8 KiB slabs (bump allocation, never reused), like Node's Buffer
+ * pool: one cheap view instead of a zero-filled allocation per frame. A slab stays alive
+ * while any frame cut from it does, so only frames up to SMALL bytes use it.
+ */
+const SLAB_SIZE = 8192;
+const SMALL = 1024;
+let slab = new ArrayBuffer(0);
+let slabPos = SLAB_SIZE;
+
+function alloc(n: number): Uint8Array {
+  if (n > SMALL) return new Uint8Array(n);
+  if (slabPos + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabPos = 0;
+  }
+  const out = new Uint8Array(slab, slabPos, n);
+  slabPos = (slabPos + n + 7) & ~7;
+  return out;
+}
+
+/** Copies `src` into `dst` at `at` XOR-ing with the key bytes (small payloads: one pass). */
+function copyMasked(
+  src: Uint8Array,
+  dst: Uint8Array,
+  at: number,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+): void {
+  const n = src.length;
+  if (n > 256) {
+    dst.set(src, at);
+    maskRange(dst, at, at + n, k0, k1, k2, k3, 0);
+    return;
+  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    dst[at + i] = src[i]! ^ k0;
+    dst[at + i + 1] = src[i + 1]! ^ k1;
+    dst[at + i + 2] = src[i + 2]! ^ k2;
+    dst[at + i + 3] = src[i + 3]! ^ k3;
+  }
+  if (i < n) dst[at + i] = src[i]! ^ k0;
+  if (i + 1 < n) dst[at + i + 1] = src[i + 1]! ^ k1;
+  if (i + 2 < n) dst[at + i + 2] = src[i + 2]! ^ k2;
+}
+
 /** Builds a frame header (2–14 bytes). */
 export function encodeFrameHeader(opts: FrameHeaderOptions): Uint8Array {
+  check(opts.opcode, opts.length, opts.fin);
   const masked = opts.mask !== undefined && opts.mask !== false;
-  const header = new Uint8Array(frameHeaderSize(opts.length, masked));
-  writeFrameHeader(header, 0, opts);
+  const header = alloc(frameHeaderSize(opts.length, masked));
+  putHeader(header, 0, firstByte(opts.opcode, opts.fin, opts.rsv1, opts.rsv2, opts.rsv3), opts.length, opts.mask);
   return header;
 }
 
@@ -117,27 +193,42 @@ export function encodeFrameHeader(opts: FrameHeaderOptions): Uint8Array {
  * itself (no copy). Masked frames return a masked copy, or mask in place with `maskInPlace`.
  */
 export function encodeFrame(opcode: number, payload: Uint8Array, opts?: EncodeOptions): EncodedFrame {
+  const fin = opts?.fin;
   const m = opts?.mask;
-  const masked = m !== undefined && m !== false;
   const length = payload.length;
-  const header = new Uint8Array(frameHeaderSize(length, masked));
-  const size = writeFrameHeader(header, 0, {
-    opcode,
-    length,
-    fin: opts?.fin,
-    rsv1: opts?.rsv1,
-    mask: m,
-  });
-  if (!masked || length === 0) return [header, payload];
-  const data = opts?.maskInPlace ? payload : payload.slice();
-  maskRange(data, 0, length, header[size - 4]!, header[size - 3]!, header[size - 2]!, header[size - 1]!, 0);
+  check(opcode, length, fin);
+  const b0 = firstByte(opcode, fin, opts?.rsv1);
+  if (m === undefined || m === false) {
+    const header = alloc(length < 126 ? 2 : length < 65536 ? 4 : 10);
+    putHeader(header, 0, b0, length, undefined);
+    return [header, payload];
+  }
+  const size = frameHeaderSize(length, true);
+  if (opts?.maskInPlace) {
+    const header = alloc(size);
+    putHeader(header, 0, b0, length, m);
+    maskRange(payload, 0, length, header[size - 4]!, header[size - 3]!, header[size - 2]!, header[size - 1]!, 0);
+    return [header, payload];
+  }
+  if (size + length <= SMALL) {
+    // Header and masked copy side by side in one slab region, handed out as two views.
+    const both = alloc(size + length);
+    putHeader(both, 0, b0, length, m);
+    copyMasked(payload, both, size, both[size - 4]!, both[size - 3]!, both[size - 2]!, both[size - 1]!);
+    // The view constructor avoids subarray()'s species lookup (measurably slower per frame).
+    return [new Uint8Array(slab, both.byteOffset, size), new Uint8Array(slab, both.byteOffset + size, length)];
+  }
+  const header = alloc(size);
+  putHeader(header, 0, b0, length, m);
+  const data = new Uint8Array(length);
+  copyMasked(payload, data, 0, header[size - 4]!, header[size - 3]!, header[size - 2]!, header[size - 1]!);
   return [header, data];
 }
 
 /** Joins `[header, payload]` into one buffer (when a transport needs a single write). */
 export function concatFrame(frame: readonly [Uint8Array, Uint8Array]): Uint8Array {
   const [header, payload] = frame;
-  const out = new Uint8Array(header.length + payload.length);
+  const out = alloc(header.length + payload.length);
   out.set(header, 0);
   out.set(payload, header.length);
   return out;
@@ -148,13 +239,16 @@ export function concatFrame(frame: readonly [Uint8Array, Uint8Array]): Uint8Arra
  * for small frames and for broadcast (encode once, write the same bytes to everyone).
  */
 export function encodeFrameBytes(opcode: number, payload: Uint8Array, opts?: EncodeOptions): Uint8Array {
+  const fin = opts?.fin;
   const m = opts?.mask;
-  const masked = m !== undefined && m !== false;
   const length = payload.length;
-  const out = new Uint8Array(frameHeaderSize(length, masked) + length);
-  const size = writeFrameHeader(out, 0, { opcode, length, fin: opts?.fin, rsv1: opts?.rsv1, mask: m });
-  out.set(payload, size);
-  if (masked) maskRange(out, size, out.length, out[size - 4]!, out[size - 3]!, out[size - 2]!, out[size - 1]!, 0);
+  check(opcode, length, fin);
+  const masked = m !== undefined && m !== false;
+  const size = frameHeaderSize(length, masked);
+  const out = alloc(size + length);
+  putHeader(out, 0, firstByte(opcode, fin, opts?.rsv1), length, m);
+  if (masked) copyMasked(payload, out, size, out[size - 4]!, out[size - 3]!, out[size - 2]!, out[size - 1]!);
+  else out.set(payload, size);
   return out;
 }
 
