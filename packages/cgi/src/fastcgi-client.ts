@@ -42,6 +42,18 @@ export function parseAddress(address: string): { path: string } | { host: string
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 interface Active {
   id: number;
   out: OutputChannel;
@@ -150,6 +162,7 @@ export class FastCgiPool {
   private readonly target: ReturnType<typeof parseAddress>;
   private maxConnections: number;
   private readonly idleTimeoutMs: number;
+  private readonly keepAlive: boolean;
   private multiplex: boolean | "auto";
   private maxRequests = 1;
   private probing: Promise<void> | null = null;
@@ -167,7 +180,9 @@ export class FastCgiPool {
     this.target = parseAddress(config.address);
     this.maxConnections = Math.max(1, config.maxConnections ?? 8);
     this.idleTimeoutMs = config.idleTimeoutMs ?? 5000;
-    this.multiplex = config.multiplex ?? "auto";
+    this.keepAlive = config.keepAlive ?? true;
+    // Multiplexing needs FCGI_KEEP_CONN: without it the peer closes after one request.
+    this.multiplex = this.keepAlive ? (config.multiplex ?? "auto") : false;
     if (this.multiplex === true) this.maxRequests = 64;
     this.extraParams = Object.entries(config.params ?? {});
   }
@@ -259,6 +274,13 @@ export class FastCgiPool {
   release(c: Connection) {
     c.load = Math.max(0, c.load - 1);
     if (c.broken) return;
+    if (!this.keepAlive) {
+      // The peer closes after END_REQUEST; close our side now and give the slot to a waiter.
+      c.broken = true;
+      c.socket.destroy();
+      this.drop(c);
+      return;
+    }
     const perConn = this.multiplex === true ? this.maxRequests : 1;
     if (c.load < perConn) {
       const w = this.waiters.shift();
@@ -319,11 +341,18 @@ export class FastCgiPool {
       active = { id, out, stderr, label: req.label, aborted: false };
       c.active.set(id, active);
       const head = [
-        encodeBeginRequest(id, FCGI.RESPONDER, FCGI.KEEP_CONN),
+        encodeBeginRequest(id, FCGI.RESPONDER, this.keepAlive ? FCGI.KEEP_CONN : 0),
         encodeParams(id, [...req.params, ...this.extraParams]),
       ];
-      for (const part of head) c.socket.write(part);
       const body = req.body;
+      if (body === null || body instanceof Uint8Array) {
+        // The whole request in one write: fewer system calls per request.
+        if (body !== null && body.length > 0) head.push(encodeStream(FCGI.STDIN, id, body));
+        head.push(encodeRecord(FCGI.STDIN, id));
+        c.socket.write(concat(head));
+        return;
+      }
+      c.socket.write(concat(head));
       const sink = {
         write: (chunk: Uint8Array) => c.socket.write(encodeStream(FCGI.STDIN, id, chunk)),
         end: (chunk?: Uint8Array) => {

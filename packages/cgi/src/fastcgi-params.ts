@@ -26,29 +26,46 @@ function writeLength(out: Uint8Array, at: number, n: number): number {
   return at + 4;
 }
 
+/** Byte length of `s` if it is ASCII (written as is), else -1 (encoded as UTF-8). */
+function asciiLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return -1;
+  return s.length;
+}
+
 /** Encodes pairs as the content of a PARAMS stream or a GET_VALUES(_RESULT) record. */
 export function encodeNameValuePairs(pairs: Iterable<NameValuePair>): Uint8Array {
-  const parts: Uint8Array[] = [];
+  // Meta-variables are almost always ASCII: measure once, then copy char codes (no TextEncoder per string).
+  const items: Array<string | Uint8Array> = [];
   let size = 0;
   for (const [name, value] of pairs) {
-    const n = utf8.encode(name);
-    const v = utf8.encode(value);
-    parts.push(n, v);
-    size += lengthSize(n.length) + lengthSize(v.length) + n.length + v.length;
+    for (const s of [name, value]) {
+      const n = asciiLength(s);
+      const item = n >= 0 ? s : utf8.encode(s);
+      items.push(item);
+      const len = n >= 0 ? n : (item as Uint8Array).length;
+      size += lengthSize(len) + len;
+    }
   }
   const out = new Uint8Array(size);
   let at = 0;
-  for (let i = 0; i < parts.length; i += 2) {
-    const n = parts[i]!;
-    const v = parts[i + 1]!;
+  for (let i = 0; i < items.length; i += 2) {
+    const n = items[i]!;
+    const v = items[i + 1]!;
     at = writeLength(out, at, n.length);
     at = writeLength(out, at, v.length);
-    out.set(n, at);
-    at += n.length;
-    out.set(v, at);
-    at += v.length;
+    at = put(out, at, n);
+    at = put(out, at, v);
   }
   return out;
+}
+
+function put(out: Uint8Array, at: number, item: string | Uint8Array): number {
+  if (typeof item !== "string") {
+    out.set(item, at);
+    return at + item.length;
+  }
+  for (let i = 0; i < item.length; i++) out[at + i] = item.charCodeAt(i);
+  return at + item.length;
 }
 
 /** Decodes a complete name-value block; `null` when a length runs past the end. */

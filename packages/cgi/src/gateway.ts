@@ -102,6 +102,7 @@ export class CgiSiteHandler {
       match: config.match,
       index: config.index,
       mustBeExecutable: config.cgi !== undefined && config.cgi.bin === undefined,
+      cacheMs: config.resolveCacheMs ?? 1000,
     });
     this.timeoutMs = config.timeoutMs ?? 30_000;
   }

@@ -33,7 +33,11 @@ export interface ResolveRules {
   index?: string[];
   /** Files must be executable (CGI without an interpreter). */
   mustBeExecutable?: boolean;
+  /** Remember outcomes this long (ms) to spare stat/realpath per request (like nginx's open_file_cache). 0: off. */
+  cacheMs?: number;
 }
+
+const CACHE_LIMIT = 4096;
 
 /** Splits a decoded path into safe segments; null when the path tries to leave its place. */
 export function splitSafePath(path: string): { segments: string[]; trailingSlash: boolean } | null {
@@ -74,6 +78,7 @@ export class ScriptResolver {
   private readonly prefixes: string[][] = [];
   private readonly index: string[];
   private rootReal: Promise<string> | null = null;
+  private readonly cache = new Map<string, { outcome: ResolveOutcome; expires: number }>();
 
   constructor(private readonly rules: ResolveRules) {
     for (const m of Array.isArray(rules.match) ? rules.match : [rules.match]) {
@@ -100,6 +105,18 @@ export class ScriptResolver {
   }
 
   async resolve(path: string): Promise<ResolveOutcome> {
+    const ttl = this.rules.cacheMs ?? 0;
+    if (ttl <= 0) return this.lookup(path);
+    const now = Date.now();
+    const hit = this.cache.get(path);
+    if (hit !== undefined && hit.expires > now) return hit.outcome;
+    const outcome = await this.lookup(path);
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(path, { outcome, expires: now + ttl });
+    return outcome;
+  }
+
+  private async lookup(path: string): Promise<ResolveOutcome> {
     const split = splitSafePath(path);
     if (split === null) return { ok: false, status: 404, reason: `refused path ${JSON.stringify(path)}` };
     const { segments, trailingSlash } = split;

@@ -48,6 +48,14 @@ export interface FastCgiTarget {
   address: string;
   /** Pool bound: connections per address (default 8; keep it ≤ php-fpm's pm.max_children). */
   maxConnections?: number;
+  /**
+   * Keep connections open between requests (FCGI_KEEP_CONN, default true).
+   * php-fpm pins a worker to a kept connection, so keep `maxConnections` ≤
+   * pm.max_children. With false, each request opens a connection the peer
+   * closes after answering; `maxConnections` then bounds requests in flight
+   * and may exceed the worker count (the rest wait in the listen backlog).
+   */
+  keepAlive?: boolean;
   /** Close kept-alive connections idle this long (default 5000 ms). */
   idleTimeoutMs?: number;
   /** Multiplex requests on one connection: "auto" asks the peer (FCGI_MPXS_CONNS). Default "auto". */
@@ -73,6 +81,8 @@ export interface CgiSite {
   timeoutMs?: number;
   /** Request bodies without Content-Length are buffered up to this many bytes (default 16 MiB), else 413. */
   maxBufferedBody?: number;
+  /** Remember script lookups (stat + realpath) this long, in ms (default 1000; 0 turns it off). */
+  resolveCacheMs?: number;
   /** Response head size limit (default 64 KiB); larger is a malformed response (502). */
   maxHeaderBytes?: number;
 }
