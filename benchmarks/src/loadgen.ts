@@ -47,7 +47,7 @@ export interface LoadOptions {
   pid?: number;
   /** Seconds to hold idle connections before the last memory reading (idle, connect with pid). */
   hold?: number;
-  /** Number of source addresses in 127.0.0.0/8 (default: one per 20,000 connections). */
+  /** Number of source addresses in 127.0.0.0/8 (default: one per 30,000 connections; 0: let the kernel choose). */
   sources?: number;
   /** Per-handshake limit in ms. */
   connectTimeoutMs?: number;
@@ -105,11 +105,11 @@ export function shares(total: number, parts: number): number[] {
 /**
  * Source addresses for `count` connections to a 127.x target: a random /24
  * inside 127.0.0.0/8 (not 127.0.0.x), so runs in a row do not meet each
- * other's ports, one address per 20,000 connections unless told.
+ * other's ports, one address per 30,000 connections (each connection gets its own port) unless told.
  */
 export function sourceAddresses(target: string, connections: number, count?: number): string[] {
   if (!/^127\./.test(target) || count === 0) return [];
-  const n = Math.max(1, Math.min(250, count ?? Math.ceil(connections / 20_000)));
+  const n = Math.max(1, Math.min(250, count ?? Math.ceil(connections / 30_000)));
   const b = 1 + Math.floor(Math.random() * 254);
   const c = Math.floor(Math.random() * 256);
   return Array.from({ length: n }, (_, i) => `127.${b}.${c}.${2 + i}`);

@@ -138,11 +138,27 @@ function writerFor(socket: Socket): (data: Uint8Array) => void {
  */
 const readBuffer = Buffer.allocUnsafe(256 * 1024);
 
+/** Ports per source address; below the ephemeral range (32768+), above the privileged one. */
+export const PORTS_PER_SOURCE = 30_000;
+const FIRST_PORT = 2048;
+
+/**
+ * The source address and port of connection `index`: each connection gets its
+ * own (address, port) pair, so the kernel binds without searching for a free
+ * port (a bind to port 0 scans the port space and gets slow as thousands of
+ * ports fill up). On a retry the kernel chooses the port.
+ */
+function sourceFor(index: number, retry: number): { localAddress?: string; localPort?: number } {
+  const sources = plan.sources;
+  if (!sources.length) return {};
+  const localAddress = sources[Math.floor(index / PORTS_PER_SOURCE) % sources.length];
+  return retry > 0 ? { localAddress } : { localAddress, localPort: FIRST_PORT + (index % PORTS_PER_SOURCE) };
+}
+
 /** Opens one connection and completes its handshake; resolves with the connection, or undefined on failure. */
-function open(index: number, request: Uint8Array, url: URL): Promise<Conn | undefined> {
+function open(index: number, request: Uint8Array, url: URL, retry = 0): Promise<Conn | undefined> {
   return new Promise((resolve) => {
-    const sources = plan.sources;
-    const localAddress = sources.length ? sources[index % sources.length] : undefined;
+    const { localAddress, localPort } = sourceFor(index, retry);
     let head: Buffer | undefined;
     let done = false;
     const conn: Conn = {
@@ -164,6 +180,7 @@ function open(index: number, request: Uint8Array, url: URL): Promise<Conn | unde
       host: url.hostname,
       port: Number(url.port || 80),
       localAddress,
+      localPort,
       noDelay: true,
       onread: {
         buffer: readBuffer,
@@ -187,7 +204,15 @@ function open(index: number, request: Uint8Array, url: URL): Promise<Conn | unde
     };
     const timer = setTimeout(() => finish(false, "handshake timeout"), plan.connectTimeoutMs);
     socket.on("connect", () => socket.write(request));
-    socket.on("error", (e) => {
+    socket.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EADDRINUSE" && !done && retry < 3) {
+        // The chosen port is taken by someone else's listener on all addresses: let the kernel pick one.
+        done = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(open(index, request, url, retry + 1));
+        return;
+      }
       errors++;
       lastError ??= String(e.message);
       finish(false, e.message);
