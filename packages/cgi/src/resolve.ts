@@ -10,6 +10,7 @@
 import { constants } from "node:fs";
 import { access, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
+import { isPathError, normalizePath } from "@wirehouse/router";
 
 export interface ScriptTarget {
   /** URL path of the script (SCRIPT_NAME), e.g. "/app.php" or "/dir/index.php". */
@@ -52,15 +53,14 @@ export function splitSafePath(path: string): { segments: string[]; trailingSlash
   return { segments, trailingSlash: path.endsWith("/") && segments.length > 0 };
 }
 
-/** Decodes a request-target's path: percent-decoding once, no query. Null when undecodable. */
+/**
+ * Decodes a request-target's path with the router's normaliser (the same
+ * path the router matched): percent-decoded once, dot segments resolved,
+ * encoded slashes and NUL refused. Null when the target is malformed (400).
+ */
 export function decodeTargetPath(target: string): string | null {
-  const q = target.indexOf("?");
-  const raw = q < 0 ? target : target.slice(0, q);
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return null;
-  }
+  const path = normalizePath(target);
+  return isPathError(path) ? null : path;
 }
 
 async function kind(file: string): Promise<"file" | "dir" | null> {
