@@ -1,10 +1,17 @@
 // Peer server: the `ws` library on node:http (runs on Node, and on Deno and Bun through their Node compatibility).
 //   node servers/ws.mjs --port 9001
+// On Bun, `import "ws"` gives Bun's own built-in implementation of the ws API; `--npm-ws` loads the npm
+// package's code from node_modules by path instead (the same code Node and Deno run).
 // Any path echoes every message as received (text stays text); /broadcast sends every message from any
 // client to all clients connected on /broadcast, sender included (the load generator's broadcast contract).
 // Prints `ready port=<port> pid=<pid>` once listening.
 import { createServer } from "node:http";
-import { WebSocketServer } from "ws";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const { WebSocketServer } = process.argv.includes("--npm-ws")
+  ? createRequire(import.meta.url)(fileURLToPath(new URL("../../node_modules/ws/index.js", import.meta.url)))
+  : await import("ws");
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);

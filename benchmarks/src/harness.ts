@@ -261,7 +261,7 @@ function toolLabel(sc: ScenarioSpec, v: Record<string, string>): string {
 
 /** Runs a suite; returns the results (also written to disk). */
 export async function runHarness(o: Options): Promise<Results> {
-  const s = suite(o.suiteName);
+  const s = suite(o.suiteName, hasCommand("wrk"));
   const repeats = o.repeats ?? s.repeats;
   const started = Date.now();
   const loadBefore = loadavg()[0]!;
