@@ -23,6 +23,7 @@ import { runLoad } from "./loadgen.ts";
 import { writeNginxSite } from "./nginx.ts";
 import { type Results, renderTable, replaceBetweenMarkers, type ScenarioResult, type ServerRuns } from "./results.ts";
 import { repoRoot, type ServerSpec, serverCommand, serverTable, unavailable } from "./servers.ts";
+import { spread } from "./stats.ts";
 import { type ScenarioSpec, suite, targets } from "./suite.ts";
 import { chartName, renderChart } from "./svg.ts";
 
@@ -123,6 +124,7 @@ interface Options {
   servers?: string[];
   serverCpu?: string;
   loadCpu?: string;
+  quietWaitMs?: number;
   writeReadme: boolean;
 }
 
@@ -169,6 +171,41 @@ function cpuModel(): string {
     if (m) return m[1]!.trim();
   } catch {}
   return cpus()[0]?.model ?? "unknown";
+}
+
+/** Total and idle jiffies of all CPUs (/proc/stat). */
+export function cpuTimes(): { total: number; idle: number } {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { total: f.reduce((a, b) => a + b, 0), idle };
+  } catch {
+    return { total: 0, idle: 0 };
+  }
+}
+
+/** Fraction of all CPUs busy between two samples. */
+const busy = (a: { total: number; idle: number }, b: { total: number; idle: number }) =>
+  b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+
+/**
+ * Waits (at most `maxMs`) until the machine is quiet: less than 15% of all
+ * CPUs busy over half a second. Shared machines run other work; starting a
+ * run in a quiet moment keeps it out of the figures more often. Returns the
+ * last busy fraction seen.
+ */
+export async function waitQuiet(maxMs: number): Promise<number> {
+  if (maxMs <= 0) return Number.NaN;
+  const end = Date.now() + maxMs;
+  let last = 0;
+  do {
+    const a = cpuTimes();
+    await new Promise((r) => setTimeout(r, 500));
+    last = busy(a, cpuTimes());
+    if (last < 0.15) break;
+  } while (Date.now() < end);
+  return last;
 }
 
 /** One measured run of a scenario against a started server. */
@@ -312,8 +349,13 @@ export async function runHarness(o: Options): Promise<Results> {
         progress(`${sc.id} ${spec.id} run ${rep + 1}/${repeats}`);
         let server: RunningServer | undefined;
         try {
+          const busyBefore = await waitQuiet(o.quietWaitMs ?? s.quietWaitMs);
           server = await startServer(spec, serverCpu);
+          const t0 = cpuTimes();
           const r = await measure(sc, server, loadCpu);
+          // Busy share of all CPUs during the run: well above (server + load generator) / cores means other work ran too.
+          r.details.machineBusy = Math.round(busy(t0, cpuTimes()) * 100);
+          if (!Number.isNaN(busyBefore)) r.details.busyBefore = Math.round(busyBefore * 100);
           out.runs.push(r);
           const loadBusy = r.details.loadCpu;
           if (typeof loadBusy === "number" && loadBusy > 95) {
@@ -332,6 +374,20 @@ export async function runHarness(o: Options): Promise<Results> {
       if (outOfTime) break;
     }
     if (outOfTime) break;
+  }
+  for (const { sc, runs } of plan) {
+    if (sc.run.type !== "echo") continue;
+    for (const r of runs) {
+      const ratios = r.runs
+        .map((x) => Number(x.details?.loadCpu) / Number(x.details?.serverCpu))
+        .filter((x) => Number.isFinite(x) && x > 0);
+      if (ratios.length) {
+        notes.push(
+          `${sc.id} ${r.id}: the load generator used ${spread(ratios).median.toFixed(2)}× the server's CPU ` +
+            "(same message rate, one core each; below 1 means the server's core fills first).",
+        );
+      }
+    }
   }
   if (outOfTime) notes.push(`Stopped at the suite's ${s.limitSeconds} s limit; later runs are missing.`);
   if (tty) process.stderr.write("\n");
@@ -408,6 +464,7 @@ async function cli(argv: string[]): Promise<void> {
     servers: list("servers"),
     serverCpu: typeof flags["server-cpu"] === "string" ? flags["server-cpu"] : undefined,
     loadCpu: typeof flags["load-cpu"] === "string" ? flags["load-cpu"] : undefined,
+    quietWaitMs: flags["quiet-wait"] ? Number(flags["quiet-wait"]) * 1000 : undefined,
     writeReadme: !flags["no-readme"],
   });
 }
