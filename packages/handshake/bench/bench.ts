@@ -2,8 +2,9 @@
  * Micro-benchmarks: parsed request heads per second for a browser upgrade
  * request and a 12-header GET, and WebSocket upgrade responses built per
  * second, each next to a peer measured in the same process:
- *   - Node's own HTTP parser (llhttp through process.binding('http_parser'),
- *     the same object node:http drives), when the runtime exposes it;
+ *   - the runtime's own node:http parser through process.binding('http_parser')
+ *     (on Node the llhttp object node:http drives; Deno and Bun expose their
+ *     node-compat HTTPParser the same way), when it is reachable;
  *   - for responses, what `ws` does per handshake (node:crypto SHA-1 to
  *     base64, header strings joined, encoded).
  *
@@ -58,7 +59,7 @@ function compare(fns: (() => void)[], runs = 7, ms = 250): number[] {
 const rows: [string, string, number][] = [];
 function row(group: string, name: string, rate: number) {
   rows.push([group, name, rate]);
-  console.log(`${group.padEnd(34)} ${name.padEnd(44)} ${Math.round(rate).toLocaleString("en-US").padStart(12)} /s`);
+  console.log(`${group.padEnd(34)} ${name.padEnd(50)} ${Math.round(rate).toLocaleString("en-US").padStart(12)} /s`);
 }
 
 // --- Our parser: one parser per connection, reused for every head (what a server does).
@@ -86,13 +87,25 @@ type Binding = {
   kOnBody: number;
 };
 function nodeBinding(): Binding | undefined {
-  if (g.Deno || g.Bun) return undefined;
   try {
     const proc = process as unknown as { binding(name: string): { HTTPParser: Binding } };
     const emit = process.emitWarning;
     process.emitWarning = () => {}; // the deprecation warning is expected here
     try {
-      return proc.binding("http_parser").HTTPParser;
+      const P = proc.binding("http_parser").HTTPParser;
+      // Check that it parses before trusting it as a peer.
+      let seen = 0;
+      const probe = new P();
+      probe.initialize(P.REQUEST, {});
+      probe[P.kOnHeadersComplete] = () => {
+        seen++;
+      };
+      probe[P.kOnMessageComplete] = () => {};
+      probe[P.kOnExecute] = () => {};
+      probe[P.kOnHeaders] = () => {};
+      probe[P.kOnBody] = () => {};
+      probe.execute(typeof Buffer !== "undefined" ? Buffer.from(getBytes) : getBytes);
+      return seen === 1 ? P : undefined;
     } finally {
       process.emitWarning = emit;
     }
@@ -157,7 +170,11 @@ function group(name: string, cases: [string, (() => void) | undefined][]) {
   const rates = compare(present.map((c) => c[1]));
   for (let i = 0; i < present.length; i++) row(name, present[i]![0], rates[i]!);
 }
-const LLHTTP = "node llhttp (process.binding http_parser)";
+const LLHTTP = g.Deno
+  ? "Deno's node-compat HTTPParser (process.binding)"
+  : g.Bun
+    ? "Bun's node-compat HTTPParser (process.binding)"
+    : "node llhttp (process.binding http_parser)";
 group("parse: browser upgrade (Chromium)", [
   ["ours (RequestParser.push)", oursParse(upgradeBytes)],
   [LLHTTP, HTTPParser ? nodeParse(upgradeBytes, true) : undefined],

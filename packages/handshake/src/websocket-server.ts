@@ -149,7 +149,8 @@ export function negotiateWebSocket(
 
 const PREFIX =
   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
-const PREFIX_BYTES = new TextEncoder().encode(PREFIX);
+const textEncoder = new TextEncoder();
+const PREFIX_BYTES = textEncoder.encode(PREFIX);
 const ACCEPT_LENGTH = 28;
 const RESERVED = new Set([
   "upgrade",
@@ -202,7 +203,7 @@ export function acceptWebSocket(upgrade: WebSocketUpgrade, options: AcceptOption
   out.set(PREFIX_BYTES, 0);
   writeAcceptKey(upgrade.key, out, p, options.sha1 ?? pureSha1);
   const t = p + ACCEPT_LENGTH;
-  if (ascii && tail.length > 32) new TextEncoder().encodeInto(tail, out.subarray(t));
+  if (ascii && tail.length > 32) textEncoder.encodeInto(tail, out.subarray(t));
   else for (let i = 0; i < tail.length; i++) out[t + i] = tail.charCodeAt(i);
   return out;
 }
