@@ -86,6 +86,14 @@ export class FrameDecoder {
     return this.state === S_FAILED;
   }
 
+  /** Drops all unconsumed input (after a close frame nothing more is read). */
+  protected dropInput(): void {
+    this.cur = undefined;
+    this.queue = undefined;
+    this.queued = 0;
+    this.spillLen = 0;
+  }
+
   /** Puts the decoder into the failed state with `error` (used by the message layer too). */
   protected fail(error: ProtocolError): FrameEvent {
     this.error = error;

@@ -103,6 +103,12 @@ export class MessageDecoder extends FrameDecoder {
     this.deflate = options.deflate;
   }
 
+  /** Adds a chunk (ignored once a close frame or an error was received). */
+  override push(chunk: Uint8Array): void {
+    if (this.mode === M_CLOSED || this.mode === M_FAILED) return;
+    super.push(chunk);
+  }
+
   /** True once a close frame was received (later input is discarded). */
   get closed(): boolean {
     return this.mode === M_CLOSED;
@@ -274,6 +280,7 @@ export class MessageDecoder extends FrameDecoder {
       this.closeReason = payload.length > 2 ? textDecoder.decode(payload.subarray(2)) : "";
     }
     this.mode = M_CLOSED;
+    this.dropInput(); // RFC 6455 §5.5.1: nothing follows a close frame
     return DecoderEvent.Close;
   }
 

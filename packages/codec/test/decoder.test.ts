@@ -356,6 +356,10 @@ describe("RFC 6455 rules, one close code each", () => {
     const evs2 = drain(c, [concat([cf(8, bytes(0x03, 0xe8)), cf(1, "after")])]);
     assert.deepEqual(evs2, [{ ev: DecoderEvent.Close, code: 1000, reason: "" }]);
     assert.ok(c.closed);
+    c.push(cf(1, "more"));
+    assert.equal(c.buffered, 0, "input after a close frame is not kept");
+    d.push(cf(1, "more"));
+    assert.equal(d.buffered, 0, "input after an error is not kept");
   });
   it("accepts a close frame from the encoder", () => {
     const evs = drain(new MessageDecoder({ role: "client" }), [encodeCloseFrame(4001, "bye ✓")]);
