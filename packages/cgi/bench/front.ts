@@ -22,7 +22,13 @@ const site = gateway.site({
   root,
   match: ".php",
   ...(fastcgi
-    ? { fastcgi: { address: fastcgi, maxConnections: Number(opt("max-connections") ?? 4) } }
+    ? {
+        fastcgi: {
+          address: fastcgi,
+          maxConnections: Number(opt("max-connections") ?? 4),
+          keepAlive: opt("keepalive") !== "0",
+        },
+      }
     : { cgi: { bin: cgi ?? "php-cgi" } }),
 });
 

@@ -7,6 +7,7 @@
  *   npm run bench -w @wirehouse/cgi -- [--duration 10] [--connections 50]
  *     [--front-runtime node|bun|deno] [--url http://127.0.0.1:8080/hello.php]
  *     [--php-root DIR]   (with --url: the root that server maps; hello.php is written there)
+ *     [--nginx-keepalive] [--fpm-children 4]
  *
  * Needs nginx, php-fpm and php-cgi (Debian packages). Load: autocannon (as a library).
  */
@@ -28,6 +29,10 @@ const connections = Number(opt("connections", "50"));
 const frontRuntime = opt("front-runtime", "node")!;
 const externalUrl = opt("url");
 const children = Number(opt("fpm-children", "4"));
+// nginx's default is a new FastCGI connection per request. With keepalive, nginx opens more
+// connections than php-fpm has workers under load, and the kept ones pin the workers: the rest
+// stall in the backlog (seen here as autocannon timeouts). So keepalive is opt-in.
+const nginxKeepalive = args.includes("--nginx-keepalive");
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..", "..");
@@ -109,8 +114,16 @@ async function load(name: string, url: string, conns = connections) {
   const sample = await waitHttp(url);
   if (!sample.includes("Hello, world")) throw new Error(`${name}: unexpected page ${sample.slice(0, 200)}`);
   const r = await autocannon({ url, connections: conns, duration, pipelining: 1 });
-  const bad = r.non2xx + r.errors + r.timeouts;
-  return { name, conns, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad };
+  return {
+    name,
+    conns,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  };
 }
 
 try {
@@ -135,13 +148,13 @@ http {
   access_log off;
   client_body_temp_path ${join(dir, "nginx")};
   fastcgi_temp_path ${join(dir, "nginx")};
-  upstream php { server unix:${sock}; keepalive ${children}; }
+  upstream php { server unix:${sock};${nginxKeepalive ? ` keepalive ${children};` : ""} }
   server {
     listen 127.0.0.1:${nginxPort};
     root ${root};
     location ~ \\.php$ {
       fastcgi_pass php;
-      fastcgi_keep_conn on;
+      ${nginxKeepalive ? "fastcgi_keep_conn on;" : ""}
       include /etc/nginx/fastcgi_params;
       fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
       fastcgi_param REDIRECT_STATUS 200;
@@ -164,15 +177,29 @@ http {
     /listening \d+/,
     here,
   );
+  const fcgiFrontNoKa = await start(
+    fcmd,
+    [...fargs, "--root", root, "--fastcgi", sock, "--max-connections", String(connections), "--keepalive", "0"],
+    /listening \d+/,
+    here,
+  );
   const cgiFront = await start(fcmd, [...fargs, "--root", root, "--cgi", cgiBin], /listening \d+/, here);
   const port = (o: string) => Number(/listening (\d+)/.exec(o)![1]);
 
   const rows = [];
-  rows.push(await load("nginx + php-fpm", `http://127.0.0.1:${nginxPort}/hello.php`));
+  rows.push(
+    await load(`nginx + php-fpm${nginxKeepalive ? " (keepalive)" : ""}`, `http://127.0.0.1:${nginxPort}/hello.php`),
+  );
   rows.push(
     await load(
       `gateway FastCGI (${frontRuntime} node:http front)`,
       `http://127.0.0.1:${port(fcgiFront.out)}/hello.php`,
+    ),
+  );
+  rows.push(
+    await load(
+      `gateway FastCGI, connection per request (${frontRuntime} front)`,
+      `http://127.0.0.1:${port(fcgiFrontNoKa.out)}/hello.php`,
     ),
   );
   if (externalUrl) rows.push(await load(`server under test ${externalUrl}`, externalUrl));
@@ -187,11 +214,12 @@ http {
 
   const base = rows[0]!.rps;
   console.log(`\nsmall PHP page, ${duration}s per row, php-fpm pm=static ${children} children, autocannon\n`);
-  console.log("| path | connections | req/s | vs nginx | p50 ms | p99 ms | errors/non-2xx |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("| path | connections | req/s | vs nginx | p50 ms | p99 ms | non-2xx | errors | timeouts |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
+    const pct = ((r.rps / base) * 100).toFixed(0);
     console.log(
-      `| ${r.name} | ${r.conns} | ${Math.round(r.rps)} | ${((r.rps / base) * 100).toFixed(0)}% | ${r.p50} | ${r.p99} | ${r.bad} |`,
+      `| ${r.name} | ${r.conns} | ${Math.round(r.rps)} | ${pct}% | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} | ${r.timeouts} |`,
     );
   }
 } finally {
