@@ -143,7 +143,9 @@ class WorkerHandle {
 
   constructor(cpu: number | undefined) {
     const node = process.versions.bun || (globalThis as { Deno?: unknown }).Deno ? "node" : process.execPath;
-    const argv = ["--import", "tsx", join(here, "worker.ts")];
+    // LOADGEN_PROFILE=dir writes a V8 CPU profile of each worker there (to see where the load generator's time goes).
+    const profile = process.env.LOADGEN_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOADGEN_PROFILE}`] : [];
+    const argv = [...profile, "--import", "tsx", join(here, "worker.ts")];
     const [cmd, args] = cpu === undefined ? [node, argv] : ["taskset", ["-c", String(cpu), node, ...argv]];
     this.child = spawn(cmd, args, { cwd: packageDir, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     this.child.on("message", (m: FromWorker) => {
