@@ -30,8 +30,8 @@ if (kind === "adapter") {
     { port: 0, hostname: "127.0.0.1" },
     {
       data(conn, bytes) {
-        // Copy: received bytes are valid only during this call (the ownership rule).
-        if (!conn.write(bytes.slice())) conn.pause();
+        // Writing the received bytes back without a copy is allowed (the ownership rule in types.ts).
+        if (!conn.write(bytes)) conn.pause();
       },
       drain(conn) {
         conn.resume();

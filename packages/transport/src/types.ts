@@ -6,7 +6,10 @@
  * may reuse the memory behind it for the next read (the Deno adapter does),
  * so a consumer that keeps bytes beyond the call (a partial frame, a request
  * head split across reads) must copy them (`bytes.slice()`). Parsing in place
- * inside the call is safe and is the intended fast path.
+ * inside the call is safe and is the intended fast path. One exception:
+ * passing `bytes` (or a subarray of it) to `conn.write()` of the same
+ * connection during the call needs no copy; an adapter that reuses read
+ * buffers notices it and reads into another buffer until that write is done.
  *
  * Ownership rule for written bytes: `write()` keeps a reference until the
  * bytes are handed to the system, so the caller must not modify a buffer

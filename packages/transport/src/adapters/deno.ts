@@ -62,6 +62,17 @@ function pem(v: string | Uint8Array): string {
 class DenoConnection<S> extends BaseConnection<S> {
   readonly conn: DenoConn;
   private buf: Uint8Array = new Uint8Array(FIRST_READ);
+  /** Size of the next read buffer: grows while reads fill it. */
+  private readSize = FIRST_READ;
+  /**
+   * The read buffer was passed to write() (an echo, a payload forwarded as
+   * is): the next read must go elsewhere until the write loop is idle.
+   */
+  private lent = false;
+  /** Read buffers lent to writes in flight; free again once the write loop is idle. */
+  private lentBuffers: Uint8Array[] | null = null;
+  /** A free read buffer to switch to (recycled from `lentBuffers`). */
+  private spare: Uint8Array | null = null;
   /** Bytes of the in-flight write not yet taken by the kernel. */
   private inflight = 0;
   private writing = false;
@@ -100,7 +111,8 @@ class DenoConnection<S> extends BaseConnection<S> {
     this.reading = true;
     try {
       while (!this.closed && !this.paused) {
-        let buf = this.buf;
+        if (this.lent) this.switchBuffer();
+        const buf = this.buf;
         const n = await this.conn.read(buf);
         if (this.closed) return;
         if (n === null) {
@@ -113,13 +125,43 @@ class DenoConnection<S> extends BaseConnection<S> {
           return;
         }
         this.received(buf.subarray(0, n));
-        if (n === buf.byteLength && buf.byteLength < MAX_READ) this.buf = buf = new Uint8Array(buf.byteLength * 2);
+        if (n === buf.byteLength && this.readSize < MAX_READ) {
+          // Reads fill the buffer: read in bigger chunks (fewer system calls).
+          this.readSize *= 2;
+          if (!this.lent) this.buf = new Uint8Array(this.readSize);
+        }
       }
     } catch (err) {
       this.fail(err);
     } finally {
       this.reading = false;
     }
+  }
+
+  override write(data: Uint8Array | readonly Uint8Array[]): boolean {
+    // Writing (part of) the read buffer without copying is allowed: note it,
+    // and read into another buffer until the write is done.
+    const mine = this.buf.buffer;
+    if (data instanceof Uint8Array) {
+      if (data.buffer === mine) this.lent = true;
+    } else {
+      for (let i = 0; i < data.length; i++) if (data[i]!.buffer === mine) this.lent = true;
+    }
+    return super.write(data);
+  }
+
+  private switchBuffer(): void {
+    this.lent = false;
+    const old = this.buf;
+    // Already written (the write finished before this read): keep using it.
+    if (!this.writing && this.queue.length === 0) {
+      if (old.byteLength < this.readSize) this.buf = new Uint8Array(this.readSize);
+      return;
+    }
+    (this.lentBuffers ??= []).push(old);
+    const next = this.spare;
+    this.spare = null;
+    this.buf = next !== null && next.byteLength >= this.readSize ? next : new Uint8Array(this.readSize);
   }
 
   private peerEnded(): void {
@@ -174,6 +216,12 @@ class DenoConnection<S> extends BaseConnection<S> {
     } finally {
       this.writing = false;
       this.inflight = 0;
+      // Nothing is in flight: lent read buffers are free again; keep one as the spare.
+      const lent = this.lentBuffers;
+      if (lent !== null && lent.length > 0) {
+        this.spare = lent[lent.length - 1]!;
+        lent.length = 0;
+      }
     }
     if (this.ending) await this.closeWrite();
   }
