@@ -27,6 +27,7 @@ const site = gateway.site({
           address: fastcgi,
           maxConnections: Number(opt("max-connections") ?? 4),
           keepAlive: opt("keepalive") !== "0",
+          pipeline: Number(opt("pipeline") ?? 1),
         },
       }
     : { cgi: { bin: cgi ?? "php-cgi" } }),

@@ -177,6 +177,12 @@ http {
     /listening \d+/,
     here,
   );
+  const fcgiFrontPipe = await start(
+    fcmd,
+    [...fargs, "--root", root, "--fastcgi", sock, "--max-connections", String(children), "--pipeline", "2"],
+    /listening \d+/,
+    here,
+  );
   const fcgiFrontNoKa = await start(
     fcmd,
     [...fargs, "--root", root, "--fastcgi", sock, "--max-connections", String(connections), "--keepalive", "0"],
@@ -194,6 +200,12 @@ http {
     await load(
       `gateway FastCGI (${frontRuntime} node:http front)`,
       `http://127.0.0.1:${port(fcgiFront.out)}/hello.php`,
+    ),
+  );
+  rows.push(
+    await load(
+      `gateway FastCGI, pipeline 2 (${frontRuntime} front)`,
+      `http://127.0.0.1:${port(fcgiFrontPipe.out)}/hello.php`,
     ),
   );
   rows.push(

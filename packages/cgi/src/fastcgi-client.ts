@@ -165,6 +165,7 @@ export class FastCgiPool {
   private readonly keepAlive: boolean;
   private multiplex: boolean | "auto";
   private maxRequests = 1;
+  private readonly pipeline: number;
   private probing: Promise<void> | null = null;
   private readonly conns = new Set<Connection>();
   private readonly idle: Connection[] = [];
@@ -184,6 +185,7 @@ export class FastCgiPool {
     // Multiplexing needs FCGI_KEEP_CONN: without it the peer closes after one request.
     this.multiplex = this.keepAlive ? (config.multiplex ?? "auto") : false;
     if (this.multiplex === true) this.maxRequests = 64;
+    this.pipeline = Math.max(1, Math.min(config.pipeline ?? 1, 16));
     this.extraParams = Object.entries(config.params ?? {});
   }
 
@@ -246,11 +248,13 @@ export class FastCgiPool {
   private async acquire(): Promise<Connection> {
     if (this.closed) throw new Error("FastCGI pool closed");
     if (this.multiplex === "auto") await this.probe();
-    const perConn = this.multiplex === true ? this.maxRequests : 1;
-    for (const c of this.conns) {
-      if (!c.broken && c.load > 0 && c.load < perConn) {
-        c.load++;
-        return c;
+    if (this.multiplex === true) {
+      // Spec §3.3: the peer multiplexes, so fill one connection before opening another.
+      for (const c of this.conns) {
+        if (!c.broken && c.load > 0 && c.load < this.maxRequests) {
+          c.load++;
+          return c;
+        }
       }
     }
     let c = this.idle.pop();
@@ -267,6 +271,16 @@ export class FastCgiPool {
       conn.load = 1;
       return conn;
     }
+    if (this.pipeline > 1 && this.multiplex !== true) {
+      // Queue behind the least-loaded connection: the peer reads it once the current request ends.
+      let best: Connection | null = null;
+      for (const k of this.conns)
+        if (!k.broken && k.load < this.pipeline && (best === null || k.load < best.load)) best = k;
+      if (best !== null) {
+        best.load++;
+        return best;
+      }
+    }
     return new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
@@ -281,7 +295,7 @@ export class FastCgiPool {
       this.drop(c);
       return;
     }
-    const perConn = this.multiplex === true ? this.maxRequests : 1;
+    const perConn = this.multiplex === true ? this.maxRequests : this.pipeline;
     if (c.load < perConn) {
       const w = this.waiters.shift();
       if (w !== undefined) {

@@ -60,6 +60,14 @@ export interface FastCgiTarget {
   idleTimeoutMs?: number;
   /** Multiplex requests on one connection: "auto" asks the peer (FCGI_MPXS_CONNS). Default "auto". */
   multiplex?: boolean | "auto";
+  /**
+   * Without multiplexing: how many requests may wait on one kept connection
+   * (default 1, spec behaviour). 2 sends the next request while the current
+   * one runs, so a php-fpm worker starts it without waiting for a round
+   * trip through the server; a request queued behind one that crashes or
+   * times out fails with it (502). Opt-in.
+   */
+  pipeline?: number;
   /** Extra FastCGI params for every request. */
   params?: Record<string, string>;
 }

@@ -359,6 +359,37 @@ export function gatewaySuite(mode: Mode) {
       });
     });
 
+    const fastcgiOnly = mode === "fastcgi" ? it : () => {};
+    fastcgiOnly("pipelined requests on kept connections (FastCGI pipeline 2) each get their own answer", async () => {
+      const { fx } = await setup();
+      const site = gateway!.site({
+        root: fx.root,
+        match: ".php",
+        fastcgi: { address: fx.fpmSocket, maxConnections: 2, pipeline: 2 },
+      });
+      const enc = new TextEncoder();
+      const all = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => {
+          if (i % 2 === 0) return run(site, { target: `/info.php?i=${i}` });
+          const body = enc.encode(`payload-${i}-`.repeat(i * 100));
+          return run(site, {
+            method: "POST",
+            target: "/echo.php",
+            headers: [["Content-Length", String(body.length)]],
+            body: streamOf(body, 1000),
+          });
+        }),
+      );
+      for (const [i, g] of all.entries()) {
+        assert.equal(g.status, 200);
+        if (i % 2 === 0) assert.equal(json(g).get.i, String(i));
+        else {
+          const body = enc.encode(`payload-${i}-`.repeat(i * 100));
+          assert.equal(g.text, `${body.length} ${createHash("md5").update(body).digest("hex")}`);
+        }
+      }
+    });
+
     it("exec() runs a script for a websocket message", async () => {
       const { php } = await setup();
       const r = await php.exec("/info.php", {
