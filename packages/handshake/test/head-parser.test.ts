@@ -340,3 +340,36 @@ describe("response head parser", () => {
     }
   });
 });
+
+describe("header names", () => {
+  it("keeps the peer's spelling of known and unknown names, looks them up in any case", () => {
+    const h = head(
+      "GET / HTTP/1.1\r\nHOST: a\r\nuser-agent: u\r\nUser-Agent: v\r\nuSeR-aGeNt: w\r\nX-Custom-Thing: x\r\nx-lower: y\r\n\r\n",
+    );
+    assert.deepEqual(h.headers.rawNames, [
+      "HOST",
+      "user-agent",
+      "User-Agent",
+      "uSeR-aGeNt",
+      "X-Custom-Thing",
+      "x-lower",
+    ]);
+    assert.deepEqual(h.headers.names, ["host", "user-agent", "user-agent", "user-agent", "x-custom-thing", "x-lower"]);
+    assert.equal(h.host, "a");
+    assert.deepEqual(h.headers.getAll("USER-AGENT"), ["u", "v", "w"]);
+    assert.equal(h.headers.first("x-CUSTOM-thing"), "x");
+    assert.deepEqual(h.headers.toObject()["user-agent"], "u, v, w");
+  });
+  it("parses the same through the one-chunk fast path and the split exact path", () => {
+    const raw =
+      "GET /p?q HTTP/1.1\r\nHost: h\r\nCONNECTION: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\nX-Bin: \xe9\xff\x80\r\n\r\n";
+    const whole = new RequestParser().push(latin1Bytes(raw));
+    const p = new RequestParser();
+    p.push(latin1Bytes(raw.slice(0, 20)));
+    const split = p.push(latin1Bytes(raw.slice(20)));
+    assert.ok(whole.kind === "head" && split.kind === "head");
+    assert.deepEqual(split.head.headers, whole.head.headers);
+    assert.equal(whole.head.headers.first("x-bin"), "\xe9\xff\x80");
+    assert.equal(whole.head.upgrade, true);
+  });
+});
