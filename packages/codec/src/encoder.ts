@@ -210,17 +210,9 @@ export function encodeFrame(opcode: number, payload: Uint8Array, opts?: EncodeOp
     maskRange(payload, 0, length, header[size - 4]!, header[size - 3]!, header[size - 2]!, header[size - 1]!, 0);
     return [header, payload];
   }
-  if (size + length <= SMALL) {
-    // Header and masked copy side by side in one slab region, handed out as two views.
-    const both = alloc(size + length);
-    putHeader(both, 0, b0, length, m);
-    copyMasked(payload, both, size, both[size - 4]!, both[size - 3]!, both[size - 2]!, both[size - 1]!);
-    // The view constructor avoids subarray()'s species lookup (measurably slower per frame).
-    return [new Uint8Array(slab, both.byteOffset, size), new Uint8Array(slab, both.byteOffset + size, length)];
-  }
   const header = alloc(size);
   putHeader(header, 0, b0, length, m);
-  const data = new Uint8Array(length);
+  const data = alloc(length);
   copyMasked(payload, data, 0, header[size - 4]!, header[size - 3]!, header[size - 2]!, header[size - 1]!);
   return [header, data];
 }
