@@ -22,7 +22,7 @@ export {
   lastChunk,
   validChunkExtensions,
 } from "./body.ts";
-export { isToken, splitList } from "./chars.ts";
+export { isToken, listHasToken, splitList } from "./chars.ts";
 export { type Clock, defaultHttpDate, formatHttpDate, HttpDate } from "./date.ts";
 export {
   buildErrorResponse,
@@ -113,6 +113,7 @@ export {
   isWebSocketRequest,
   negotiateWebSocket,
   type ProtocolSelector,
+  rejectWebSocket,
   type WebSocketServerOptions,
   type WebSocketUpgrade,
 } from "./websocket-server.ts";

@@ -5,7 +5,7 @@
  */
 import { formatExtensionHeader, parseExtensionHeader } from "@wirehouse/codec";
 import { isToken, listHasToken, lowerAscii, splitList } from "./chars.ts";
-import { HttpError } from "./errors.ts";
+import { buildErrorResponse, type HeaderPair, HttpError } from "./errors.ts";
 import type { ExtensionNegotiator, ExtensionOffer, NegotiatedExtension } from "./extensions.ts";
 import type { RequestHead } from "./request-head.ts";
 import { checkHeaderName, checkHeaderValue, forEachHeader, type HeadersInit } from "./response.ts";
@@ -222,4 +222,13 @@ export function handleWebSocketUpgrade(
   if (options.headers !== undefined) accept.headers = options.headers;
   if (options.sha1 !== undefined) accept.sha1 = options.sha1;
   return { upgrade, response: acceptWebSocket(upgrade, accept) };
+}
+
+/**
+ * The exact bytes refusing an upgrade from an accept hook: `status` with
+ * `reason` as the text body, `Connection: close`, and any extra headers
+ * (validated: header injection is refused).
+ */
+export function rejectWebSocket(status: number, reason: string, headers: readonly HeaderPair[] = []): Uint8Array {
+  return buildErrorResponse(status, reason, headers);
 }

@@ -14,6 +14,7 @@ import {
   handleWebSocketUpgrade,
   isWebSocketRequest,
   negotiateWebSocket,
+  rejectWebSocket,
   type WebSocketUpgrade,
 } from "../src/websocket-server.ts";
 import { browsers } from "./fixtures/browsers.ts";
@@ -302,5 +303,15 @@ describe("client handshake", () => {
       bytes(ok + "Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Protocol: p1\r\n\r\n"),
     );
     assert.ok(good.kind === "head" && validateServerHandshake(hs, good.head).protocol === "p1");
+  });
+});
+
+describe("accept hook refusal", () => {
+  it("gives the exact refusal bytes with the reason and extra headers", () => {
+    assert.equal(
+      text(rejectWebSocket(403, "origin not allowed", [["Vary", "Origin"]])),
+      "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nVary: Origin\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 18\r\n\r\norigin not allowed",
+    );
+    assert.throws(() => rejectWebSocket(403, "x", [["Vary", "a\r\nb"]]), TypeError);
   });
 });
