@@ -126,6 +126,8 @@ interface Options {
   loadCpu?: string;
   quietWaitMs?: number;
   writeReadme: boolean;
+  /** Write the README table even for a partial run. */
+  forceReadme?: boolean;
 }
 
 function versions(): Record<string, string> {
@@ -420,10 +422,13 @@ export async function runHarness(o: Options): Promise<Results> {
     notes,
   };
   mkdirSync(join(benchDir, "results"), { recursive: true });
-  const file = join(benchDir, "results", `${date.slice(0, 10)}-${results.host}.json`);
+  // A run of part of a suite (--only, --servers) gets its own file and leaves the README alone unless asked.
+  const partial = o.only || o.servers ? "-partial" : "";
+  const file = join(benchDir, "results", `${date.slice(0, 10)}-${results.host}${partial}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results: ${file}`);
-  render(results, o.writeReadme);
+  if (!partial || o.forceReadme) render(results, o.writeReadme);
+  else console.log(renderTable(results));
   return results;
 }
 
@@ -466,6 +471,7 @@ async function cli(argv: string[]): Promise<void> {
     loadCpu: typeof flags["load-cpu"] === "string" ? flags["load-cpu"] : undefined,
     quietWaitMs: flags["quiet-wait"] ? Number(flags["quiet-wait"]) * 1000 : undefined,
     writeReadme: !flags["no-readme"],
+    forceReadme: flags.readme === true,
   });
 }
 

@@ -85,7 +85,16 @@ export function serverTable(): ServerSpec[] {
     },
     {
       id: "ws-bun",
-      label: "ws 8 (Bun)",
+      label: "ws 8 npm code (Bun)",
+      runtime: "bun",
+      kind: "ws",
+      script: "benchmarks/servers/ws.mjs",
+      args: ["--npm-ws"],
+      broadcast: true,
+    },
+    {
+      id: "ws-shim-bun",
+      label: "ws API, Bun's built-in shim",
       runtime: "bun",
       kind: "ws",
       script: "benchmarks/servers/ws.mjs",
