@@ -76,6 +76,8 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   isOpen = false;
   /** In the per-tick flush list. */
   dirty = false;
+  /** Inside the `data` handler: writes are flushed when it returns, without a microtask. */
+  inReceive = false;
   /** end() was called: no more writes; FIN after the queue is flushed. */
   ending = false;
   /** write() returned false; `drain` is owed. */
@@ -120,7 +122,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
         this.queued += d.byteLength;
       }
     }
-    if (!this.dirty) this.markDirty();
+    if (!this.dirty && !this.inReceive) this.markDirty();
     const buffered = this.queued + this.runtimeBuffered();
     if (buffered < this.settings.highWaterMark) return true;
     if (buffered > this.settings.maxBufferedAmount) {
@@ -139,7 +141,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   end(): void {
     if (this.ending || this.closed) return;
     this.ending = true;
-    if (!this.dirty) this.markDirty();
+    if (!this.dirty && !this.inReceive) this.markDirty();
   }
 
   destroy(error?: Error): void {
@@ -198,10 +200,21 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     s.handlers.open?.(this);
   }
 
-  /** Adapter: bytes arrived. */
+  /**
+   * Adapter: bytes arrived. Writes made by the handler are flushed as one
+   * write as soon as it returns (the common request/response and echo case
+   * skips the microtask hop); writes made later in the tick go through the
+   * per-tick flush.
+   */
   received(bytes: Uint8Array): void {
     if (this.idleTimer !== null) this.lastRead = this.settings.wheel!.now;
-    this.settings.handlers.data(this, bytes);
+    this.inReceive = true;
+    try {
+      this.settings.handlers.data(this, bytes);
+    } finally {
+      this.inReceive = false;
+      if ((this.queued > 0 || this.ending) && !this.closed && !this.dirty) this.flush();
+    }
   }
 
   checkIdle(): void {
