@@ -119,6 +119,46 @@ for (const size of SIZES) {
   );
 }
 
+// ---- decode text (UTF-8 validated by both; all-zero mask key so every pass sees valid text) ----
+for (const size of [32, 1024]) {
+  const payload = new TextEncoder().encode("héllo wörld ".repeat(Math.ceil(size / 14))).subarray(0, size);
+  const text = new TextEncoder().encode(new TextDecoder().decode(payload).replace(/\uFFFD/g, "a"));
+  const frame = encodeFrameBytes(1, text, { mask: new Uint8Array(4) });
+  const frames = Math.floor(STREAM_BYTES / 4 / frame.length);
+  const stream = Buffer.alloc(frames * frame.length);
+  for (let i = 0; i < frames; i++) stream.set(frame, i * frame.length);
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < stream.length; at += CHUNK) chunks.push(stream.subarray(at, at + CHUNK));
+  const ours = measure(() => {
+    const d = new MessageDecoder({ role: "server", maxPayload: 1 << 30 });
+    let n = 0;
+    for (const c of chunks) {
+      d.push(c);
+      for (let ev = d.next(); ev !== DecoderEvent.None; ev = d.next()) if (ev === DecoderEvent.Text) n++;
+    }
+    if (n !== frames) throw new Error(`decoded ${n} of ${frames}`);
+    return n;
+  });
+  const theirs = measure(() => {
+    const r = new WsReceiver({ isServer: true, maxPayload: 0, allowSynchronousEvents: true });
+    let n = 0;
+    r.on("message", () => n++);
+    for (const c of chunks) r.write(c);
+    if (n !== frames) throw new Error(`ws decoded ${n} of ${frames}`);
+    return n;
+  });
+  const len = text.length;
+  row(
+    "decode text",
+    label(size),
+    fmt((ours * len) / 1e6),
+    fmt(ours),
+    fmt((theirs * len) / 1e6),
+    fmt(theirs),
+    `${fmt(ours / theirs, 2)}×`,
+  );
+}
+
 // ---- encode ----
 // Masked (client role): the payload is copied and masked, the caller's bytes stay untouched;
 // ws's Sender.frame with readOnly merges header and masked copy into one buffer.

@@ -212,7 +212,10 @@ export class FrameDecoder {
     const pos = this.pos;
     const take = Math.min(remaining, cur.length - pos);
     const end = pos + take;
-    if (this.masked) maskRange(cur, pos, end, this.k0, this.k1, this.k2, this.k3, this.length - remaining);
+    // An all-zero key (legal, if unwise) leaves the bytes as they are: skip the XOR.
+    if (this.masked && (this.k0 | this.k1 | this.k2 | this.k3) !== 0) {
+      maskRange(cur, pos, end, this.k0, this.k1, this.k2, this.k3, this.length - remaining);
+    }
     this.offset = this.length - remaining;
     this.data = pos === 0 && end === cur.length ? cur : cur.subarray(pos, end);
     this.remaining = remaining - take;
