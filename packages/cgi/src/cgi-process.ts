@@ -128,7 +128,9 @@ export function runCgi(spec: CgiSpawn): RunningProgram {
   }
   const stderr = lineLogger(log, `${label} stderr`);
   let cancelledBy: string | null = null;
+  let spawnFailed = false;
   child.on("error", (err: NodeJS.ErrnoException) => {
+    spawnFailed = true;
     const msg =
       err.code === "ENOENT"
         ? `CGI program ${bin} not found`
@@ -146,7 +148,7 @@ export function runCgi(spec: CgiSpawn): RunningProgram {
   child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
     exited = true;
     stderr.flush();
-    if (cancelledBy !== null) return;
+    if (cancelledBy !== null || spawnFailed) return;
     if (signal !== null) {
       const msg = `CGI program ${bin} was killed by ${signal}`;
       log("error", `${label}: ${msg}`);
