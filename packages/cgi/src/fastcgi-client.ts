@@ -60,6 +60,12 @@ interface Active {
   stderr: ReturnType<typeof lineLogger>;
   label: string;
   aborted: boolean;
+  /** Output or stderr arrived: the peer started it. */
+  touched: boolean;
+  /** Sends the request again on another connection (pipelined requests with a whole body only). */
+  replay: (() => void) | null;
+  /** Its streamed body is still being written. */
+  writingBody: boolean;
 }
 
 class Connection {
@@ -68,6 +74,8 @@ class Connection {
   readonly active = new Map<number, Active>();
   /** Requests assigned to this connection (counted from acquire, before their records are sent). */
   load = 0;
+  /** Requests still streaming their body: nothing may be queued behind them (records would interleave). */
+  writing = 0;
   private nextId = 1;
   broken = false;
   idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -111,9 +119,11 @@ class Connection {
     if (req === undefined) return;
     switch (r.type) {
       case "stdout":
+        req.touched = true;
         if (!req.aborted) req.out.push(r.data);
         return;
       case "stderr":
+        req.touched = true;
         req.stderr.push(r.data);
         return;
       case "end-request": {
@@ -127,6 +137,15 @@ class Connection {
             req.out.fail("crash", `FastCGI server refused the request: ${why}`);
           }
         }
+        if (req.writingBody) {
+          // The peer answered before reading the whole body: the rest would reach the next
+          // request on this connection, so the connection ends here.
+          req.aborted = true;
+          this.broken = true;
+          this.socket.destroy();
+          this.pool.drop(this);
+          return;
+        }
         this.pool.release(this);
         return;
       }
@@ -135,12 +154,27 @@ class Connection {
     }
   }
 
-  fail(message: string, reason: "connection" | "malformed" = "connection") {
+  /**
+   * The connection is unusable. `headGone`: the oldest request was already
+   * taken out (cancelled), so every remaining one is still queued.
+   */
+  fail(message: string, reason: "connection" | "malformed" = "connection", headGone = false) {
     if (this.broken) return;
     this.broken = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    const replays: Array<() => void> = [];
+    // Without multiplexing the peer runs requests strictly in order: those behind
+    // the oldest never started, so they can safely go to another connection.
+    let oldest = !headGone;
+    const inOrder = !this.pool.multiplexing;
     for (const req of this.active.values()) {
+      const mayHaveStarted = oldest || !inOrder;
+      oldest = false;
       if (req.aborted) continue;
+      if (!mayHaveStarted && !req.touched && req.replay !== null) {
+        replays.push(req.replay);
+        continue;
+      }
       this.pool.log("error", `${req.label}: ${message}`);
       req.stderr.flush();
       req.out.fail(reason === "malformed" ? "malformed" : "crash", message);
@@ -148,12 +182,20 @@ class Connection {
     this.active.clear();
     this.socket.destroy();
     this.pool.drop(this);
+    for (const replay of replays) replay();
+  }
+
+  /** The request the peer is working on (non-multiplexed connections run them in order). */
+  isOldest(a: Active): boolean {
+    for (const first of this.active.values()) return first === a;
+    return false;
   }
 }
 
 interface Waiter {
   resolve: (c: Connection) => void;
   reject: (e: Error) => void;
+  queueable: boolean;
 }
 
 /** Connections to one FastCGI address. */
@@ -187,6 +229,10 @@ export class FastCgiPool {
     if (this.multiplex === true) this.maxRequests = 64;
     this.pipeline = Math.max(1, Math.min(config.pipeline ?? 1, 16));
     this.extraParams = Object.entries(config.params ?? {});
+  }
+
+  get multiplexing(): boolean {
+    return this.multiplex === true;
   }
 
   /** What the peer answered to GET_VALUES (after the first request). */
@@ -245,16 +291,21 @@ export class FastCgiPool {
     return this.probing;
   }
 
-  private async acquire(): Promise<Connection> {
+  /** Counts a request on `c`; a streamed body marks it so nothing is queued behind it. */
+  private assign(c: Connection, queueable: boolean): Connection {
+    c.load++;
+    if (!queueable) c.writing++;
+    return c;
+  }
+
+  /** `queueable`: the request has a whole body, so it may wait behind another (pipelining). */
+  private async acquire(queueable: boolean): Promise<Connection> {
     if (this.closed) throw new Error("FastCGI pool closed");
     if (this.multiplex === "auto") await this.probe();
     if (this.multiplex === true) {
       // Spec §3.3: the peer multiplexes, so fill one connection before opening another.
       for (const c of this.conns) {
-        if (!c.broken && c.load > 0 && c.load < this.maxRequests) {
-          c.load++;
-          return c;
-        }
+        if (!c.broken && c.load > 0 && c.load < this.maxRequests) return this.assign(c, queueable);
       }
     }
     let c = this.idle.pop();
@@ -262,26 +313,24 @@ export class FastCgiPool {
     if (c !== undefined) {
       if (c.idleTimer) clearTimeout(c.idleTimer);
       c.idleTimer = null;
-      c.load++;
-      return c;
+      return this.assign(c, queueable);
     }
     if (this.conns.size < this.maxConnections) {
       const conn = new Connection(this, this.target);
       this.conns.add(conn);
-      conn.load = 1;
-      return conn;
+      return this.assign(conn, queueable);
     }
-    if (this.pipeline > 1 && this.multiplex !== true) {
-      // Queue behind the least-loaded connection: the peer reads it once the current request ends.
+    if (queueable && this.pipeline > 1 && this.multiplex !== true) {
+      // Queue behind the least-loaded connection whose requests are fully written:
+      // the peer reads the next request once the current one ends.
       let best: Connection | null = null;
-      for (const k of this.conns)
-        if (!k.broken && k.load < this.pipeline && (best === null || k.load < best.load)) best = k;
-      if (best !== null) {
-        best.load++;
-        return best;
+      for (const k of this.conns) {
+        if (k.broken || k.writing > 0 || k.load >= this.pipeline) continue;
+        if (best === null || k.load < best.load) best = k;
       }
+      if (best !== null) return this.assign(best, true);
     }
-    return new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject, queueable }));
   }
 
   /** A request ended on `c`: hand the connection to a waiter or keep it idle. */
@@ -295,12 +344,18 @@ export class FastCgiPool {
       this.drop(c);
       return;
     }
-    const perConn = this.multiplex === true ? this.maxRequests : this.pipeline;
-    if (c.load < perConn) {
+    if (this.multiplex === true ? c.load < this.maxRequests : c.load === 0) {
       const w = this.waiters.shift();
       if (w !== undefined) {
-        c.load++;
-        w.resolve(c);
+        w.resolve(this.assign(c, w.queueable));
+        return;
+      }
+    } else if (c.load < this.pipeline && c.writing === 0) {
+      // Pipelining: only a request with a whole body may wait behind another.
+      const i = this.waiters.findIndex((w) => w.queueable);
+      if (i >= 0) {
+        const [w] = this.waiters.splice(i, 1);
+        w!.resolve(this.assign(c, true));
         return;
       }
     }
@@ -329,8 +384,7 @@ export class FastCgiPool {
     if (w !== undefined && !this.closed) {
       const conn = new Connection(this, this.target);
       this.conns.add(conn);
-      conn.load = 1;
-      w.resolve(conn);
+      w.resolve(this.assign(conn, w.queueable));
     }
   }
 
@@ -343,17 +397,36 @@ export class FastCgiPool {
       () => conn?.socket.resume(),
     );
     const stderr = lineLogger(this.log, `${req.label} stderr`);
+    // Only whole bodies can be sent again, so only they may be pipelined.
+    const replayable = req.body === null || req.body instanceof Uint8Array;
     const start = async () => {
-      const c = await this.acquire();
-      if (cancelled) {
-        this.release(c);
-        return;
+      const c = await this.acquire(replayable);
+      try {
+        if (cancelled) {
+          this.release(c);
+          return;
+        }
+        conn = c;
+        await c.ready;
+        await send(c);
+      } finally {
+        if (!replayable) c.writing--;
       }
-      conn = c;
-      await c.ready;
+    };
+    const send = async (c: Connection) => {
       const id = c.allocateId();
-      active = { id, out, stderr, label: req.label, aborted: false };
-      c.active.set(id, active);
+      const a: Active = {
+        id,
+        out,
+        stderr,
+        label: req.label,
+        aborted: false,
+        touched: false,
+        replay: replayable && this.pipeline > 1 ? attempt : null,
+        writingBody: false,
+      };
+      active = a;
+      c.active.set(id, a);
       const head = [
         encodeBeginRequest(id, FCGI.RESPONDER, this.keepAlive ? FCGI.KEEP_CONN : 0),
         encodeParams(id, [...req.params, ...this.extraParams]),
@@ -367,26 +440,38 @@ export class FastCgiPool {
         return;
       }
       c.socket.write(concat(head));
+      a.writingBody = true;
       const sink = {
         write: (chunk: Uint8Array) => c.socket.write(encodeStream(FCGI.STDIN, id, chunk)),
         end: (chunk?: Uint8Array) => {
+          if (c.broken || a.aborted) return;
           if (chunk !== undefined && chunk.length > 0) c.socket.write(encodeStream(FCGI.STDIN, id, chunk));
-          if (!c.broken && !active!.aborted) c.socket.write(encodeRecord(FCGI.STDIN, id));
+          c.socket.write(encodeRecord(FCGI.STDIN, id));
         },
         once: (e: "drain" | "close" | "error", fn: () => void) => c.socket.once(e, fn),
         off: (e: "drain" | "close" | "error", fn: () => void) => c.socket.off(e, fn),
         get destroyed() {
-          return c.broken || active!.aborted;
+          return c.broken || a.aborted;
         },
       };
-      await pipeBody(body, sink);
+      try {
+        await pipeBody(body, sink);
+      } finally {
+        a.writingBody = false;
+      }
     };
-    start().catch((err: NodeJS.ErrnoException) => {
-      const msg = `cannot reach FastCGI server at ${this.address}: ${err.code ?? err.message}`;
-      if (!out.finished) this.log("error", `${req.label}: ${msg}`);
-      out.fail("crash", msg);
-      if (conn !== null && active === null) conn.fail(msg);
-    });
+    const attempt = () => {
+      conn = null;
+      active = null;
+      if (cancelled || out.finished) return;
+      start().catch((err: NodeJS.ErrnoException) => {
+        const msg = `cannot reach FastCGI server at ${this.address}: ${err.code ?? err.message}`;
+        if (!out.finished) this.log("error", `${req.label}: ${msg}`);
+        out.fail("crash", msg);
+        if (conn !== null && active === null) (conn as Connection).fail(msg);
+      });
+    };
+    attempt();
     return {
       out,
       cancel: (reason = "cancelled") => {
@@ -400,11 +485,13 @@ export class FastCgiPool {
         if (this.multiplex === true && !c.broken) {
           // Spec §5.4: the peer answers ABORT_REQUEST with END_REQUEST; the connection stays usable.
           c.socket.write(encodeAbortRequest(a.id));
-        } else {
-          // One request per connection: output for it may still be in flight; close rather than reuse.
+        } else if (c.isOldest(a)) {
+          // The peer is running it: output may still be in flight, so close rather than reuse.
+          // Requests pipelined behind it never started and move to another connection.
           c.active.delete(a.id);
-          c.fail("request aborted");
+          c.fail("request aborted", "connection", true);
         }
+        // Else it is queued behind another (pipelining): the peer will run it; its output is ignored.
       },
     };
   }

@@ -46,16 +46,27 @@ export class CgiGateway {
     }
     let pool: FastCgiPool | null = null;
     if (config.fastcgi) {
-      const addr = config.fastcgi.address;
-      pool = this.pools.get(addr) ?? new FastCgiPool(config.fastcgi, this.log);
-      this.pools.set(addr, pool);
+      // Sites naming the same address and pool settings share connections.
+      const f = config.fastcgi;
+      const key = JSON.stringify([
+        f.address,
+        f.maxConnections,
+        f.keepAlive,
+        f.pipeline,
+        f.multiplex,
+        f.idleTimeoutMs,
+        f.params,
+      ]);
+      pool = this.pools.get(key) ?? new FastCgiPool(f, this.log);
+      this.pools.set(key, pool);
     }
     return new CgiSiteHandler(this, config, pool);
   }
 
-  /** The pool for a FastCGI address (for inspection: what GET_VALUES said). */
+  /** The first pool for a FastCGI address (for inspection: what GET_VALUES said). */
   pool(address: string): FastCgiPool | undefined {
-    return this.pools.get(address);
+    for (const p of this.pools.values()) if (p.address === address) return p;
+    return undefined;
   }
 
   async close(): Promise<void> {

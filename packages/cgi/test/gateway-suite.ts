@@ -390,6 +390,27 @@ export function gatewaySuite(mode: Mode) {
       }
     });
 
+    fastcgiOnly("a request pipelined behind one that crashes or is cancelled moves to another connection", async () => {
+      const { fx } = await setup();
+      const site = gateway!.site({
+        root: fx.root,
+        match: ".php",
+        fastcgi: { address: fx.fpmSocket, maxConnections: 1, pipeline: 2 },
+      });
+      const [crashed, queued] = await Promise.all([
+        run(site, { target: "/crash.php" }),
+        run(site, { target: "/status.php?code=203" }),
+      ]);
+      assert.equal(crashed.status, 502);
+      assert.equal(queued.status, 203);
+      const head = site.handle({ method: "GET", target: "/big.php", headers: [] });
+      const behind = run(site, { target: "/status.php?code=206" });
+      const r = await head;
+      assert.equal(r.type, "response");
+      if (r.type === "response") for await (const _ of r.body) break;
+      assert.equal((await behind).status, 206);
+    });
+
     it("exec() runs a script for a websocket message", async () => {
       const { php } = await setup();
       const r = await php.exec("/info.php", {
