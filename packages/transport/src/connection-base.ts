@@ -194,8 +194,8 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     this.isOpen = true;
     const s = this.settings;
     if (s.idleTimeout > 0 && s.wheel !== null) {
-      this.lastRead = s.wheel.now;
       this.idleTimer = s.wheel.schedule(s.idleTimeout, onIdleTimer, this as BaseConnection<unknown>);
+      this.lastRead = s.wheel.now; // after schedule(), which brings an idle wheel's clock up to date
     }
     s.handlers.open?.(this);
   }

@@ -183,6 +183,8 @@ export class TimerWheel {
     // Count from the real current tick (the driver may be late) plus one, so
     // that a timer never fires early: it fires within one tick after its deadline.
     const real = Math.floor((this.clock() - this.origin) / this.tickMs);
+    // An empty wheel has nothing to process: catch up, so that `now` is current.
+    if (this.count === 0 && real > this.tick) this.tick = real;
     const at = Math.max(real, this.tick) + 1 + Math.ceil(Math.max(0, delayMs) / this.tickMs);
     timer.at = at;
     const slot = at & this.mask;

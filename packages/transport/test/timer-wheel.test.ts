@@ -58,6 +58,14 @@ describe("TimerWheel (fake clock)", () => {
     assert.equal(wheel.size, 0);
   });
 
+  it("keeps `now` current across a long idle stretch", () => {
+    const f = fake();
+    const wheel = new TimerWheel({ tickMs: 10, clock: f.now, driver: false });
+    f.clock.t += 60_000; // nothing scheduled for a minute
+    wheel.schedule(100, () => {}, null);
+    assert.ok(f.clock.t - wheel.now < 10, `now lags by ${f.clock.t - wheel.now} ms`);
+  });
+
   it("handles delays longer than one revolution", () => {
     const f = fake();
     const wheel = new TimerWheel({ tickMs: 1, slots: 8, clock: f.now, driver: false });
