@@ -7,8 +7,7 @@
  *   npx bun packages/codec/bench/bench.ts
  *   npx deno run -A packages/codec/bench/bench.ts
  */
-import { Buffer } from "node:buffer";
-import { createRequire } from "node:module";
+import { Buffer, isUtf8 } from "node:buffer";
 import { dirname, join } from "node:path";
 import { DecoderEvent, encodeFrame, encodeFrameBytes, MessageDecoder, mask } from "../src/index.ts";
 
@@ -147,7 +146,26 @@ for (const size of [32, 1024]) {
     if (n !== frames) throw new Error(`ws decoded ${n} of ${frames}`);
     return n;
   });
+  const native = measure(() => {
+    const d = new MessageDecoder({ role: "server", maxPayload: 1 << 30, isUtf8 });
+    let n = 0;
+    for (const c of chunks) {
+      d.push(c);
+      for (let ev = d.next(); ev !== DecoderEvent.None; ev = d.next()) if (ev === DecoderEvent.Text) n++;
+    }
+    if (n !== frames) throw new Error(`decoded ${n} of ${frames}`);
+    return n;
+  });
   const len = text.length;
+  row(
+    "decode text, isUtf8",
+    label(size),
+    fmt((native * len) / 1e6),
+    fmt(native),
+    fmt((theirs * len) / 1e6),
+    fmt(theirs),
+    `${fmt(native / theirs, 2)}×`,
+  );
   row(
     "decode text",
     label(size),

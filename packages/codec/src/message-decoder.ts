@@ -40,6 +40,12 @@ export interface DecoderOptions {
   maxFragments?: number;
   /** The negotiated permessage-deflate session; RSV1 is a protocol error without one. */
   deflate?: PerMessageDeflate;
+  /**
+   * Optional native validator for whole messages that arrive in one piece (e.g. `isUtf8` from
+   * `node:buffer`, present on Node ≥ 18.14, Deno and Bun). Messages that arrive in pieces are
+   * always checked incrementally, byte by byte as they arrive (fail fast).
+   */
+  isUtf8?: (bytes: Uint8Array) => boolean;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -82,6 +88,7 @@ export class MessageDecoder extends FrameDecoder {
   readonly maxPayload: number;
   readonly maxFragments: number;
   readonly deflate: PerMessageDeflate | undefined;
+  private readonly isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
 
   private mode = M_OPEN;
   /** Opcode of the message in progress (0 = none). */
@@ -101,6 +108,7 @@ export class MessageDecoder extends FrameDecoder {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.deflate = options.deflate;
+    this.isUtf8 = options.isUtf8;
   }
 
   /** Adds a chunk (ignored once a close frame or an error was received). */
@@ -206,7 +214,10 @@ export class MessageDecoder extends FrameDecoder {
         this.mode = M_INFLATE;
         return DecoderEvent.Compressed;
       }
-      if (opcode === 1 && utf8Step(0, piece, 0, piece.length) !== 0) {
+      if (
+        opcode === 1 &&
+        !(this.isUtf8 !== undefined ? this.isUtf8(piece) : utf8Step(0, piece, 0, piece.length) === 0)
+      ) {
         return this.error_("invalid-data", "invalid UTF-8 in a text message");
       }
       return opcode as DecoderEvent;
@@ -298,7 +309,7 @@ export class MessageDecoder extends FrameDecoder {
         Math.min(this.maxPayload, this.deflate!.maxDecompressedSize),
       );
       if (this.mode !== M_INFLATE) return DecoderEvent.None;
-      if (type === 1 && utf8Step(0, out, 0, out.length) !== 0) {
+      if (type === 1 && !(this.isUtf8 !== undefined ? this.isUtf8(out) : utf8Step(0, out, 0, out.length) === 0)) {
         return this.error_("invalid-data", "invalid UTF-8 in a text message");
       }
       this.mode = M_OPEN;

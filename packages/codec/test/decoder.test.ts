@@ -325,6 +325,16 @@ describe("RFC 6455 rules, one close code each", () => {
     assert.equal(errorOf(concat(parts), d).closeCode, 1009);
   });
   it("invalid UTF-8 in a text message → 1007", () => assert.equal(errorOf(cf(1, bytes(0xff))).closeCode, 1007));
+  it("an injected whole-message validator is used for messages in one piece", () => {
+    const seen: number[] = [];
+    const isUtf8 = (b: Uint8Array) => {
+      seen.push(b.length);
+      return b[0] !== 0x21; // pretend "!" is invalid
+    };
+    assert.equal(drain(new MessageDecoder({ role: "server", isUtf8 }), [cf(1, "ok")])[0]?.ev, DecoderEvent.Text);
+    assert.equal(errorOf(cf(1, "!"), new MessageDecoder({ role: "server", isUtf8 })).closeCode, 1007);
+    assert.deepEqual(seen, [2, 1]);
+  });
   it("truncated UTF-8 at the end of a text message → 1007", () => {
     assert.equal(errorOf(cf(1, bytes(0x41, 0xe2, 0x82))).closeCode, 1007);
   });
