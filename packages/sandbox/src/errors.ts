@@ -25,7 +25,9 @@ export class SandboxError extends Error {
   }
   /** `file:line:column: message`, the form a log line or a dev-mode error page shows. */
   describe(): string {
-    const where = this.file ? `${this.file}${this.line ? `:${this.line}${this.column ? `:${this.column}` : ""}` : ""}: ` : "";
+    const where = this.file
+      ? `${this.file}${this.line ? `:${this.line}${this.column ? `:${this.column}` : ""}` : ""}: `
+      : "";
     return `${where}${this.message}`;
   }
 }

@@ -14,8 +14,8 @@ export {
   ScriptError,
   statusForError,
 } from "./errors.ts";
-export { type EventListener, EventHub } from "./events.ts";
-export { type FetchPolicy } from "./fetch.ts";
+export { EventHub, type EventListener } from "./events.ts";
+export type { FetchPolicy } from "./fetch.ts";
 export { DirectoryFiles, MemoryFiles, type SiteFiles } from "./files.ts";
 export {
   type LogEntry,
@@ -27,5 +27,19 @@ export {
 } from "./page.ts";
 export { normalizeSitePath, PathError, resolveSitePath } from "./paths.ts";
 export { DEFAULT_LIMITS, type Limits, PAGE_INTRINSICS, SCRIPT_INTRINSICS } from "./quickjs.ts";
-export { type KeyValueStore, MemoryStorage, SiteStorage, type SiteStorageOptions, type StorageListener } from "./storage.ts";
+export {
+  type KeyValueStore,
+  MemoryStorage,
+  SiteStorage,
+  type SiteStorageOptions,
+  type StorageListener,
+} from "./storage.ts";
 export { type CompiledTemplate, compileTemplate } from "./template.ts";
+export {
+  CLOSE_SCRIPT_FAULT,
+  CLOSE_SERVICE_RESTART,
+  type ClientInfo,
+  type ScriptRequestResult,
+  WebsocketScriptHost,
+  type WebsocketScriptHostOptions,
+} from "./ws-host.ts";

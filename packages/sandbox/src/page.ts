@@ -8,8 +8,8 @@
 import type { Intrinsics, QuickJSWASMModule } from "quickjs-emscripten";
 import { OutOfMemoryError, SandboxError, ScriptError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
-import type { SiteFiles } from "./files.ts";
 import { checkFetchAllowed, type FetchPolicy, runFetch } from "./fetch.ts";
+import type { SiteFiles } from "./files.ts";
 import { normalizeSitePath, PathError, resolveSitePath } from "./paths.ts";
 import {
   GuardedRuntime,
@@ -144,7 +144,6 @@ const FETCH_PRELUDE =
   `text:function(){return Promise.resolve(r.body)},json:function(){return Promise.resolve(JSON.parse(r.body))}}})};`;
 
 export class PageEngine {
-  private module: QuickJSWASMModule;
   private broken = false;
   private readonly options: PageEngineOptions;
   private guard: GuardedRuntime;
@@ -154,11 +153,34 @@ export class PageEngine {
 
   /** Loads QuickJS (once per thread) and returns an engine. */
   static async create(options: PageEngineOptions): Promise<PageEngine> {
-    return new PageEngine(await loadQuickJS(), options);
+    const engine = new PageEngine(await loadQuickJS(), options);
+    engine.warmUp();
+    return engine;
+  }
+
+  /**
+   * Runs the prelude once outside any budget: the first calls into a fresh
+   * WebAssembly instance compile its code lazily, which would otherwise be
+   * charged to the first request's CPU budget.
+   */
+  private warmUp(): void {
+    const ctx = this.guard.runtime.newContext({ intrinsics: this.intrinsics });
+    try {
+      const h = ctx.newFunction("__h", () => undefined);
+      ctx.setProp(ctx.global, "__h", h);
+      h.dispose();
+      const r = ctx.evalCode(
+        `${PRELUDE}var request={};\nfor(var i=0;i<50;i++)__o.push(__e("<"+i));__fin()`,
+        "<warm-up>",
+      );
+      if (r.error) r.error.dispose();
+      else r.value.dispose();
+    } finally {
+      ctx.dispose();
+    }
   }
 
   private constructor(module: QuickJSWASMModule, options: PageEngineOptions) {
-    this.module = module;
     this.options = options;
     this.guard = new GuardedRuntime(module, options.limits);
     this.intrinsics = options.intrinsics ?? PAGE_INTRINSICS;
@@ -252,7 +274,6 @@ export class PageEngine {
   private async recover(): Promise<void> {
     const module = await loadQuickJS();
     if (!this.broken) return;
-    this.module = module;
     this.guard = new GuardedRuntime(module, this.options.limits);
     this.broken = false;
   }
@@ -397,12 +418,28 @@ export class PageEngine {
     }
   }
 
-  private store(state: RenderState): { get(k: string): string | undefined; set(k: string, v: string): void; delete(k: string): boolean; keys(): string[] } {
+  private store(state: RenderState): {
+    get(k: string): string | undefined;
+    set(k: string, v: string): void;
+    delete(k: string): boolean;
+    keys(): string[];
+  } {
     const s = this.options.storage;
-    if (s) return { get: (k) => s.getJson(k), set: (k, v) => s.setJson(k, v), delete: (k) => s.delete(k), keys: () => s.keys() };
+    if (s)
+      return {
+        get: (k) => s.getJson(k),
+        set: (k, v) => s.setJson(k, v),
+        delete: (k) => s.delete(k),
+        keys: () => s.keys(),
+      };
     state.memory ??= new Map();
     const m = state.memory;
-    return { get: (k) => m.get(k), set: (k, v) => void m.set(k, v), delete: (k) => m.delete(k), keys: () => [...m.keys()] };
+    return {
+      get: (k) => m.get(k),
+      set: (k, v) => void m.set(k, v),
+      delete: (k) => m.delete(k),
+      keys: () => [...m.keys()],
+    };
   }
 
   private include(state: RenderState, target: string): QuickJSHandle | { error: QuickJSHandle } | undefined {
@@ -412,17 +449,29 @@ export class PageEngine {
     try {
       path = resolveSitePath(from, target);
     } catch (e) {
-      return { error: ctx.newError({ name: e instanceof PathError ? "Error" : "Error", message: `include: ${(e as Error).message}` }) };
+      return {
+        error: ctx.newError({
+          name: e instanceof PathError ? "Error" : "Error",
+          message: `include: ${(e as Error).message}`,
+        }),
+      };
     }
     if (state.stack.includes(path)) {
-      return { error: ctx.newError({ name: "Error", message: `include cycle: ${[...state.stack, path].join(" -> ")}` }) };
+      return {
+        error: ctx.newError({ name: "Error", message: `include cycle: ${[...state.stack, path].join(" -> ")}` }),
+      };
     }
     let tpl: CompiledTemplate | undefined;
     try {
       tpl = this.load(path);
     } catch (e) {
       if (e instanceof ScriptError) {
-        return { error: ctx.newError({ name: e.errorName, message: `${e.message.slice(e.errorName.length + 2)} (${e.describe().split(": ")[0]})` }) };
+        return {
+          error: ctx.newError({
+            name: e.errorName,
+            message: `${e.message.slice(e.errorName.length + 2)} (${e.describe().split(": ")[0]})`,
+          }),
+        };
       }
       throw e;
     }
@@ -478,18 +527,21 @@ interface CookieOptions {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function checkHeaderName(name: string, state: RenderState): string {
-  if (!TOKEN.test(name)) throw new ScriptError("TypeError", `invalid header name: ${JSON.stringify(name)}`, state.stack[0]);
+  if (!TOKEN.test(name))
+    throw new ScriptError("TypeError", `invalid header name: ${JSON.stringify(name)}`, state.stack[0]);
   return name.toLowerCase();
 }
 
 function checkHeaderValue(value: string, state: RenderState): string {
   // RFC 9110 §5.5: CR, LF and NUL are never allowed in a field value (header injection).
-  if (/[\r\n\0]/.test(value)) throw new ScriptError("TypeError", `invalid header value: ${JSON.stringify(value)}`, state.stack[0]);
+  if (/[\r\n\0]/.test(value))
+    throw new ScriptError("TypeError", `invalid header value: ${JSON.stringify(value)}`, state.stack[0]);
   return value;
 }
 
 function serializeCookie(name: string, value: string, o: CookieOptions | null, state: RenderState): string {
-  if (!TOKEN.test(name)) throw new ScriptError("TypeError", `invalid cookie name: ${JSON.stringify(name)}`, state.stack[0]);
+  if (!TOKEN.test(name))
+    throw new ScriptError("TypeError", `invalid cookie name: ${JSON.stringify(name)}`, state.stack[0]);
   let out = `${name}=${encodeURIComponent(value)}`;
   if (o) {
     if (o.maxAge !== undefined) out += `; Max-Age=${Math.floor(Number(o.maxAge))}`;
@@ -561,17 +613,20 @@ function requestJson(r: PageRequest): string {
 
 /** Rewrites every `file:line:col` frame of a known file to its template line and column. */
 export function mapFrames(stack: string, files: Map<string, [CompiledTemplate, number]>): string {
-  const mapped = stack.replace(/([^\s():]+):(\d+)(?::(\d+))?/g, (all, file: string, l: string, c: string | undefined) => {
-    const known = files.get(file);
-    if (!known) return all;
-    const [tpl, offset] = known;
-    const gen = Number(l) - 1 - offset;
-    if (gen < 0) return "<wirehouse>";
-    if (gen >= tpl.lines.length) return all;
-    const line = tpl.lines[gen]!;
-    if (c === undefined) return `${file}:${line}`;
-    return `${file}:${line}:${Math.max(1, Number(c) + tpl.cols[gen]!)}`;
-  });
+  const mapped = stack.replace(
+    /([^\s():]+):(\d+)(?::(\d+))?/g,
+    (all, file: string, l: string, c: string | undefined) => {
+      const known = files.get(file);
+      if (!known) return all;
+      const [tpl, offset] = known;
+      const gen = Number(l) - 1 - offset;
+      if (gen < 0) return "<wirehouse>";
+      if (gen >= tpl.lines.length) return all;
+      const line = tpl.lines[gen]!;
+      if (c === undefined) return `${file}:${line}`;
+      return `${file}:${line}:${Math.max(1, Number(c) + tpl.cols[gen]!)}`;
+    },
+  );
   // Frames inside the page API prelude say nothing about the page.
   return mapped
     .split("\n")

@@ -110,7 +110,10 @@ export function compileTemplate(source: string, file: string): CompiledTemplate 
       lines.push(line);
       cols.push(0);
     } else {
-      const target = source.slice(open.bodyStart, close).trim().replace(/^(["'])(.*)\1$/, "$2");
+      const target = source
+        .slice(open.bodyStart, close)
+        .trim()
+        .replace(/^(["'])(.*)\1$/, "$2");
       freshLine(line, 0);
       code += `include(${JSON.stringify(target)});`;
       if (source.charCodeAt(after) === 10) after++;

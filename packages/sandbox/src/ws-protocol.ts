@@ -1,0 +1,58 @@
+/**
+ * Messages between a {@link WebsocketScriptHost} and its worker. Events and
+ * operations travel in batches: one postMessage carries everything queued in
+ * one tick; binary payloads are ArrayBuffers in the transfer list.
+ * @module
+ */
+import type { Limits } from "./quickjs.ts";
+
+/** Host → worker events. */
+export type HostEvent =
+  | ["c", number, string] // connect: id, client info JSON
+  | ["m", number, string | ArrayBuffer] // message
+  | ["d", number, number, string] // disconnect: code, reason
+  | ["r", number, string, number] // plain HTTP request: client info JSON, request id
+  | ["l", number, number] // lag in ms
+  | ["e", string, string] // site event: name, JSON
+  | ["st", string, string | null]; // storage changed elsewhere: key, JSON or deletion
+
+/** Worker → host operations. */
+export type WorkerOp =
+  | ["s", number, string | ArrayBuffer] // send
+  | ["x", number, number, string] // close
+  | ["b", string | ArrayBuffer, number] // broadcast, except id (-1: none)
+  | ["log", string, string] // level, message
+  | ["rr", number, string | null, string | null] // request reply: redirect, body
+  | ["sub", string]
+  | ["unsub", string]
+  | ["emit", string, string]
+  | ["st", string, string | null];
+
+export type ToWorker =
+  | { t: "init"; file: string; source: string; limits: Limits; storage: [string, string][] }
+  | { t: "batch"; seq: number; ev: HostEvent[] };
+
+export type FromWorker =
+  | { t: "ready" }
+  | { t: "out"; ack: number; ops: WorkerOp[] }
+  | {
+      t: "fatal";
+      kind: "budget" | "memory" | "script";
+      message: string;
+      file?: string;
+      line?: number;
+      column?: number;
+      stack?: string;
+    };
+
+/** Client information handed to `onConnect` / `onRequest`. */
+export interface ClientInfo {
+  /** The host's id for this client (unique among the script's clients). */
+  id: number;
+  url?: string;
+  path?: string;
+  query?: Record<string, string | string[]>;
+  /** Header names in lower case. */
+  headers?: Record<string, string>;
+  remoteAddress?: string;
+}

@@ -1,0 +1,109 @@
+/**
+ * Worker entry of a websocket script: loads QuickJS, runs the script with
+ * {@link ScriptEngine}, answers each batch of events with one batch of
+ * operations (binary payloads transferred, not copied).
+ * @module
+ */
+import { loadQuickJS } from "./quickjs.ts";
+import { parentPort } from "./worker-port.ts";
+import { ScriptEngine } from "./ws-engine.ts";
+import type { FromWorker, HostEvent, ToWorker, WorkerOp } from "./ws-protocol.ts";
+
+const port = await parentPort();
+let engine: ScriptEngine | undefined;
+const early: ToWorker[] = [];
+let ops: WorkerOp[] = [];
+let transfer: ArrayBuffer[] = [];
+let ack = 0;
+let stopped = false;
+
+const send = (m: FromWorker, t?: ArrayBuffer[]) => port.post(m, t);
+
+function flush(): void {
+  if (ops.length === 0 && transfer.length === 0) {
+    send({ t: "out", ack, ops: [] });
+    return;
+  }
+  const o = ops;
+  const t = transfer;
+  ops = [];
+  transfer = [];
+  send({ t: "out", ack, ops: o }, t);
+}
+
+function run(events: (HostEvent | ["t", number])[]): void {
+  if (stopped || !engine) return;
+  const fatal = engine.dispatch(events);
+  if (fatal && engine.fatal) {
+    stopped = true;
+    flush();
+    send({
+      t: "fatal",
+      kind: fatal.name === "BudgetExceededError" ? "budget" : "memory",
+      message: fatal.message,
+      file: fatal.file,
+      line: fatal.line,
+      column: fatal.column,
+      stack: fatal.scriptStack,
+    });
+    return;
+  }
+  if (fatal) ops.push(["log", "error", fatal.describe()]);
+  flush();
+}
+
+async function init(m: Extract<ToWorker, { t: "init" }>): Promise<void> {
+  const module = await loadQuickJS();
+  engine = new ScriptEngine(
+    module,
+    m.file,
+    m.limits,
+    m.storage,
+    (op, t) => {
+      ops.push(op);
+      if (t) transfer.push(t);
+    },
+    (id) => run([["t", id]]),
+  );
+  const error = engine.load(m.source);
+  if (error) {
+    stopped = true;
+    flush();
+    send({
+      t: "fatal",
+      kind: engine.fatal ? (error.name === "BudgetExceededError" ? "budget" : "memory") : "script",
+      message: error.message,
+      file: error.file,
+      line: error.line,
+      column: error.column,
+      stack: error.scriptStack,
+    });
+    return;
+  }
+  // Operations of the top level (events.on, timers, storage) reach the host before "ready".
+  flush();
+  send({ t: "ready" });
+  for (const e of early.splice(0)) handle(e);
+}
+
+function handle(m: ToWorker): void {
+  if (m.t === "init") {
+    void init(m);
+    return;
+  }
+  if (!engine) {
+    early.push(m);
+    return;
+  }
+  ack = m.seq;
+  // Storage updates from elsewhere apply before the script sees the batch.
+  const events: HostEvent[] = [];
+  for (const e of m.ev) {
+    if (e[0] === "st") engine.storageChanged(e[1], e[2]);
+    else events.push(e);
+  }
+  if (events.length > 0) run(events);
+  else flush();
+}
+
+port.onMessage((m) => handle(m as ToWorker));
