@@ -8,6 +8,7 @@
  *   npx deno run -A packages/codec/bench/bench.ts
  */
 import { Buffer, isUtf8 } from "node:buffer";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DecoderEvent, encodeFrame, encodeFrameBytes, MessageDecoder, mask } from "../src/index.ts";
 
