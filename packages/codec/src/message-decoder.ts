@@ -41,7 +41,8 @@ export interface DecoderOptions {
   /** The negotiated permessage-deflate session; RSV1 is a protocol error without one. */
   deflate?: PerMessageDeflate;
   /**
-   * Optional native validator for whole messages that arrive in one piece (e.g. `isUtf8` from
+   * Optional native validator for whole messages of ≥ 128 bytes that arrive in one piece (below
+   * that the call costs more than the JavaScript validator), e.g. `isUtf8` from
    * `node:buffer`, present on Node ≥ 18.14, Deno and Bun). Messages that arrive in pieces are
    * always checked incrementally, byte by byte as they arrive (fail fast).
    */
@@ -216,7 +217,9 @@ export class MessageDecoder extends FrameDecoder {
       }
       if (
         opcode === 1 &&
-        !(this.isUtf8 !== undefined ? this.isUtf8(piece) : utf8Step(0, piece, 0, piece.length) === 0)
+        !(this.isUtf8 !== undefined && piece.length >= 128
+          ? this.isUtf8(piece)
+          : utf8Step(0, piece, 0, piece.length) === 0)
       ) {
         return this.error_("invalid-data", "invalid UTF-8 in a text message");
       }

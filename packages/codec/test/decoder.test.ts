@@ -331,9 +331,14 @@ describe("RFC 6455 rules, one close code each", () => {
       seen.push(b.length);
       return b[0] !== 0x21; // pretend "!" is invalid
     };
-    assert.equal(drain(new MessageDecoder({ role: "server", isUtf8 }), [cf(1, "ok")])[0]?.ev, DecoderEvent.Text);
-    assert.equal(errorOf(cf(1, "!"), new MessageDecoder({ role: "server", isUtf8 })).closeCode, 1007);
-    assert.deepEqual(seen, [2, 1]);
+    const ok = "o".repeat(200);
+    const bad = "!".repeat(200);
+    assert.equal(
+      drain(new MessageDecoder({ role: "server", isUtf8 }), [cf(1, ok), cf(1, "short")])[1]?.ev,
+      DecoderEvent.Text,
+    );
+    assert.equal(errorOf(cf(1, bad), new MessageDecoder({ role: "server", isUtf8 })).closeCode, 1007);
+    assert.deepEqual(seen, [200, 200], "short messages use the JavaScript validator");
   });
   it("truncated UTF-8 at the end of a text message → 1007", () => {
     assert.equal(errorOf(cf(1, bytes(0x41, 0xe2, 0x82))).closeCode, 1007);
