@@ -221,7 +221,7 @@ export class FastCgiPool {
   ) {
     this.address = config.address;
     this.target = parseAddress(config.address);
-    this.maxConnections = Math.max(1, config.maxConnections ?? 8);
+    this.maxConnections = Math.max(1, config.maxConnections ?? 4);
     this.idleTimeoutMs = config.idleTimeoutMs ?? 5000;
     this.keepAlive = config.keepAlive ?? true;
     // Multiplexing needs FCGI_KEEP_CONN: without it the peer closes after one request.

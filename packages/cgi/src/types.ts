@@ -46,7 +46,10 @@ export interface CgiProgram {
 export interface FastCgiTarget {
   /** "host:port", "[::1]:port" or a Unix socket path ("/run/php/fpm.sock"). */
   address: string;
-  /** Pool bound: connections per address (default 8; keep it ≤ php-fpm's pm.max_children). */
+  /**
+   * Pool bound: connections per address (default 4). Keep it ≤ php-fpm's pm.max_children
+   * (Debian's www pool: 5): each kept connection holds a php-fpm worker.
+   */
   maxConnections?: number;
   /**
    * Keep connections open between requests (FCGI_KEEP_CONN, default true).

@@ -27,6 +27,8 @@ interface Peer {
   connections: number;
   maxConcurrentOnOneConnection: number;
   getValues: number;
+  /** BEGIN_REQUEST flags seen. */
+  flags: number[];
   sockets: Set<Socket>;
 }
 
@@ -38,6 +40,7 @@ async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: bool
     connections: 0,
     maxConcurrentOnOneConnection: 0,
     getValues: 0,
+    flags: [],
     sockets: new Set(),
   };
   peer.server.on("connection", (socket) => {
@@ -62,6 +65,7 @@ async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: bool
           peer.connections++;
         }
         if (r.type === "begin-request") {
+          peer.flags.push(r.flags);
           open.add(r.requestId);
           peer.maxConcurrentOnOneConnection = Math.max(peer.maxConcurrentOnOneConnection, open.size);
           params.set(r.requestId, []);
@@ -149,6 +153,26 @@ describe("FastCGI pool", () => {
       // Kept alive: later requests reuse the same connections.
       await site.handle(req(99)).then(text);
       assert.equal(peer.connections, 3);
+    } finally {
+      await stopPeer(peer);
+    }
+  });
+
+  it("keepAlive: false opens a connection per request and clears FCGI_KEEP_CONN", async () => {
+    const peer = await startPeer({ mpx: true });
+    try {
+      const site = gateway.site({
+        root: dir,
+        match: ".php",
+        fastcgi: { address: peer.address, keepAlive: false, maxConnections: 3 },
+      });
+      const out = await Promise.all(Array.from({ length: 7 }, (_, i) => site.handle(req(i)).then(text)));
+      for (const [i, t] of out.entries()) assert.match(t, new RegExp(`i=${i}$`));
+      assert.equal(peer.connections, 7);
+      assert.equal(peer.maxConcurrentOnOneConnection, 1);
+      assert.deepEqual([...new Set(peer.flags)], [0]);
+      // keepAlive false never multiplexes, so the peer is not even asked.
+      assert.equal(peer.getValues, 0);
     } finally {
       await stopPeer(peer);
     }
