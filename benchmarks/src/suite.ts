@@ -23,6 +23,13 @@ export interface ScenarioSpec {
 }
 
 const MSGS: Metric = { key: "msgs", label: "messages/s", unit: "msgs/s", higher: true };
+/** The rate divided by the share of a core the server got: steadier than the rate on a shared machine. */
+const PER_CORE: Metric = {
+  key: "msgsPerCore",
+  label: "messages per server CPU-second",
+  unit: "msgs/CPU-s",
+  higher: true,
+};
 const CONNS: Metric = { key: "conns", label: "connections/s", unit: "conn/s", higher: true };
 const BYTES: Metric = { key: "bytes", label: "memory per idle connection", unit: "B/conn", higher: false };
 const REQS: Metric = { key: "reqs", label: "requests/s", unit: "req/s", higher: true };
@@ -60,7 +67,7 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
       id: "echo-32",
       title: "Echo 32 B text, 100 connections, 1 in flight",
       run: { type: "echo", connections: 100, size: 32, inFlight: 1, seconds, warmup },
-      metrics: [MSGS],
+      metrics: [MSGS, PER_CORE],
       reference: "ws-node",
       servers: ws,
     },
@@ -68,7 +75,7 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
       id: "echo-16k",
       title: "Echo 16 KiB binary, 100 connections, 1 in flight",
       run: { type: "echo", connections: 100, size: 16384, inFlight: 1, seconds, warmup },
-      metrics: [MSGS],
+      metrics: [MSGS, PER_CORE],
       reference: "ws-node",
       servers: ws,
     },
