@@ -8,7 +8,7 @@ import { simdAvailable, simdXor } from "./mask-simd.ts";
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** From this many bytes the WebAssembly SIMD kernel beats the JavaScript word loop. */
-export const SIMD_THRESHOLD = 2048;
+export const SIMD_THRESHOLD = 1024;
 
 /**
  * Below this many bytes an unrolled byte loop beats creating a Uint32Array view (which also
