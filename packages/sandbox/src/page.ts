@@ -85,21 +85,25 @@ interface CacheEntry {
   tpl: CompiledTemplate;
 }
 
+/** A compiled template and the API globals its code names. */
+type Loaded = CompiledTemplate & { needs?: Set<string> };
+
 interface RenderState {
   ctx: QuickJSContext;
   stack: string[];
   /** file → [template, generated-line offset] for mapping stack frames. */
   files: Map<string, [CompiledTemplate, number]>;
-  meta: string | undefined;
   pending: Set<Promise<void>>;
   memory: Map<string, string> | undefined;
+  /** API globals defined so far in this context. */
+  defined: Set<string>;
+  request: PageRequest;
 }
 
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
 
 // Host operations the prelude calls through `__h(op, a, b)`.
-const OP_META = 0;
 const OP_INCLUDE = 1;
 const OP_READ = 2;
 const OP_LOG = 3;
@@ -111,37 +115,64 @@ const OP_EMIT = 8;
 const OP_FETCH = 9;
 
 /**
- * The page API, one line (so the page's own lines keep their numbers).
- * Output is gathered in an array inside the sandbox and read once at the end.
+ * The page API. Parsing dominates a render in QuickJS-in-WebAssembly (each
+ * function in the prelude costs ~50 µs to compile on the machines we measured),
+ * so a page gets only the API globals its code names: the compiled template
+ * records them ({@link apiNeeds}) and the prelude defines just those. Output is
+ * an array of strings plus the indices of `<?= ?>` entries; the run ends with
+ * one JSON string that the host parses, escapes and joins.
  */
-const PRELUDE_PARTS = [
-  `var __o=[],__r=function(c){return c=="&"?"&amp;":c=="<"?"&lt;":c==">"?"&gt;":c=='"'?"&quot;":"&#39;"},`,
-  `__e=function(v){v=v==null?"":String(v);return /[&<>"']/.test(v)?v.replace(/[&<>"']/g,__r):v},escapeHtml=__e,`,
-  `__s=function(v){return typeof v=="string"?v:v instanceof Error?String(v.stack?v+"\\n"+v.stack:v):(function(){try{return JSON.stringify(v)}catch(e){return String(v)}})()},`,
-  `print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]))},`,
-  `println=function(){print.apply(null,arguments);__o.push("\\n")},`,
-  `include=function(f){__h(${OP_INCLUDE},String(f))},`,
-  `readFile=function(p){return __h(${OP_READ},String(p))},`,
-  `__l=function(l){return function(){__h(${OP_LOG},l,[].map.call(arguments,__s).join(" "))}},log=__l("log"),`,
-  `console={log:log,info:__l("info"),warn:__l("warn"),error:__l("error"),debug:log},`,
-  `storage={get:function(k){var v=__h(${OP_ST_GET},String(k));return v===undefined?undefined:JSON.parse(v)},`,
-  `set:function(k,v){v=JSON.stringify(v);if(v===undefined)__h(${OP_ST_DEL},String(k));else __h(${OP_ST_SET},String(k),v)},`,
-  `delete:function(k){return __h(${OP_ST_DEL},String(k))},keys:function(){return JSON.parse(__h(${OP_ST_KEYS}))}},`,
-  `events={emit:function(n,d){__h(${OP_EMIT},String(n),JSON.stringify(d===undefined?null:d))},`,
-  `on:function(){throw new TypeError("events.on is for websocket scripts; a page only emits")}},`,
-  `response={status:200,type:undefined,_h:[],_c:[],_b:undefined,`,
-  `header:function(n,v){this._h.push([String(n),String(v)]);return this},`,
-  `cookie:function(n,v,o){this._c.push([String(n),String(v),o||null]);return this},`,
-  `redirect:function(u,s){this.status=s||302;this._h.push(["location",String(u)]);return this},`,
-  `json:function(v){this.type="application/json; charset=utf-8";this._b=JSON.stringify(v);return this}},`,
-  `__fin=function(){var r=response;if(r.status!==200||r.type!==undefined||r._h.length||r._c.length)`,
-  `__h(${OP_META},JSON.stringify([r.status,r.type,r._h,r._c]));return r._b!==undefined?String(r._b):__o.join("")};`,
-];
-const PRELUDE = PRELUDE_PARTS.join("");
-const FETCH_PRELUDE =
-  `var fetch=function(u,i){var p;try{p=__h(${OP_FETCH},String(u),JSON.stringify(i||{}))}catch(e){return Promise.reject(e)}return p.then(function(j){var r=JSON.parse(j);` +
-  `return {status:r.status,ok:r.status>=200&&r.status<300,url:r.url,headers:r.headers,` +
-  `text:function(){return Promise.resolve(r.body)},json:function(){return Promise.resolve(JSON.parse(r.body))}}})};`;
+const API: Record<string, string> = {
+  print: "var print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]))};",
+  println: `var println=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]));__o.push("\\n")};`,
+  escapeHtml:
+    `var escapeHtml=function(v){v=v==null?"":String(v);` +
+    `return v.split("&").join("&amp;").split("<").join("&lt;").split(">").join("&gt;").split('"').join("&quot;").split("'").join("&#39;")};`,
+  response:
+    `__R=1;var response={status:200,type:undefined,_h:[],_c:[],_b:undefined,` +
+    `header:function(n,v){this._h.push([String(n),String(v)]);return this},` +
+    `cookie:function(n,v,o){this._c.push([String(n),String(v),o||null]);return this},` +
+    `redirect:function(u,s){this.status=s||302;this._h.push(["location",String(u)]);return this},` +
+    `json:function(v){this.type="application/json; charset=utf-8";this._b=JSON.stringify(v);return this}};`,
+  include: `var include=function(f){__h(${OP_INCLUDE},String(f))};`,
+  readFile: `var readFile=function(p){return __h(${OP_READ},String(p))};`,
+  console:
+    `var console=(function(){var s=function(v){return typeof v=="string"?v:v instanceof Error?String(v.stack?v+"\\n"+v.stack:v):(function(){try{return JSON.stringify(v)}catch(e){return String(v)}})()};` +
+    `var l=function(l){return function(){__h(${OP_LOG},l,[].map.call(arguments,s).join(" "))}};` +
+    `return {log:l("log"),info:l("info"),warn:l("warn"),error:l("error"),debug:l("log")}})();`,
+  log: "var log=console.log;",
+  storage:
+    `var storage={get:function(k){var v=__h(${OP_ST_GET},String(k));return v===undefined?undefined:JSON.parse(v)},` +
+    `set:function(k,v){v=JSON.stringify(v);if(v===undefined)__h(${OP_ST_DEL},String(k));else __h(${OP_ST_SET},String(k),v)},` +
+    `delete:function(k){return __h(${OP_ST_DEL},String(k))},keys:function(){return JSON.parse(__h(${OP_ST_KEYS}))}};`,
+  events:
+    `var events={emit:function(n,d){__h(${OP_EMIT},String(n),JSON.stringify(d===undefined?null:d))},` +
+    `on:function(){throw new TypeError("events.on is for websocket scripts; a page only emits")}};`,
+  fetch:
+    `var fetch=function(u,i){var p;try{p=__h(${OP_FETCH},String(u),JSON.stringify(i||{}))}catch(e){return Promise.reject(e)}return p.then(function(j){var r=JSON.parse(j);` +
+    `return {status:r.status,ok:r.status>=200&&r.status<300,url:r.url,headers:r.headers,` +
+    `text:function(){return Promise.resolve(r.body)},json:function(){return Promise.resolve(JSON.parse(r.body))}}})};`,
+};
+/** Order matters where one API uses another (log uses console). */
+const API_NAMES = Object.keys(API);
+/** Code that reaches globals by computed name gets every API. */
+const DYNAMIC = /\b(?:eval|globalThis|Function|constructor|Reflect)\b/;
+
+/** The API globals (and `request`) a piece of page code names. */
+export function apiNeeds(code: string): Set<string> {
+  const all = DYNAMIC.test(code);
+  const needs = new Set<string>();
+  for (const name of [...API_NAMES, "request"]) {
+    if (all || new RegExp(`\\b${name}\\b`).test(code)) needs.add(name);
+  }
+  if (needs.has("log")) needs.add("console");
+  return needs;
+}
+
+const HEAD = "var __o=[],__x=[],__R=0,__t;";
+/** The last expression of a run: everything the host needs, as one JSON string. */
+const TAIL =
+  "\n;JSON.stringify(__R?[__o,__x,[response.status,response.type,response._h,response._c,response._b]]:[__o,__x])";
 
 export class PageEngine {
   private broken = false;
@@ -170,7 +201,7 @@ export class PageEngine {
       ctx.setProp(ctx.global, "__h", h);
       h.dispose();
       const r = ctx.evalCode(
-        `${PRELUDE}var request={};\nfor(var i=0;i<50;i++)__o.push(__e("<"+i));__fin()`,
+        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++)__x.push(__o.push((__t=(i))==null?"":""+__t)-1);${TAIL}`,
         "<warm-up>",
       );
       if (r.error) r.error.dispose();
@@ -225,40 +256,34 @@ export class PageEngine {
       ctx,
       stack: [file],
       files: new Map([[file, [tpl, 1]]]),
-      meta: undefined,
       pending: new Set(),
       memory: undefined,
+      defined: new Set(),
+      request,
     };
     try {
       const h = ctx.newFunction("__h", (op, a, b) => this.hostOp(state, op, a, b));
       ctx.setProp(ctx.global, "__h", h);
       h.dispose();
-      const source =
-        PRELUDE +
-        (this.options.fetch ? FETCH_PRELUDE : "") +
-        "var request=" +
-        requestJson(request) +
-        ";\n" +
-        tpl.code +
-        "\n;__fin()";
+      const source = `${HEAD}${this.definitions(state, tpl)}\n${tpl.code}${TAIL}`;
       const mapStack = (s: string) => mapFrames(s, state.files);
       this.guard.start();
       let result = ctx.evalCode(source, file);
       this.guard.stop();
       if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
-      let body = ctx.getString(result.value);
+      let json = ctx.getString(result.value);
       result.value.dispose();
       if (state.pending.size > 0 || this.guard.runtime.hasPendingJob()) {
         // The page started promises (fetch): run them to completion, then read the output again.
         await this.settle(state, mapStack);
         this.guard.start();
-        result = ctx.evalCode("__fin()", "<wirehouse>");
+        result = ctx.evalCode(TAIL, "<wirehouse>");
         this.guard.stop();
         if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
-        body = ctx.getString(result.value);
+        json = ctx.getString(result.value);
         result.value.dispose();
       }
-      return this.finish(state, body);
+      return this.finish(state, json);
     } catch (e) {
       if (!isEngineFault(e)) throw e;
       // The WebAssembly instance trapped (seen when memory runs out inside a
@@ -269,6 +294,22 @@ export class PageEngine {
       this.guard.stop();
       if (!this.broken) ctx.dispose();
     }
+  }
+
+  /** Code defining the API globals `tpl` names that this context lacks (one line). */
+  private definitions(state: RenderState, tpl: Loaded): string {
+    tpl.needs ??= apiNeeds(tpl.code);
+    let out = "";
+    for (const name of tpl.needs) {
+      if (state.defined.has(name)) continue;
+      if (name === "request") out += `var request=JSON.parse(${JSON.stringify(requestJson(state.request))});`;
+      else if (name === "fetch" && !this.options.fetch) continue;
+      else if (name === "log" && !state.defined.has("console")) out += API.console! + API.log!;
+      else out += API[name]!;
+      state.defined.add(name);
+      if (name === "log") state.defined.add("console");
+    }
+    return out;
   }
 
   private async recover(): Promise<void> {
@@ -331,18 +372,21 @@ export class PageEngine {
     }
   }
 
-  private finish(state: RenderState, body: string): PageResult {
+  private finish(state: RenderState, json: string): PageResult {
+    const [parts, escaped, meta] = JSON.parse(json) as [
+      string[],
+      number[],
+      [unknown, unknown, [string, string][], [string, string, CookieOptions | null][], unknown]?,
+    ];
+    for (const i of escaped) parts[i] = escapeHtml(parts[i]!);
+    let body = parts.join("");
     let status = 200;
     let type = "text/html; charset=utf-8";
     const headers: [string, string][] = [];
     const cookies: string[] = [];
-    if (state.meta !== undefined) {
-      const [s, t, hs, cs] = JSON.parse(state.meta) as [
-        unknown,
-        unknown,
-        [string, string][],
-        [string, string, CookieOptions | null][],
-      ];
+    if (meta !== undefined) {
+      const [s, t, hs, cs, b] = meta;
+      if (b !== undefined && b !== null) body = String(b);
       const n = Number(s);
       if (!Number.isInteger(n) || n < 100 || n > 999) {
         throw new ScriptError("TypeError", `invalid response.status: ${String(s)}`, state.stack[0]);
@@ -372,9 +416,6 @@ export class PageEngine {
     const str = (h: QuickJSHandle | undefined) => (h === undefined ? "" : ctx.getString(h));
     const fail = (message: string, name = "Error") => ({ error: ctx.newError({ name, message }) });
     switch (op) {
-      case OP_META:
-        state.meta = str(aH);
-        return undefined;
       case OP_INCLUDE:
         return this.include(state, str(aH));
       case OP_READ: {
@@ -476,6 +517,12 @@ export class PageEngine {
       throw e;
     }
     if (!tpl) return { error: ctx.newError({ name: "Error", message: `include: no such file: ${path}` }) };
+    const defs = this.definitions(state, tpl);
+    if (defs) {
+      const d = ctx.evalCode(defs, "<wirehouse>");
+      if (d.error) return { error: d.error };
+      d.value.dispose();
+    }
     state.files.set(path, [tpl, 0]);
     state.stack.push(path);
     const r = ctx.evalCode(tpl.code, path);
@@ -525,6 +572,12 @@ interface CookieOptions {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+function escapeHtml(s: string): string {
+  return /[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : s;
+}
 
 function checkHeaderName(name: string, state: RenderState): string {
   if (!TOKEN.test(name))

@@ -197,7 +197,7 @@ export class ScriptEngine {
     };
     switch (num(0)) {
       case OP_TICK:
-        this.guard.start();
+        this.guard.restart();
         return undefined;
       case OP_SEND: {
         const d = data(2);
