@@ -288,9 +288,24 @@ async function measure(
     });
     if (r.opened < run.connections)
       throw new Error(`only ${r.opened}/${run.connections} connections opened: ${r.firstError}`);
+    const metrics: Record<string, number> = {
+      conns: r.connectionsPerSecond,
+      bytes: r.bytesPerConnection ?? Number.NaN,
+    };
+    const cpu = r.connectServerCpuPercent;
+    if (cpu && cpu > 1) metrics.connsPerCore = r.connectionsPerSecond / (cpu / 100);
     return {
-      metrics: { conns: r.connectionsPerSecond, bytes: r.bytesPerConnection ?? Number.NaN },
-      details: { rssBefore: r.rssBefore, rssAfter: r.rssAfter, failed: r.failed },
+      metrics,
+      details: {
+        rssBefore: r.rssBefore,
+        rssAfter: r.rssAfter,
+        failed: r.failed,
+        serverCpu: cpu,
+        loadCpu: r.connectLoadCpuPercent,
+        loadConnsPerCore: r.connectLoadCpuPercent
+          ? r.connectionsPerSecond / (r.connectLoadCpuPercent / 100)
+          : undefined,
+      },
     };
   }
   const r = await runHttpLoad({
@@ -393,6 +408,19 @@ export async function runHarness(o: Options): Promise<Results> {
       if (outOfTime) break;
     }
     if (outOfTime) break;
+  }
+  for (const { sc, runs } of plan) {
+    if (sc.run.type !== "connect") continue;
+    for (const r of runs) {
+      const cap = r.runs.map((x) => Number(x.details?.loadConnsPerCore)).filter((x) => Number.isFinite(x) && x > 0);
+      const srv = r.runs.map((x) => Number(x.metrics.connsPerCore)).filter((x) => Number.isFinite(x) && x > 0);
+      if (cap.length && srv.length) {
+        notes.push(
+          `${sc.id} ${r.id}: the load generator sustains ${formatNumber(spread(cap).median)} handshakes per CPU-second ` +
+            `of its own, the server ${formatNumber(spread(srv).median)}.`,
+        );
+      }
+    }
   }
   for (const { sc, runs } of plan) {
     if (sc.run.type !== "echo") continue;

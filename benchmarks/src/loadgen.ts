@@ -79,6 +79,10 @@ export interface LoadResult {
   loadCpuPercent?: number;
   /** Busiest worker's CPU while measuring, percent of one core: near 100 means the load generator may be the limit. */
   loadCpuMaxWorker?: number;
+  /** Busiest worker's CPU while opening the connections, percent of one core. */
+  connectLoadCpuPercent?: number;
+  /** Server CPU while the connections were being opened, percent of one core, when `pid` was given. */
+  connectServerCpuPercent?: number;
   /** Server CPU while measuring (from /proc/<pid>/stat), percent of one core, when `pid` was given. */
   serverCpuPercent?: number;
 }
@@ -225,6 +229,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     for (const w of workers) await expect(w, "ready");
 
     const rssBefore = options.pid ? readRss(options.pid) : undefined;
+    const serverCpuBefore = options.pid ? readCpuSeconds(options.pid) : 0;
+    const openStarted = performance.now();
     const openedAll = workers.map((w) => {
       w.send({ type: "open" });
       return expect(w, "opened");
@@ -234,6 +240,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const failed = opened.reduce((a, o) => a + o.failed, 0);
     const connectSeconds = Math.max(...opened.map((o) => o.elapsedMs)) / 1000;
     const firstError = opened.find((o) => o.error)?.error;
+    const connectServerCpu = options.pid
+      ? ((readCpuSeconds(options.pid) - serverCpuBefore) * 100_000) / (performance.now() - openStarted)
+      : undefined;
 
     const result: LoadResult = {
       mode,
@@ -252,6 +261,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       errors: 0,
       closedByServer: 0,
       ...(firstError ? { firstError } : {}),
+      ...(connectServerCpu !== undefined ? { connectServerCpuPercent: connectServerCpu } : {}),
+      connectLoadCpuPercent: Math.max(...opened.map((o) => o.cpuPercent)),
     };
 
     if (mode === "idle" || mode === "connect") {
@@ -338,7 +349,12 @@ async function expect<T extends FromWorker["type"]>(
 export function formatResult(r: LoadResult): string {
   const lines = [`${r.mode} ${r.url}: ${r.opened}/${r.connections} connections open (${r.workers} workers)`];
   if (r.failed) lines.push(`  failed handshakes: ${r.failed}${r.firstError ? ` (${r.firstError})` : ""}`);
-  lines.push(`  connect: ${r.connectSeconds.toFixed(3)} s, ${Math.round(r.connectionsPerSecond)} connections/s`);
+  const cpu =
+    r.connectLoadCpuPercent === undefined
+      ? ""
+      : ` (load generator ${Math.round(r.connectLoadCpuPercent)}% CPU` +
+        (r.connectServerCpuPercent === undefined ? ")" : `, server ${Math.round(r.connectServerCpuPercent)}%)`);
+  lines.push(`  connect: ${r.connectSeconds.toFixed(3)} s, ${Math.round(r.connectionsPerSecond)} connections/s${cpu}`);
   if (r.bytesPerConnection !== undefined) {
     lines.push(
       `  server RSS: ${(r.rssBefore! / 2 ** 20).toFixed(1)} MiB -> ${(r.rssAfter! / 2 ** 20).toFixed(1)} MiB, ` +

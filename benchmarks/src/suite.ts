@@ -31,6 +31,12 @@ const PER_CORE: Metric = {
   higher: true,
 };
 const CONNS: Metric = { key: "conns", label: "connections/s", unit: "conn/s", higher: true };
+const CONNS_PER_CORE: Metric = {
+  key: "connsPerCore",
+  label: "connections per server CPU-second",
+  unit: "conn/CPU-s",
+  higher: true,
+};
 const BYTES: Metric = { key: "bytes", label: "memory per idle connection", unit: "B/conn", higher: false };
 const REQS: Metric = { key: "reqs", label: "requests/s", unit: "req/s", higher: true };
 
@@ -83,7 +89,7 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
       id: "connect-10k",
       title: "10,000 connections, 200 handshakes in flight, held open",
       run: { type: "connect", connections: 10_000, inFlight: 200, hold: full ? 3 : 1 },
-      metrics: [CONNS, BYTES],
+      metrics: [CONNS, CONNS_PER_CORE, BYTES],
       reference: "ws-node",
       servers: ws,
     },

@@ -43,7 +43,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: "ready" }
-  | { type: "opened"; opened: number; failed: number; elapsedMs: number; error?: string }
+  | { type: "opened"; opened: number; failed: number; elapsedMs: number; cpuPercent: number; error?: string }
   | {
       type: "result";
       messages: number;
@@ -225,10 +225,11 @@ function open(index: number, request: Uint8Array, url: URL, retry = 0): Promise<
 }
 
 /** Opens this worker's connections, `connectInFlight` handshakes at a time. */
-async function openAll(): Promise<{ opened: number; failed: number; elapsedMs: number }> {
+async function openAll(): Promise<{ opened: number; failed: number; elapsedMs: number; cpuPercent: number }> {
   const url = new URL(plan.url);
   const request = buildUpgradeRequest(url);
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let next = 0;
   let failed = 0;
   const lane = async () => {
@@ -241,7 +242,9 @@ async function openAll(): Promise<{ opened: number; failed: number; elapsedMs: n
   };
   const lanes = Math.max(1, Math.min(plan.connectInFlight, plan.connections));
   await Promise.all(Array.from({ length: lanes }, lane));
-  return { opened: conns.length, failed, elapsedMs: performance.now() - started };
+  const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
+  return { opened: conns.length, failed, elapsedMs, cpuPercent: (cpu.user + cpu.system) / 10 / elapsedMs };
 }
 
 /** Echo: every connection keeps `inFlight` messages going; each reply is timed and answered with the next message. */
