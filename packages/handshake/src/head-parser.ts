@@ -289,53 +289,65 @@ function failAt(exact: boolean, code: HttpErrorCode, message: string): number {
  * Returns the index after the blank line, NEED or ERR.
  */
 function scanFields(buf: Uint8Array, p: number, end: number, maxFields: number, exact: boolean): number {
-  fCount = 0;
-  fHigh = 0;
+  // Locals for the tables and counters: module-level bindings cost a check on every access in hot loops.
+  const token = TOKEN;
+  const fieldValue = FIELD_VALUE;
+  let count = 0;
+  let high = 0;
   for (;;) {
-    if (p >= end) return failAt(exact, "bad-header-name", "truncated header section");
+    if (p >= end) return fieldsFail(count, high, exact, "bad-header-name", "truncated header section");
     let c = buf[p]!;
     if (c === CR) {
+      fCount = count;
+      fHigh = high;
       if (p + 1 >= end) return failAt(exact, "bare-cr", "CR without LF");
       if (buf[p + 1] === LF) return p + 2;
       return failAt(exact, "bare-cr", "CR without LF in the header section");
     }
     // RFC 9112 §5.2: obs-fold is rejected with 400.
-    if (c === SP || c === HTAB) return failAt(exact, "obs-fold", "obsolete line folding");
+    if (c === SP || c === HTAB) return fieldsFail(count, high, exact, "obs-fold", "obsolete line folding");
     const ns = p;
-    while (p < end && TOKEN[buf[p]!] === 1) p++;
+    while (p < end && token[buf[p]!] === 1) p++;
     // RFC 9112 §5.1: no whitespace between field name and colon.
-    if (p >= end || p === ns || buf[p] !== COLON) return failAt(exact, "bad-header-name", "invalid header field name");
+    if (p >= end || p === ns || buf[p] !== COLON) {
+      return fieldsFail(count, high, exact, "bad-header-name", "invalid header field name");
+    }
     const ne = p++;
     while (p < end && (buf[p] === SP || buf[p] === HTAB)) p++;
     const vs = p;
-    let high = fHigh;
     while (p < end) {
       c = buf[p]!;
-      if (FIELD_VALUE[c] !== 1) break;
+      if (fieldValue[c] !== 1) break;
       high |= c;
       p++;
     }
-    fHigh = high;
-    if (p >= end) return failAt(exact, "bad-header-value", "truncated header field");
+    if (p >= end) return fieldsFail(count, high, exact, "bad-header-value", "truncated header field");
     c = buf[p]!;
     if (c !== CR) {
       return c === LF
-        ? failAt(exact, "bare-lf", "line ends in LF without CR")
-        : failAt(exact, "bad-header-value", "invalid character in header field value");
+        ? fieldsFail(count, high, exact, "bare-lf", "line ends in LF without CR")
+        : fieldsFail(count, high, exact, "bad-header-value", "invalid character in header field value");
     }
-    if (p + 1 >= end || buf[p + 1] !== LF) return failAt(exact, "bare-cr", "CR without LF in a header field");
+    if (p + 1 >= end || buf[p + 1] !== LF)
+      return fieldsFail(count, high, exact, "bare-cr", "CR without LF in a header field");
     let ve = p;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    if (fCount >= maxFields) return failAt(exact, "too-many-headers", "too many header fields");
-    if (fCount === capacity) grow(fCount + 1);
-    fNameStart[fCount] = ns;
-    fNameEnd[fCount] = ne;
-    fValueStart[fCount] = vs;
-    fValueEnd[fCount] = ve;
-    fCode[fCount] = names.lookupName(buf, ns, ne);
-    fCount++;
+    if (count >= maxFields) return fieldsFail(count, high, exact, "too-many-headers", "too many header fields");
+    if (count === capacity) grow(count + 1);
+    fNameStart[count] = ns;
+    fNameEnd[count] = ne;
+    fValueStart[count] = vs;
+    fValueEnd[count] = ve;
+    fCode[count] = names.lookupName(buf, ns, ne);
+    count++;
     p += 2;
   }
+}
+
+function fieldsFail(count: number, high: number, exact: boolean, code: HttpErrorCode, message: string): number {
+  fCount = count;
+  fHigh = high;
+  return failAt(exact, code, message);
 }
 
 const asciiDecoder = new TextDecoder();

@@ -104,6 +104,7 @@ export function lookupName(buf: Uint8Array, start: number, end: number): number 
   const n = end - start;
   const bucket = BY_LENGTH[n];
   if (bucket === undefined) return -1;
+  const lower = LOWER;
   outer: for (let k = 0; k < bucket.length; k++) {
     const known = bucket[k]!;
     // Browsers send the canonical spelling: try an exact match first.
@@ -112,7 +113,7 @@ export function lookupName(buf: Uint8Array, start: number, end: number): number 
     while (i < n && buf[start + i] === cb[i]) i++;
     if (i === n) return known.index * 4;
     const lb = known.lowerBytes;
-    for (let j = i; j < n; j++) if (LOWER[buf[start + j]!] !== lb[j]) continue outer;
+    for (let j = i; j < n; j++) if (lower[buf[start + j]!] !== lb[j]) continue outer;
     // Bytes before `i` matched the canonical spelling, so they match case-insensitively too.
     i = 0;
     while (i < n && buf[start + i] === lb[i]) i++;
