@@ -23,6 +23,8 @@ import type { CgiLogger, CgiRequestBody, FastCgiTarget } from "./types.ts";
 
 export interface FastCgiRequest {
   params: Iterable<readonly [string, string]>;
+  /** GET, HEAD and OPTIONS may be sent once more when a reused connection turns out closed. */
+  method?: string;
   body: CgiRequestBody;
   label: string;
 }
@@ -66,6 +68,10 @@ interface Active {
   replay: (() => void) | null;
   /** Its streamed body is still being written. */
   writingBody: boolean;
+  /** Sent on a connection that had already served a request. */
+  reused: boolean;
+  /** A safe method (GET, HEAD, OPTIONS) that has not been resent yet. */
+  retryOnReuse: boolean;
 }
 
 class Connection {
@@ -74,6 +80,8 @@ class Connection {
   readonly active = new Map<number, Active>();
   /** Requests assigned to this connection (counted from acquire, before their records are sent). */
   load = 0;
+  /** Requests answered (END_REQUEST) on this connection. */
+  served = 0;
   /** Requests still streaming their body: nothing may be queued behind them (records would interleave). */
   writing = 0;
   private nextId = 1;
@@ -128,6 +136,7 @@ class Connection {
         return;
       case "end-request": {
         this.active.delete(r.requestId);
+        this.served++;
         req.stderr.flush();
         if (!req.aborted) {
           if (r.protocolStatus === FCGI.REQUEST_COMPLETE) req.out.end();
@@ -171,9 +180,19 @@ class Connection {
       const mayHaveStarted = oldest || !inOrder;
       oldest = false;
       if (req.aborted) continue;
-      if (!mayHaveStarted && !req.touched && req.replay !== null) {
-        replays.push(req.replay);
-        continue;
+      if (!req.touched && req.replay !== null) {
+        // Queued behind the running request: it never started.
+        if (!mayHaveStarted) {
+          replays.push(req.replay);
+          continue;
+        }
+        // A kept connection the peer closed as we reused it (php-fpm's pm.max_requests recycles
+        // a worker right after its END_REQUEST). Indistinguishable from a crash before any
+        // output, so only safe methods are sent again, once (as nginx's proxy_next_upstream).
+        if (req.reused && req.retryOnReuse && reason === "connection") {
+          replays.push(req.replay);
+          continue;
+        }
       }
       this.pool.log("error", `${req.label}: ${message}`);
       req.stderr.flush();
@@ -399,6 +418,8 @@ export class FastCgiPool {
     const stderr = lineLogger(this.log, `${req.label} stderr`);
     // Only whole bodies can be sent again, so only they may be pipelined.
     const replayable = req.body === null || req.body instanceof Uint8Array;
+    const safe = /^(GET|HEAD|OPTIONS)$/i.test(req.method ?? "");
+    let retried = false;
     const start = async () => {
       const c = await this.acquire(replayable);
       try {
@@ -422,8 +443,10 @@ export class FastCgiPool {
         label: req.label,
         aborted: false,
         touched: false,
-        replay: replayable && this.pipeline > 1 ? attempt : null,
+        replay: replayable && (this.pipeline > 1 || safe) ? attempt : null,
         writingBody: false,
+        reused: c.served > 0,
+        retryOnReuse: safe && !retried,
       };
       active = a;
       c.active.set(id, a);
@@ -461,6 +484,7 @@ export class FastCgiPool {
       }
     };
     const attempt = () => {
+      if (active !== null) retried = true;
       conn = null;
       active = null;
       if (cancelled || out.finished) return;

@@ -162,7 +162,7 @@ export class CgiSiteHandler {
     meta.set("SERVER_SOFTWARE", this.gateway.serverSoftware);
 
     const run = this.pool
-      ? this.pool.request({ params: meta, body, label })
+      ? this.pool.request({ params: meta, body, label, method: req.method })
       : runCgi({ program: this.config.cgi!, script: target.filename, env: meta, body, log, label });
     const timer = setTimeout(() => {
       log("error", `${label}: no complete response within ${this.timeoutMs} ms, stopped`);

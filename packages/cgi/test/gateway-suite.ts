@@ -411,6 +411,19 @@ export function gatewaySuite(mode: Mode) {
       assert.equal((await behind).status, 206);
     });
 
+    fastcgiOnly("a kept connection the peer closed after its last request is retried for a GET", async () => {
+      const { fx } = await setup();
+      const site = gateway!.site({
+        root: fx.root,
+        match: ".php",
+        fastcgi: { address: fx.recycleSocket, maxConnections: 1 },
+      });
+      for (let i = 0; i < 6; i++) {
+        const g = await run(site, { target: `/status.php?code=${200 + i}` });
+        assert.equal(g.status, 200 + i);
+      }
+    });
+
     it("exec() runs a script for a websocket message", async () => {
       const { php } = await setup();
       const r = await php.exec("/info.php", {

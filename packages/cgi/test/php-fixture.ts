@@ -132,6 +132,8 @@ export interface Fixture {
   dir: string;
   phpCgi: string;
   fpmSocket: string;
+  /** A php-fpm pool whose single worker exits after every request (pm.max_requests = 1). */
+  recycleSocket: string;
   logs: string[];
   stop(): Promise<void>;
 }
@@ -192,6 +194,11 @@ pm.max_children = 6
 catch_workers_output = yes
 decorate_workers_output = no
 clear_env = yes
+[recycle]
+listen = ${join(dir, "fpm-recycle.sock")}
+pm = static
+pm.max_children = 1
+pm.max_requests = 1
 `,
     );
     const args = ["-F", "-O", "-y", conf, "-p", dir];
@@ -215,6 +222,7 @@ clear_env = yes
     dir,
     phpCgi,
     fpmSocket,
+    recycleSocket: join(dir, "fpm-recycle.sock"),
     logs,
     async stop() {
       if (fpm !== null && fpm.exitCode === null) {
