@@ -17,7 +17,7 @@ import {
   type QuickJSHandle,
   SCRIPT_INTRINSICS,
 } from "./quickjs.ts";
-import type { HostEvent, WorkerOp } from "./ws-protocol.ts";
+import type { WorkerOp } from "./ws-protocol.ts";
 
 const OP_TICK = 0;
 const OP_SEND = 1;
@@ -86,7 +86,7 @@ export class ScriptEngine {
     readonly file: string,
     limits: Limits,
     storage: [string, string][],
-    private readonly out: (op: WorkerOp, transfer?: ArrayBuffer) => void,
+    private readonly out: (op: WorkerOp, bin?: ArrayBuffer) => void,
     private readonly onTimer: (id: number) => void,
   ) {
     for (const [k, v] of storage) this.storage.set(k, v);
@@ -113,29 +113,19 @@ export class ScriptEngine {
     else this.storage.set(key, json);
   }
 
-  /** Delivers a batch of events; returns a fatal error if the script must be restarted. */
-  dispatch(events: (HostEvent | ["t", number])[]): SandboxError | undefined {
+  /**
+   * Delivers a batch of events (JSON of HostEvent[], binary payloads as
+   * `{"$b": i}` into `bins`); returns a fatal error if the script must be restarted.
+   */
+  dispatch(json: string, bins: ArrayBuffer[] = []): SandboxError | undefined {
     if (this.fatal || !this.batchFn) return this.fatal;
     const ctx = this.ctx;
-    const bins: QuickJSHandle[] = [];
-    let json = "[";
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (i > 0) json += ",";
-      if (e[0] === "m" && typeof e[2] !== "string") {
-        json += `["m",${e[1]},{"$b":${bins.length}}]`;
-        bins.push(ctx.newArrayBuffer(e[2]));
-      } else json += JSON.stringify(e);
-    }
-    json += "]";
-    const arg = ctx.newString(json);
+    const handles: QuickJSHandle[] = [ctx.newString(json)];
+    for (const b of bins) handles.push(ctx.newArrayBuffer(b));
     try {
-      return this.run(() => ctx.callFunction(this.batchFn!, ctx.undefined, arg, ...bins));
+      return this.run(() => ctx.callFunction(this.batchFn!, ctx.undefined, handles));
     } finally {
-      if (!this.fatal) {
-        arg.dispose();
-        for (const b of bins) b.dispose();
-      }
+      if (!this.fatal) for (const h of handles) h.dispose();
     }
   }
 
@@ -201,7 +191,8 @@ export class ScriptEngine {
         return undefined;
       case OP_SEND: {
         const d = data(2);
-        this.out(["s", num(1), d], typeof d === "string" ? undefined : d);
+        if (typeof d === "string") this.out(["s", num(1), d]);
+        else this.out(["s", num(1), { $b: -1 }], d);
         return undefined;
       }
       case OP_CLOSE:
@@ -212,7 +203,8 @@ export class ScriptEngine {
         return undefined;
       case OP_BROADCAST: {
         const d = data(1);
-        this.out(["b", d, num(2)], typeof d === "string" ? undefined : d);
+        if (typeof d === "string") this.out(["b", d, num(2)]);
+        else this.out(["b", { $b: -1 }, num(2)], d);
         return undefined;
       }
       case OP_REPLY: {

@@ -77,7 +77,8 @@ export class WebsocketScriptHost {
   private worker: WorkerHandle | undefined;
   private generation = 0;
   private queue: HostEvent[] = [];
-  private transfer: ArrayBuffer[] = [];
+  private bins: ArrayBuffer[] = [];
+  private storageQueue: [string, string | null][] = [];
   private scheduled = false;
   private seq = 0;
   private acked = 0;
@@ -105,7 +106,9 @@ export class WebsocketScriptHost {
       ...Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined)),
     };
     this.offStorage = options.storage?.onChange((key, json, origin) => {
-      if (origin !== this) this.enqueue(["st", key, json ?? null]);
+      if (origin === this) return;
+      this.storageQueue.push([key, json ?? null]);
+      this.scheduleFlush();
     });
     this.starting = this.start();
   }
@@ -140,9 +143,8 @@ export class WebsocketScriptHost {
       return;
     }
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-    const copy = bytes.slice().buffer;
-    this.transfer.push(copy);
-    this.enqueue(["m", clientId, copy]);
+    this.enqueue(["m", clientId, { $b: this.bins.length }]);
+    this.bins.push(bytes.slice().buffer);
   }
 
   /** A client's socket closed: the script's `onDisconnect(client, code, reason)`. */
@@ -233,12 +235,16 @@ export class WebsocketScriptHost {
       storage: this.options.storage?.snapshot() ?? [],
     };
     worker.post(init);
-    if (this.queue.length > 0) this.flush();
+    if (this.queue.length > 0 || this.storageQueue.length > 0) this.flush();
     await loaded;
   }
 
   private enqueue(e: HostEvent): void {
     this.queue.push(e);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       schedule(() => this.flush());
@@ -247,13 +253,13 @@ export class WebsocketScriptHost {
 
   private flush(): void {
     this.scheduled = false;
-    if (!this.worker || this.queue.length === 0) return;
-    const ev = this.queue;
-    const transfer = this.transfer;
+    if (!this.worker || (this.queue.length === 0 && this.storageQueue.length === 0)) return;
+    const bins = this.bins;
+    const msg: ToWorker = { t: "batch", seq: ++this.seq, ev: JSON.stringify(this.queue), bins, st: this.storageQueue };
     this.queue = [];
-    this.transfer = [];
-    const msg: ToWorker = { t: "batch", seq: ++this.seq, ev };
-    this.worker.post(msg, transfer);
+    this.bins = [];
+    this.storageQueue = [];
+    this.worker.post(msg, bins);
     this.armWatchdog();
   }
 
@@ -283,7 +289,7 @@ export class WebsocketScriptHost {
         return;
       case "out":
         this.acked = m.ack;
-        for (const op of m.ops) this.apply(op);
+        if (m.ops !== "[]") for (const op of JSON.parse(m.ops) as WorkerOp[]) this.apply(op, m.bins);
         if (this.acked >= this.seq && this.watchdog !== undefined) {
           clearTimeout(this.watchdog);
           this.watchdog = undefined;
@@ -311,19 +317,21 @@ export class WebsocketScriptHost {
     }
   }
 
-  private apply(op: WorkerOp): void {
+  private apply(op: WorkerOp, bins: ArrayBuffer[]): void {
+    const payload = (d: string | { $b: number }) => (typeof d === "string" ? d : bins[d.$b]!);
     const o = this.options;
     switch (op[0]) {
       case "s":
-        if (this.clientIds.has(op[1])) o.onSend(op[1], op[2]);
+        if (this.clientIds.has(op[1])) o.onSend(op[1], payload(op[2]));
         return;
       case "x":
         if (this.clientIds.has(op[1])) o.onClose(op[1], op[2], op[3]);
         return;
       case "b": {
         const except = op[2] < 0 ? undefined : op[2];
-        if (o.onBroadcast) o.onBroadcast(op[1], except, this.clientIds);
-        else for (const id of this.clientIds) if (id !== except) o.onSend(id, op[1]);
+        const data = payload(op[1]);
+        if (o.onBroadcast) o.onBroadcast(data, except, this.clientIds);
+        else for (const id of this.clientIds) if (id !== except) o.onSend(id, data);
         return;
       }
       case "log":
@@ -399,7 +407,8 @@ export class WebsocketScriptHost {
     if (this.watchdog !== undefined) clearTimeout(this.watchdog);
     this.watchdog = undefined;
     this.queue = [];
-    this.transfer = [];
+    this.bins = [];
+    this.storageQueue = [];
     this.seq = 0;
     this.acked = 0;
     for (const id of [...this.clientIds]) this.closeClient(id, code, reason);

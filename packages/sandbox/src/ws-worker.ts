@@ -7,33 +7,29 @@
 import { loadQuickJS } from "./quickjs.ts";
 import { parentPort } from "./worker-port.ts";
 import { ScriptEngine } from "./ws-engine.ts";
-import type { FromWorker, HostEvent, ToWorker, WorkerOp } from "./ws-protocol.ts";
+import type { FromWorker, ToWorker, WorkerOp } from "./ws-protocol.ts";
 
 const port = await parentPort();
 let engine: ScriptEngine | undefined;
 const early: ToWorker[] = [];
 let ops: WorkerOp[] = [];
-let transfer: ArrayBuffer[] = [];
+let bins: ArrayBuffer[] = [];
 let ack = 0;
 let stopped = false;
 
 const send = (m: FromWorker, t?: ArrayBuffer[]) => port.post(m, t);
 
 function flush(): void {
-  if (ops.length === 0 && transfer.length === 0) {
-    send({ t: "out", ack, ops: [] });
-    return;
-  }
-  const o = ops;
-  const t = transfer;
+  const o = ops.length === 0 ? "[]" : JSON.stringify(ops);
+  const b = bins;
   ops = [];
-  transfer = [];
-  send({ t: "out", ack, ops: o }, t);
+  bins = [];
+  send({ t: "out", ack, ops: o, bins: b }, b);
 }
 
-function run(events: (HostEvent | ["t", number])[]): void {
+function run(events: string, eventBins: ArrayBuffer[]): void {
   if (stopped || !engine) return;
-  const fatal = engine.dispatch(events);
+  const fatal = engine.dispatch(events, eventBins);
   if (fatal && engine.fatal) {
     stopped = true;
     flush();
@@ -59,11 +55,15 @@ async function init(m: Extract<ToWorker, { t: "init" }>): Promise<void> {
     m.file,
     m.limits,
     m.storage,
-    (op, t) => {
+    (op, bin) => {
+      if (bin) {
+        // The placeholder names this payload's index in the transfer list.
+        (op[op[0] === "s" ? 2 : 1] as { $b: number }).$b = bins.length;
+        bins.push(bin);
+      }
       ops.push(op);
-      if (t) transfer.push(t);
     },
-    (id) => run([["t", id]]),
+    (id) => run(`[["t",${id}]]`, []),
   );
   const error = engine.load(m.source);
   if (error) {
@@ -97,12 +97,8 @@ function handle(m: ToWorker): void {
   }
   ack = m.seq;
   // Storage updates from elsewhere apply before the script sees the batch.
-  const events: HostEvent[] = [];
-  for (const e of m.ev) {
-    if (e[0] === "st") engine.storageChanged(e[1], e[2]);
-    else events.push(e);
-  }
-  if (events.length > 0) run(events);
+  for (const [k, v] of m.st) engine.storageChanged(k, v);
+  if (m.ev !== "[]") run(m.ev, m.bins);
   else flush();
 }
 
