@@ -83,7 +83,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   /** write() returned false; `drain` is owed. */
   wantDrain = false;
   /** Chunks written this tick, not yet handed to the runtime. */
-  queue: Uint8Array[] = [];
+  queue: Uint8Array[] | null = null; // allocated on the first write (idle connections stay small)
   queued = 0;
   /** Wheel time of the last read (idle deadline). */
   lastRead = 0;
@@ -110,15 +110,16 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
 
   write(data: Uint8Array | readonly Uint8Array[]): boolean {
     if (this.ending || this.closed) return false;
+    const q = (this.queue ??= []);
     if (data instanceof Uint8Array) {
       if (data.byteLength === 0) return this.bufferedAmount < this.settings.highWaterMark;
-      this.queue.push(data);
+      q.push(data);
       this.queued += data.byteLength;
     } else {
       for (let i = 0; i < data.length; i++) {
         const d = data[i]!;
         if (d.byteLength === 0) continue;
-        this.queue.push(d);
+        q.push(d);
         this.queued += d.byteLength;
       }
     }
@@ -147,7 +148,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   destroy(error?: Error): void {
     if (this.closed) return;
     if (error !== undefined && this.error === undefined) this.error = error;
-    this.queue.length = 0;
+    if (this.queue !== null) this.queue.length = 0;
     this.queued = 0;
     this.abort();
   }
@@ -164,7 +165,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   /** Takes the queued chunks as one buffer (no copy when there is one chunk). */
   takeQueue(): Uint8Array | null {
     const q = this.queue;
-    if (q.length === 0) return null;
+    if (q === null || q.length === 0) return null;
     let out: Uint8Array;
     if (q.length === 1) out = q[0]!;
     else {
@@ -233,7 +234,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     if (this.closed) return;
     this.closed = true;
     if (error !== undefined && this.error === undefined) this.error = error;
-    this.queue.length = 0;
+    if (this.queue !== null) this.queue.length = 0;
     this.queued = 0;
     if (this.idleTimer !== null) {
       this.settings.wheel?.cancel(this.idleTimer);

@@ -81,7 +81,7 @@ class BunConnection<S> extends BaseConnection<S> {
    * What the kernel did not take yet, oldest first (Bun keeps none itself):
    * one chunk per tick, the first possibly partly written.
    */
-  backlog: Uint8Array[] = [];
+  backlog: Uint8Array[] | null = null; // allocated on the first partial write (idle connections stay small)
   backlogBytes = 0;
 
   constructor(settings: Settings<S>, socket: BunSocket) {
@@ -102,13 +102,13 @@ class BunConnection<S> extends BaseConnection<S> {
     if (data !== null) {
       if (this.backlogBytes > 0) {
         // Still waiting for the kernel: keep order, send on drain.
-        this.backlog.push(data);
+        this.backlog!.push(data);
         this.backlogBytes += data.byteLength;
       } else {
         const n = this.socket.write(data);
         if (n < data.byteLength && n >= 0) {
           // n < 0: the socket is closed and close() follows.
-          this.backlog.push(n === 0 ? data : data.subarray(n));
+          (this.backlog ??= []).push(n === 0 ? data : data.subarray(n));
           this.backlogBytes += data.byteLength - n;
         }
       }
@@ -121,7 +121,7 @@ class BunConnection<S> extends BaseConnection<S> {
 
   /** Bun's drain callback: the kernel can take more. */
   drained(): void {
-    const b = this.backlog;
+    const b = this.backlog ?? [];
     let i = 0;
     while (i < b.length) {
       const chunk = b[i]!;
@@ -136,7 +136,7 @@ class BunConnection<S> extends BaseConnection<S> {
     }
     if (i > 0) b.splice(0, i);
     if (this.backlogBytes > 0) return;
-    if (this.ending && this.queue.length === 0) {
+    if (this.ending && this.queued === 0) {
       this.socket.end();
       return;
     }
@@ -144,7 +144,7 @@ class BunConnection<S> extends BaseConnection<S> {
   }
 
   abort(): void {
-    this.backlog.length = 0;
+    this.backlog = null;
     this.backlogBytes = 0;
     this.socket.terminate();
   }

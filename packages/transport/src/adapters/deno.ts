@@ -154,7 +154,7 @@ class DenoConnection<S> extends BaseConnection<S> {
     this.lent = false;
     const old = this.buf;
     // Already written (the write finished before this read): keep using it.
-    if (!this.writing && this.queue.length === 0) {
+    if (!this.writing && this.queued === 0) {
       if (old.byteLength < this.readSize) this.buf = new Uint8Array(this.readSize);
       return;
     }
@@ -187,7 +187,7 @@ class DenoConnection<S> extends BaseConnection<S> {
 
   flush(): void {
     if (this.writing) return; // the loop in write() picks the queue up
-    if (this.queue.length > 0) void this.writeLoop();
+    if (this.queued > 0) void this.writeLoop();
     else if (this.ending) void this.closeWrite();
   }
 

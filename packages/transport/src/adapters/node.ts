@@ -40,12 +40,12 @@ class NodeConnection<S> extends BaseConnection<S> {
 
   flush(): void {
     const s = this.socket;
-    if (this.queue.length > 0) {
+    const q = this.queue;
+    if (q !== null && q.length > 0) {
       // Only when `drain` is owed do we ask for a callback: it fires once the bytes reached the kernel.
       const cb = this.wantDrain ? (this.flushed ??= () => this.maybeDrain()) : undefined;
-      if (this.queue.length > 1 && this.queued > JOIN_LIMIT) {
+      if (q.length > 1 && this.queued > JOIN_LIMIT) {
         s.cork();
-        const q = this.queue;
         for (let i = 0; i < q.length; i++) s.write(q[i]!, i === q.length - 1 ? cb : undefined);
         q.length = 0;
         this.queued = 0;
