@@ -508,7 +508,10 @@ async function cli(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv);
   const list = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string).split(",") : undefined);
   if (typeof flags.render === "string") {
-    render(JSON.parse(readFileSync(flags.render, "utf8")) as Results, !flags["no-readme"]);
+    const results = JSON.parse(readFileSync(flags.render, "utf8")) as Results;
+    // Targets are definitions, not measurements: render with the current ones.
+    results.targets = targets(results.scenarios.map((x) => x.id));
+    render(results, !flags["no-readme"]);
     return;
   }
   await runHarness({

@@ -277,5 +277,16 @@ export function targets(scenarioIds: readonly string[]): Target[] {
       text: `static 4 KiB (${tool}): wirehouse (Deno) ≥ 0.8× Deno.serve`,
     });
   }
+  // The same targets on the rates per server CPU-second: on a shared machine, or where the load generator's
+  // one core caps the rate (Bun.serve's echo, every fast server's connection set-up), these still compare.
+  for (const t of [...out]) {
+    if (t.metric !== "msgs" && t.metric !== "conns") continue;
+    if (!t.scenario.startsWith("echo-") && t.scenario !== "connect-10k") continue;
+    out.push({
+      ...t,
+      metric: t.metric === "msgs" ? "msgsPerCore" : "connsPerCore",
+      text: `${t.text}, per server CPU-second`,
+    });
+  }
   return out;
 }
