@@ -514,7 +514,7 @@ export class RequestParser extends HeadParser<RequestHead> {
     if (line < 0 || rlLineEnd > this.maxLine) return null;
     const end = scanFields(buf, line, limit, this.maxFields, false);
     if (end < 0) return null;
-    const head = finishRequest(buf, 0, end);
+    const head = finishRequest(buf, 0);
     if (head instanceof HttpError) return null;
     return { kind: "head", head, consumed: end };
   }
@@ -524,12 +524,12 @@ export class RequestParser extends HeadParser<RequestHead> {
     if (line === ERR) return fError!;
     const fields = scanFields(buf, line, end, this.maxFields, true);
     if (fields === ERR) return fError!;
-    return finishRequest(buf, a, end);
+    return finishRequest(buf, a);
   }
 }
 
 /** Builds the head from the offsets of the last scans, checking Host, target form and body framing. */
-function finishRequest(buf: Uint8Array, base: number, end: number): RequestHead | HttpError {
+function finishRequest(buf: Uint8Array, base: number): RequestHead | HttpError {
   const last = fCount > 0 ? fValueEnd[fCount - 1]! : rlLineEnd;
   const str = decodeRange(buf, base, last);
   const method = names.internMethod(buf, base, rlMethodEnd) ?? str.slice(0, rlMethodEnd - base);
@@ -539,7 +539,6 @@ function finishRequest(buf: Uint8Array, base: number, end: number): RequestHead 
   const minor = rlMinor;
   const headers = new HeaderList([], [], []);
   buildFields(str, base, headers);
-  void end;
 
   // Target forms (RFC 9112 §3.2).
   let form: TargetForm;
