@@ -12,7 +12,8 @@ import { runtime } from "../src/runtime.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..", "..");
-const bin = (n: string) => (existsSync(join(root, "node_modules", ".bin", n)) ? join(root, "node_modules", ".bin", n) : n);
+const bin = (n: string) =>
+  existsSync(join(root, "node_modules", ".bin", n)) ? join(root, "node_modules", ".bin", n) : n;
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
   const i = argv.indexOf(`--${name}`);
