@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   CLOSE_SCRIPT_FAULT,
   CLOSE_SERVICE_RESTART,
   EventHub,
   type LogEntry,
+  MemoryFiles,
+  PageEngine,
+  SiteStorage,
   WebsocketScriptHost,
   type WebsocketScriptHostOptions,
 } from "../src/index.ts";
@@ -239,5 +245,40 @@ describe("websocket scripts", { timeout: 60_000 }, () => {
     await h.until(() => h.sent.length >= 1);
     assert.deepEqual(h.texts(1), ["undefined,undefined,undefined,undefined,undefined,undefined,undefined,undefined"]);
     await h.host.terminate();
+  });
+
+  it("shares storage with the site's pages, in both directions", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wh-sandbox-ws-"));
+    const storage = new SiteStorage(join(dir, "storage.json"));
+    const engine = await PageEngine.create({
+      files: new MemoryFiles({
+        "/p.sjs": `<?js storage.set("fromPage", { n: 1 }) ?><?= JSON.stringify(storage.get("fromScript")) ?>`,
+      }),
+      storage,
+      limits: { cpuMs: 5000 },
+    });
+    const h = harness(
+      `function onMessage(c, d) { if (d === "set") storage.set("fromScript", [1, 2]); else c.send(JSON.stringify(storage.get("fromPage"))) }
+       function onConnect(c) { c.send("joined") }`,
+      { storage },
+    );
+    try {
+      await h.host.ready;
+      h.host.connect({ id: 1 });
+      h.host.message(1, "set");
+      await h.until(() => h.sent.length >= 1);
+      // Connect and "set" went in one batch; its operations are applied together.
+      assert.equal(storage.getJson("fromScript"), "[1,2]");
+      const page = await engine.render("/p.sjs", { method: "GET", url: "/" });
+      assert.equal(new TextDecoder().decode(page.body), "[1,2]");
+      h.host.message(1, "get");
+      await h.until(() => h.sent.length >= 2);
+      assert.deepEqual(h.texts(1), ["joined", '{"n":1}']);
+    } finally {
+      await h.host.terminate();
+      engine.dispose();
+      storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
