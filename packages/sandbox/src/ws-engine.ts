@@ -9,6 +9,7 @@
  */
 import type { QuickJSWASMModule } from "quickjs-emscripten";
 import { BudgetExceededError, OutOfMemoryError, type SandboxError } from "./errors.ts";
+import { checkFetchAllowed, type FetchPolicy, runFetch } from "./fetch.ts";
 import {
   GuardedRuntime,
   isEngineFault,
@@ -34,6 +35,7 @@ const OP_ST_KEYS = 13;
 const OP_SUB = 14;
 const OP_EMIT = 15;
 const OP_UNSUB = 16;
+const OP_FETCH = 17;
 
 /** The script API, evaluated once per script as "<wirehouse>". */
 const PRELUDE = `(function(){
@@ -59,6 +61,8 @@ delete:function(k){return H(${OP_ST_DEL},String(k))},keys:function(){return JSON
 g.events={on:function(n,f){n=String(n);var a=L.get(n);if(!a){L.set(n,a=[]);H(${OP_SUB},n)}a.push(f)},
 off:function(n,f){n=String(n);var a=L.get(n);if(!a)return;var i=a.indexOf(f);if(i>=0)a.splice(i,1);if(!a.length){L.delete(n);H(${OP_UNSUB},n)}},
 emit:function(n,d){H(${OP_EMIT},String(n),JSON.stringify(d===undefined?null:d))}};
+if(g.__hf)g.fetch=function(u,i){var p;try{p=H(${OP_FETCH},String(u),JSON.stringify(i||{}))}catch(e){return Promise.reject(e)}return p.then(function(j){var r=JSON.parse(j);
+return {status:r.status,ok:r.status>=200&&r.status<300,url:r.url,headers:r.headers,text:function(){return Promise.resolve(r.body)},json:function(){return Promise.resolve(JSON.parse(r.body))}}})};
 g.escapeHtml=function(v){v=v==null?"":String(v);return v.replace(/[&<>"']/g,function(c){return c=="&"?"&amp;":c=="<"?"&lt;":c==">"?"&gt;":c=='"'?"&quot;":"&#39;"})};
 return function(json){var ev=JSON.parse(json),bins=arguments;
 for(var i=0;i<ev.length;i++){var e=ev[i],k=e[0],d;
@@ -88,6 +92,9 @@ export class ScriptEngine {
     storage: [string, string][],
     private readonly out: (op: WorkerOp, bin?: ArrayBuffer) => void,
     private readonly onTimer: (id: number) => void,
+    private readonly fetchPolicy?: FetchPolicy,
+    /** Called after an asynchronous host operation (fetch) settled and its promise jobs ran. */
+    private readonly onAsync: (fatal: SandboxError | undefined) => void = () => {},
   ) {
     for (const [k, v] of storage) this.storage.set(k, v);
     this.guard = new GuardedRuntime(module, limits);
@@ -100,10 +107,11 @@ export class ScriptEngine {
     const h = ctx.newFunction("__h", (...args) => this.hostOp(args));
     ctx.setProp(ctx.global, "__h", h);
     h.dispose();
+    if (this.fetchPolicy) ctx.setProp(ctx.global, "__hf", ctx.true);
     const pre = ctx.evalCode(PRELUDE, "<wirehouse>");
     if (pre.error) return this.fail(pre.error);
     this.batchFn = pre.value;
-    ctx.evalCode("delete globalThis.__h", "<wirehouse>").dispose();
+    ctx.evalCode("delete globalThis.__h;delete globalThis.__hf", "<wirehouse>").dispose();
     return this.run(() => ctx.evalCode(source, this.file));
   }
 
@@ -171,7 +179,39 @@ export class ScriptEngine {
     return e;
   }
 
-  private hostOp(args: QuickJSHandle[]): QuickJSHandle | undefined {
+  private fetch(url: string, initJson: string): QuickJSHandle | { error: QuickJSHandle } {
+    const ctx = this.ctx;
+    const policy = this.fetchPolicy!;
+    const denied = checkFetchAllowed(policy, url);
+    if (denied) return { error: ctx.newError({ name: "TypeError", message: denied }) };
+    const deferred = ctx.newPromise();
+    void runFetch(policy, url, initJson)
+      .then(
+        (json) => {
+          if (this.fatal || !ctx.alive) return;
+          const s = ctx.newString(json);
+          deferred.resolve(s);
+          s.dispose();
+        },
+        (e: unknown) => {
+          if (this.fatal || !ctx.alive) return;
+          const err = ctx.newError({
+            name: "TypeError",
+            message: `fetch failed: ${(e as Error)?.message ?? String(e)}`,
+          });
+          deferred.reject(err);
+          err.dispose();
+        },
+      )
+      .finally(() => {
+        if (this.fatal || !ctx.alive) return;
+        if (deferred.alive) deferred.dispose();
+        this.onAsync(this.run(() => ({})));
+      });
+    return deferred.handle.dup();
+  }
+
+  private hostOp(args: QuickJSHandle[]): QuickJSHandle | { error: QuickJSHandle } | undefined {
     const ctx = this.ctx;
     const num = (i: number) => ctx.getNumber(args[i]!);
     const str = (i: number) => ctx.getString(args[i]!);
@@ -263,6 +303,8 @@ export class ScriptEngine {
       case OP_EMIT:
         this.out(["emit", str(1), str(2)]);
         return undefined;
+      case OP_FETCH:
+        return this.fetch(str(1), str(2));
       default:
         return undefined;
     }

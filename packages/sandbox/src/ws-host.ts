@@ -33,6 +33,11 @@ export interface WebsocketScriptHostOptions {
   storage?: SiteStorage;
   /** The site's event hub. */
   events?: EventHub;
+  /**
+   * Origins the script may `fetch` from (off without it). The worker uses its
+   * runtime's global fetch; a custom fetch function cannot cross the thread.
+   */
+  fetch?: { allow: string[]; maxBytes?: number; timeoutMs?: number };
   /** Send `data` to the client's socket. */
   onSend(clientId: number, data: string | ArrayBuffer): void;
   /** Close the client's socket with `code` and `reason`. */
@@ -234,6 +239,7 @@ export class WebsocketScriptHost {
       limits: this.limits,
       storage: this.options.storage?.snapshot() ?? [],
     };
+    if (this.options.fetch) init.fetch = this.options.fetch;
     worker.post(init);
     if (this.queue.length > 0 || this.storageQueue.length > 0) this.flush();
     await loaded;

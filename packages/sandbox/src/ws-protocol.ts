@@ -30,7 +30,15 @@ export type WorkerOp =
   | ["st", string, string | null];
 
 export type ToWorker =
-  | { t: "init"; file: string; source: string; limits: Limits; storage: [string, string][] }
+  | {
+      t: "init";
+      file: string;
+      source: string;
+      limits: Limits;
+      storage: [string, string][];
+      /** Origins the script may fetch from (no `fetch` global without it). */
+      fetch?: { allow: string[]; maxBytes?: number; timeoutMs?: number };
+    }
   | {
       t: "batch";
       seq: number;

@@ -4,6 +4,7 @@
  * operations (binary payloads transferred, not copied).
  * @module
  */
+import type { SandboxError } from "./errors.ts";
 import { loadQuickJS } from "./quickjs.ts";
 import { parentPort } from "./worker-port.ts";
 import { ScriptEngine } from "./ws-engine.ts";
@@ -29,7 +30,12 @@ function flush(): void {
 
 function run(events: string, eventBins: ArrayBuffer[]): void {
   if (stopped || !engine) return;
-  const fatal = engine.dispatch(events, eventBins);
+  settled(engine.dispatch(events, eventBins));
+}
+
+/** After a batch, a timer or an async completion: report a fault, else flush the operations. */
+function settled(fatal: SandboxError | undefined): void {
+  if (stopped || !engine) return;
   if (fatal && engine.fatal) {
     stopped = true;
     flush();
@@ -64,6 +70,8 @@ async function init(m: Extract<ToWorker, { t: "init" }>): Promise<void> {
       ops.push(op);
     },
     (id) => run(`[["t",${id}]]`, []),
+    m.fetch,
+    (fatal) => settled(fatal),
   );
   const error = engine.load(m.source);
   if (error) {

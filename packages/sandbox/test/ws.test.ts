@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -279,6 +281,32 @@ describe("websocket scripts", { timeout: 60_000 }, () => {
       engine.dispose();
       storage.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fetches from allowed origins only", async () => {
+    const server = createServer((req, res) => res.end(`hello ${req.url}`));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const h = harness(
+      `function onMessage(c, d) { fetch(d).then(function (r) { return r.text() }).then(function (t) { c.send(t) }, function (e) { c.send(e.message) }) }`,
+      { fetch: { allow: [origin] } },
+    );
+    const none = harness(`function onConnect(c) { c.send(typeof fetch) }`);
+    try {
+      await Promise.all([h.host.ready, none.host.ready]);
+      h.host.connect({ id: 1 });
+      h.host.message(1, `${origin}/x`);
+      await h.until(() => h.sent.length >= 1);
+      h.host.message(1, "http://example.invalid/");
+      await h.until(() => h.sent.length >= 2);
+      assert.deepEqual(h.texts(1), ["hello /x", "fetch: origin not allowed: http://example.invalid"]);
+      none.host.connect({ id: 1 });
+      await none.until(() => none.sent.length >= 1);
+      assert.deepEqual(none.texts(1), ["undefined"]);
+    } finally {
+      await Promise.all([h.host.terminate(), none.host.terminate()]);
+      await new Promise((r) => server.close(r));
     }
   });
 });
