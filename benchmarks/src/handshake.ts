@@ -24,6 +24,28 @@ export function buildUpgradeRequest(url: URL | string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const STATUS_101 = ascii("HTTP/1.1 101 ");
+/** The accept value followed by the end of its header line (the name is checked on the slow path). */
+const ACCEPT_LINE_END = ascii(`: ${EXPECTED_ACCEPT}\r\n`);
+
+const startsWith = (bytes: Uint8Array, prefix: Uint8Array) => {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+};
+
+/** Index of `needle` in `bytes[0..end)`, or -1. */
+function indexOf(bytes: Uint8Array, needle: Uint8Array, end: number): number {
+  const first = needle[0];
+  outer: for (let i = 0; i + needle.length <= end; i++) {
+    if (bytes[i] !== first) continue;
+    for (let j = 1; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
 /** What `readUpgradeResponse` found in the bytes received so far. */
 export type UpgradeResult =
   | { state: "incomplete" }
@@ -47,6 +69,9 @@ export function readUpgradeResponse(bytes: Uint8Array, maxHead = 8192): UpgradeR
   if (end < 0) {
     return bytes.length > maxHead ? { state: "rejected", reason: "response head too long" } : { state: "incomplete" };
   }
+  // Fast path without decoding: "HTTP/1.1 101 " and the expected accept value as a header value.
+  if (startsWith(bytes, STATUS_101) && indexOf(bytes, ACCEPT_LINE_END, end) >= 0)
+    return { state: "accepted", headLength: end };
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, end));
   const firstLine = head.slice(0, head.indexOf("\r\n"));
   if (!/^HTTP\/1\.[01] 101\b/.test(firstLine)) return { state: "rejected", reason: firstLine };

@@ -165,14 +165,18 @@ function open(index: number, request: Uint8Array, url: URL, retry = 0): Promise<
       socket: undefined as unknown as Socket,
       reader: new FrameReader(),
       onBytes: (buf, n) => {
-        const bytes = Buffer.from(buf.subarray(0, n));
-        head = head ? Buffer.concat([head, bytes]) : bytes;
-        const r = readUpgradeResponse(head);
-        if (r.state === "incomplete") return;
+        // Usually the whole response head comes in one read: look at it in the shared buffer, copy only if split.
+        const view = buf.subarray(0, n);
+        const bytes = head ? Buffer.concat([head, view]) : view;
+        const r = readUpgradeResponse(bytes);
+        if (r.state === "incomplete") {
+          head = Buffer.from(bytes);
+          return;
+        }
         if (r.state === "rejected") return finish(false, r.reason);
         // Until a mode takes over, frames are read and dropped (counted by the reader).
         conn.onBytes = (b, m) => conn.reader.push(b, m);
-        if (head.length > r.headLength) conn.reader.push(head.subarray(r.headLength));
+        if (bytes.length > r.headLength) conn.reader.push(bytes.subarray(r.headLength));
         finish(true);
       },
     };
@@ -203,7 +207,7 @@ function open(index: number, request: Uint8Array, url: URL, retry = 0): Promise<
       }
     };
     const timer = setTimeout(() => finish(false, "handshake timeout"), plan.connectTimeoutMs);
-    socket.on("connect", () => socket.write(request));
+    socket.on("connect", () => writerFor(socket)(request));
     socket.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "EADDRINUSE" && !done && retry < 3) {
         // The chosen port is taken by someone else's listener on all addresses: let the kernel pick one.
