@@ -144,6 +144,24 @@ describe("loadgen end to end against the ws peer on loopback", () => {
     assert.equal(typeof r.bytesPerConnection, "number");
   });
 
+  it("idle: holds the connections and reports the server's memory per connection", async () => {
+    const r = await loadgen([
+      "idle",
+      "--url",
+      `ws://127.0.0.1:${port}/`,
+      "--connections",
+      "20",
+      "--pid",
+      String(pid),
+      "--hold",
+      "0.3",
+    ]);
+    assert.equal(r.mode, "idle");
+    assert.equal(r.opened, 20);
+    assert.equal(typeof r.bytesPerConnection, "number");
+    assert.ok(r.rssAfter > 0);
+  });
+
   it("counts refused connections as failures", async () => {
     const out = await run("node", [
       "--import",
@@ -160,5 +178,44 @@ describe("loadgen end to end against the ws peer on loopback", () => {
     assert.equal(r.opened, 0);
     assert.equal(r.failed, 2);
     assert.match(r.firstError, /ECONNREFUSED/);
+  });
+});
+
+describe("HTTP load end to end against the node:http peer on loopback", () => {
+  it("autocannon as a library in a child process: requests/s, latency, no errors", async () => {
+    const server = spawn("node", [join(dir, "servers", "node-http.mjs"), "--port", "0"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        server.stdout!.on("data", (d) => {
+          out += d;
+          const m = /ready port=(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        server.on("exit", () => reject(new Error("node:http peer exited")));
+      });
+      const out = await run("node", [
+        "--import",
+        "tsx",
+        "src/httpload.ts",
+        "--url",
+        `http://127.0.0.1:${port}/4k`,
+        "--connections",
+        "4",
+        "--seconds",
+        "1",
+      ]);
+      const r = JSON.parse(out.trim().split("\n").pop()!);
+      assert.equal(r.tool, "autocannon");
+      assert.ok(r.requests > 0 && r.requestsPerSecond > 0);
+      assert.ok(r.bytesPerSecond >= r.requestsPerSecond * 4096 * 0.9, "4 KiB bodies");
+      assert.equal(r.errors, 0);
+    } finally {
+      const exited = new Promise((resolve) => server.once("exit", resolve));
+      server.kill("SIGTERM");
+      await exited;
+    }
   });
 });
