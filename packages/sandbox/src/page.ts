@@ -170,6 +170,8 @@ export function apiNeeds(code: string): Set<string> {
 }
 
 const HEAD = "var __o=[],__x=[],__R=0,__t;";
+/** API globals that call the host through `__h`. */
+const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "events", "fetch"]);
 /** The last expression of a run: everything the host needs, as one JSON string. */
 const TAIL =
   "\n;JSON.stringify(__R?[__o,__x,[response.status,response.type,response._h,response._c,response._b]]:[__o,__x])";
@@ -262,10 +264,14 @@ export class PageEngine {
       request,
     };
     try {
-      const h = ctx.newFunction("__h", (op, a, b) => this.hostOp(state, op, a, b));
-      ctx.setProp(ctx.global, "__h", h);
-      h.dispose();
-      const source = `${HEAD}${this.definitions(state, tpl)}\n${tpl.code}${TAIL}`;
+      const definitions = this.definitions(state, tpl);
+      // Pages that call no host API (only output) skip the host function.
+      if ([...state.defined].some((n) => HOST_APIS.has(n))) {
+        const h = ctx.newFunction("__h", (op, a, b) => this.hostOp(state, op, a, b));
+        ctx.setProp(ctx.global, "__h", h);
+        h.dispose();
+      }
+      const source = `${HEAD}${definitions}\n${tpl.code}${TAIL}`;
       const mapStack = (s: string) => mapFrames(s, state.files);
       this.guard.start();
       let result = ctx.evalCode(source, file);
