@@ -152,7 +152,13 @@ async function sameThreadEcho(clients: number): Promise<void> {
   );
 }
 
-console.log(`runtime: node ${process.versions.node}`);
+const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+const runtime = g.Bun
+  ? `bun ${g.Bun.version}`
+  : g.Deno
+    ? `deno ${g.Deno.version.deno}`
+    : `node ${process.versions.node}`;
+console.log(`runtime: ${runtime}`);
 await pages();
 console.log(`websocket-script echo through the worker (${SECONDS} s each, no sockets)`);
 await echo(1);
