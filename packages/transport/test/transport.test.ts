@@ -226,6 +226,42 @@ for (const adapter of availableAdapters()) {
       }
     });
 
+    it("pause() stops data until resume(), and nothing is lost", async () => {
+      let resumed = false;
+      const got = new Sink();
+      const all = deferred();
+      const total = 512 * 1024;
+      const listener = await listen(
+        { adapter, port: 0, hostname: HOST },
+        {
+          open(conn) {
+            conn.pause();
+            // A window in which paused reading must deliver nothing (the assertion below), then resume.
+            setTimeout(() => {
+              resumed = true;
+              conn.resume();
+            }, 150);
+          },
+          data(_conn, bytes) {
+            if (!resumed) all.reject(new Error("data delivered while paused"));
+            got.push(bytes);
+            if (got.length >= total) all.resolve();
+          },
+        },
+      );
+      try {
+        const c = await client(adapter, listener.port);
+        const data = randomBytes(total, 5);
+        c.conn.write(data);
+        await all.promise;
+        assert.equal(firstDifference(got.bytes(), data), -1);
+        c.conn.end();
+        await c.closed;
+      } finally {
+        await listener.close({ deadline: 1000 });
+      }
+    });
+
     it("closes connections beyond maxConnections at once and counts them", async () => {
       const openedTwo = deferred();
       let opened = 0;
