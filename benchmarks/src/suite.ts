@@ -129,8 +129,8 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
     name,
     repeats: full ? 5 : 3,
     scenarios,
-    limitSeconds: full ? 40 * 60 : 8 * 60,
-    quietWaitMs: full ? 10_000 : 0,
+    limitSeconds: full ? 60 * 60 : 8 * 60,
+    quietWaitMs: full ? 2_000 : 0,
   };
 }
 
