@@ -473,7 +473,9 @@ export async function runHarness(o: Options): Promise<Results> {
   mkdirSync(join(benchDir, "results"), { recursive: true });
   // A run of part of a suite (--only, --servers) gets its own file and leaves the README alone unless asked.
   const partial = o.only || o.servers ? "-partial" : "";
-  const file = join(benchDir, "results", `${date.slice(0, 10)}-${results.host}${partial}.json`);
+  // The quick suite's file is <date>-<host>.json; the full suite's gets "-full" so neither replaces the other.
+  const suffix = `${s.name === "full" ? "-full" : ""}${partial}`;
+  const file = join(benchDir, "results", `${date.slice(0, 10)}-${results.host}${suffix}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results: ${file}`);
   if (!partial || o.forceReadme) render(results, o.writeReadme);
@@ -483,23 +485,24 @@ export async function runHarness(o: Options): Promise<Results> {
 
 /** Writes the charts and (optionally) the README table from one results object. */
 export function render(results: Results, writeReadme: boolean): void {
-  mkdirSync(join(benchDir, "results"), { recursive: true });
-  const wirehouseIds = new Set(
-    serverTable()
-      .filter((x) => x.wirehouse)
-      .map((x) => x.id),
-  );
-  for (const sc of results.scenarios) {
-    for (const m of sc.metrics) {
-      writeFileSync(join(benchDir, "results", chartName(sc, m)), renderChart(sc, m, wirehouseIds));
-    }
-  }
   const table = renderTable(results);
+  // The README and the charts go together (the table links the charts): both or neither.
   if (writeReadme) {
+    mkdirSync(join(benchDir, "results"), { recursive: true });
+    const wirehouseIds = new Set(
+      serverTable()
+        .filter((x) => x.wirehouse)
+        .map((x) => x.id),
+    );
+    for (const sc of results.scenarios) {
+      for (const m of sc.metrics) {
+        writeFileSync(join(benchDir, "results", chartName(sc, m)), renderChart(sc, m, wirehouseIds));
+      }
+    }
     const readmePath = join(benchDir, "README.md");
     const readme = readFileSync(readmePath, "utf8");
     writeFileSync(readmePath, replaceBetweenMarkers(readme, table));
-    console.log(`table written to ${readmePath}`);
+    console.log(`table and charts written (${readmePath})`);
   }
   console.log(table);
 }

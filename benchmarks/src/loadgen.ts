@@ -237,6 +237,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     });
     const opened = await Promise.all(openedAll);
     const openCount = opened.reduce((a, o) => a + o.opened, 0);
+    // In broadcast mode one of the connections is the publisher; `opened` counts subscribers like `connections`.
+    const publisherCount = mode === "broadcast" ? 1 : 0;
     const failed = opened.reduce((a, o) => a + o.failed, 0);
     const connectSeconds = Math.max(...opened.map((o) => o.elapsedMs)) / 1000;
     const firstError = opened.find((o) => o.error)?.error;
@@ -249,7 +251,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       url: url.href,
       workers: workerCount,
       connections: options.connections,
-      opened: openCount,
+      opened: Math.max(0, openCount - publisherCount),
       failed,
       connectSeconds,
       connectionsPerSecond: connectSeconds > 0 ? openCount / connectSeconds : 0,

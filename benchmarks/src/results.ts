@@ -169,6 +169,13 @@ export function renderTable(r: Results): string {
     out.push("");
     for (const n of r.notes) out.push(`- ${n}`);
   }
+  out.push("");
+  out.push("### Charts");
+  out.push("");
+  for (const sc of r.scenarios) {
+    // Same names as svg.ts `chartName`.
+    for (const m of sc.metrics) out.push(`![${sc.title}: ${m.label}](results/${sc.id}-${m.key}.svg)`);
+  }
   return out.join("\n");
 }
 

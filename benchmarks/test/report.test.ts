@@ -100,6 +100,8 @@ describe("results to table", () => {
     assert.match(md, /not measured/);
     assert.match(md, /load average 0\.1 → 0\.2/);
     assert.match(md, /- a note/);
+    assert.match(md, /!\[Echo 32 B: messages\/s\]\(results\/echo-32-msgs\.svg\)/);
+    assert.match(md, /\(results\/connect-10k-bytes\.svg\)/);
   });
 
   it("replaces only what is between the markers, or appends them", () => {
