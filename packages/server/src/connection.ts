@@ -1,0 +1,373 @@
+/**
+ * The per-connection HTTP/1.x state machine: head → (body) → handler → response,
+ * one request at a time so pipelined responses go out strictly in order (bytes of
+ * later requests wait, copied, while reading is paused). Upgrades hand the
+ * connection to a WsSocket. Every timeout is one reusable timer on the server's wheel.
+ */
+import {
+  BodyDecoder,
+  buildErrorResponse,
+  CONTINUE_RESPONSE,
+  CRLF,
+  chunkHeader,
+  errorResponse,
+  HttpError,
+  isWebSocketRequest,
+  LAST_CHUNK,
+  type RequestHead,
+  RequestParser,
+  writeResponseHead,
+} from "@wirehouse/handshake";
+import { isPathError, normalizePath } from "@wirehouse/router";
+import type { Connection, Timer } from "@wirehouse/transport";
+import { Request } from "./request.ts";
+import type { ServerCore } from "./server.ts";
+import type { ResponseInit, ResponseLike } from "./types.ts";
+import type { WsSocket } from "./websocket.ts";
+
+const encoder = new TextEncoder();
+
+export const RESPONSE_404 = buildErrorResponse(404, "Not Found");
+export const RESPONSE_408 = buildErrorResponse(408, "Request Timeout");
+export const RESPONSE_500 = buildErrorResponse(500, "Internal Server Error");
+export const RESPONSE_503 = buildErrorResponse(503, "Service Unavailable");
+
+enum Phase {
+  /** Waiting for (the rest of) a request head. */
+  Head = 0,
+  /** Reading a body. */
+  Body = 1,
+  /** The handler runs or the response is being written. */
+  Busy = 2,
+  /** Between keep-alive requests. */
+  Idle = 3,
+  /** Upgraded to WebSocket. */
+  Ws = 4,
+  Closed = 5,
+}
+
+export class HttpConnection {
+  private phase = Phase.Idle;
+  private readonly parser: RequestParser;
+  private body: BodyDecoder | null = null;
+  private bodyParts: Uint8Array[] | null = null;
+  private bodySize = 0;
+  private head: RequestHead | null = null;
+  /** Bytes received while busy (pipelined requests), copied. */
+  private pending: Uint8Array | null = null;
+  private readonly timer: Timer<never>;
+  ws: WsSocket | null = null;
+  /** Resolves the current streamed body's wait for drain. */
+  drainWaiter: (() => void) | null = null;
+  closeAfter = false;
+
+  constructor(
+    readonly server: ServerCore,
+    readonly conn: Connection<unknown>,
+    readonly https: boolean,
+    /** The transport may reuse a chunk's memory after data() returns (Deno). */
+    readonly copyChunks: boolean,
+  ) {
+    this.parser = new RequestParser(server.headLimits);
+    this.timer = server.wheel.schedule(
+      server.limits.headTimeoutMs,
+      onTimeout,
+      this as HttpConnection,
+    ) as unknown as Timer<never>;
+    this.phase = Phase.Head;
+  }
+
+  /** Bytes from the transport. */
+  data(chunk: Uint8Array): void {
+    if (this.phase === Phase.Ws) {
+      (this.ws as WsSocket).receive(chunk, this.copyChunks);
+      return;
+    }
+    if (this.phase === Phase.Busy) {
+      this.stash(chunk);
+      return;
+    }
+    this.process(chunk);
+  }
+
+  private stash(chunk: Uint8Array): void {
+    if (this.pending === null) this.pending = chunk.slice();
+    else {
+      const joined = new Uint8Array(this.pending.length + chunk.length);
+      joined.set(this.pending);
+      joined.set(chunk, this.pending.length);
+      this.pending = joined;
+    }
+    this.conn.pause();
+  }
+
+  private process(chunk: Uint8Array): void {
+    const server = this.server;
+    while (chunk.length > 0) {
+      if (this.phase === Phase.Closed || this.phase === Phase.Ws) return;
+      if (this.phase === Phase.Busy) {
+        this.stash(chunk);
+        return;
+      }
+      if (this.phase === Phase.Idle) {
+        this.phase = Phase.Head;
+        server.wheel.reschedule(this.timer, server.limits.headTimeoutMs);
+      }
+      if (this.phase === Phase.Body) {
+        const body = this.body as BodyDecoder;
+        const r = body.push(chunk);
+        if (r.kind === "error") return this.fail(r.error);
+        for (const c of r.chunks) {
+          (this.bodyParts as Uint8Array[]).push(this.copyChunks || c.length < 4096 ? c.slice() : c);
+          this.bodySize += c.length;
+        }
+        chunk = chunk.subarray(r.consumed);
+        if (!r.done) {
+          server.wheel.reschedule(this.timer, server.limits.bodyTimeoutMs);
+          return;
+        }
+        this.body = null;
+        this.startRequest();
+        continue;
+      }
+      // Phase.Head
+      const r = this.parser.push(chunk);
+      if (r.kind === "need-more") return;
+      if (r.kind === "error") return this.fail(r.error);
+      const head = r.head;
+      chunk = chunk.subarray(r.consumed);
+      this.head = head;
+      if (head.bodyKind !== "none" && !isWebSocketRequest(head)) {
+        const body = BodyDecoder.forRequest(head, { maxBodySize: server.limits.maxBodySize });
+        if (body.error) return this.fail(body.error);
+        if (head.expectContinue) this.conn.write(CONTINUE_RESPONSE);
+        this.body = body;
+        this.bodyParts = [];
+        this.bodySize = 0;
+        this.phase = Phase.Body;
+        server.wheel.reschedule(this.timer, server.limits.bodyTimeoutMs);
+        continue;
+      }
+      if (isWebSocketRequest(head)) {
+        // Everything after the head belongs to the WebSocket (or is garbage if refused).
+        this.phase = Phase.Busy;
+        server.wheel.cancel(this.timer);
+        const rest = chunk.length > 0 ? chunk.slice() : null;
+        server.upgrade(this, head, rest);
+        return;
+      }
+      this.startRequest();
+    }
+  }
+
+  private startRequest(): void {
+    const head = this.head as RequestHead;
+    this.phase = Phase.Busy;
+    this.server.wheel.cancel(this.timer);
+    let bodyBytes: Uint8Array | null = null;
+    if (this.bodyParts !== null) {
+      const parts = this.bodyParts;
+      bodyBytes = parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts, this.bodySize);
+      this.bodyParts = null;
+    }
+    this.server.handle(this, head, bodyBytes);
+  }
+
+  /** Builds the request object (or answers 400 for a bad path). */
+  makeRequest(head: RequestHead, body: Uint8Array | null): Request | null {
+    const path = normalizePath(head.path);
+    if (isPathError(path)) {
+      this.fail(new HttpError("bad-target", path.reason, [], 400));
+      return null;
+    }
+    const req = new Request(head, path, this.conn.remoteAddress, this.conn.remotePort, this.https);
+    if (body !== null) req.bodyBytes = body;
+    return req;
+  }
+
+  /** Writes an error response (prebuilt bytes) and closes. */
+  fail(error: HttpError): void {
+    this.server.logError(this.head, error.status, this.conn.remoteAddress);
+    this.writeRaw(errorResponse(error), true);
+  }
+
+  /** Writes complete response bytes; `close` ends the connection afterwards. */
+  writeRaw(bytes: Uint8Array, close: boolean): void {
+    if (this.phase === Phase.Closed) return;
+    this.conn.write(bytes);
+    if (close) this.shutdown();
+    else this.done();
+  }
+
+  private shutdown(): void {
+    this.phase = Phase.Closed;
+    this.server.wheel.cancel(this.timer);
+    this.pending = null;
+    this.conn.end();
+  }
+
+  /** Sends a handler's response (any shape) for `head`, then continues with the next request. */
+  async respond(
+    head: RequestHead,
+    res: ResponseInit | ResponseLike | string | Uint8Array,
+    startedAt: number,
+  ): Promise<void> {
+    const server = this.server;
+    let status = 200;
+    let headers: [string, string][] = [];
+    let body: Uint8Array | AsyncIterable<Uint8Array> | null = null;
+    if (typeof res === "string") body = encoder.encode(res);
+    else if (res instanceof Uint8Array) body = res;
+    else if (isResponseLike(res)) {
+      status = res.status;
+      res.headers.forEach((v, k) => {
+        headers.push([k, v]);
+      });
+      body = new Uint8Array(await res.arrayBuffer());
+    } else if (res !== null && typeof res === "object") {
+      status = res.status ?? 200;
+      const h = res.headers;
+      if (h !== undefined) headers = Array.isArray(h) ? (h as [string, string][]) : Object.entries(h);
+      const b = res.body;
+      body = typeof b === "string" ? encoder.encode(b) : (b ?? null);
+    }
+    if (server.defaultHeaders.length > 0) headers = server.defaultHeaders.concat(headers);
+    const hasLength = body instanceof Uint8Array;
+    const closing = this.closeAfter || server.closing;
+    let h: ReturnType<typeof writeResponseHead>;
+    try {
+      h = writeResponseHead({
+        status,
+        headers,
+        bodyLength: hasLength ? (body as Uint8Array).length : body === null ? 0 : undefined,
+        request: head,
+        close: closing,
+      });
+    } catch (e) {
+      server.reportError(e, "response head");
+      this.writeRaw(RESPONSE_500, true);
+      return;
+    }
+    const keepAlive = h.keepAlive && !closing;
+    let sent = 0;
+    if (!h.bodyAllowed || body === null) {
+      this.conn.write(h.bytes);
+      if (body !== null && !(body instanceof Uint8Array)) abandon(body);
+    } else if (body instanceof Uint8Array) {
+      this.conn.write(body.length > 0 ? [h.bytes, body] : h.bytes);
+      sent = body.length;
+    } else {
+      this.conn.write(h.bytes);
+      try {
+        for await (const piece of body) {
+          if (this.conn.closed) break;
+          if (piece.length === 0) continue;
+          sent += piece.length;
+          const ok = h.chunked ? this.conn.write([chunkHeader(piece.length), piece, CRLF]) : this.conn.write(piece);
+          if (!ok && !this.conn.closed) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+        }
+        if (h.chunked && !this.conn.closed) this.conn.write(LAST_CHUNK);
+      } catch (e) {
+        server.reportError(e, "response body");
+        this.conn.destroy();
+        return;
+      }
+    }
+    server.logAccess(head, status, sent, this.conn.remoteAddress, startedAt);
+    if (!keepAlive) this.shutdown();
+    else this.done();
+  }
+
+  /** Called once a response is complete on a kept-alive connection. */
+  private done(): void {
+    if (this.phase === Phase.Closed || this.phase === Phase.Ws) return;
+    this.head = null;
+    this.phase = Phase.Idle;
+    if (this.server.closing) {
+      this.shutdown();
+      return;
+    }
+    this.server.wheel.reschedule(this.timer, this.server.limits.keepAliveTimeoutMs);
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.conn.resume();
+      this.process(pending);
+    }
+  }
+
+  /** The server is shutting down: idle connections end now, busy ones after their response. */
+  drainForShutdown(): void {
+    if (this.phase === Phase.Idle) this.shutdown();
+    else if (this.phase === Phase.Head && this.parser.buffered === 0) this.shutdown();
+    else this.closeAfter = true;
+  }
+
+  /** Switches this connection to WebSocket mode. */
+  upgraded(ws: WsSocket, rest: Uint8Array | null): void {
+    this.phase = Phase.Ws;
+    this.ws = ws;
+    ws.opened();
+    if (rest !== null) ws.receive(rest, false);
+  }
+
+  timeout(): void {
+    if (this.phase === Phase.Head || this.phase === Phase.Body) {
+      if (this.phase === Phase.Head && this.parser.buffered === 0 && this.head === null) {
+        // Nothing of a request arrived: a quiet close (keep-alive idle or a silent opener).
+        this.shutdown();
+        return;
+      }
+      this.server.logError(this.head, 408, this.conn.remoteAddress);
+      this.writeRaw(RESPONSE_408, true);
+    } else if (this.phase === Phase.Idle) this.shutdown();
+  }
+
+  drain(): void {
+    if (this.ws !== null) this.ws.drained();
+    const w = this.drainWaiter;
+    if (w !== null) {
+      this.drainWaiter = null;
+      w();
+    }
+  }
+
+  closed(): void {
+    this.phase = Phase.Closed;
+    this.server.wheel.cancel(this.timer);
+    const w = this.drainWaiter;
+    if (w !== null) {
+      this.drainWaiter = null;
+      w();
+    }
+    this.ws?.finish();
+  }
+}
+
+function onTimeout(c: HttpConnection): void {
+  c.timeout();
+}
+
+function isResponseLike(r: unknown): r is ResponseLike {
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    typeof (r as ResponseLike).arrayBuffer === "function" &&
+    typeof (r as ResponseLike).headers?.forEach === "function"
+  );
+}
+
+function abandon(body: AsyncIterable<Uint8Array>): void {
+  const it = body[Symbol.asyncIterator]();
+  void it.return?.();
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,735 @@
+/**
+ * The server: sites and routes (@wirehouse/router), listeners (@wirehouse/transport),
+ * HTTP handlers, static files (@wirehouse/static), WebSocket endpoints, pub/sub,
+ * the event facade and graceful shutdown.
+ */
+import { encodeFrameBytes, formatExtensionHeader, Opcode } from "@wirehouse/codec";
+import { createPerMessageDeflate } from "@wirehouse/codec/deflate";
+import {
+  acceptWebSocket,
+  type ExtensionNegotiator,
+  findDeflate,
+  HttpError,
+  negotiateWebSocket,
+  perMessageDeflate,
+  type RequestHead,
+  rejectWebSocket,
+  sha1 as sha1Js,
+} from "@wirehouse/handshake";
+import { sha1 as sha1Node } from "@wirehouse/handshake/sha1-node";
+import { type AcceptHook, type RouteMatch, Router, type Site as RouterSite, runAcceptHook } from "@wirehouse/router";
+import { StaticSite } from "@wirehouse/static";
+import {
+  type Connection,
+  type Listener,
+  TimerWheel,
+  listen as transportListen,
+  runtime as transportRuntime,
+} from "@wirehouse/transport";
+import { HttpConnection } from "./connection.ts";
+import { JobPool } from "./jobs.ts";
+import { InProcessPubSub } from "./pubsub.ts";
+import type { Request } from "./request.ts";
+import type {
+  AccessLogEntry,
+  CloseServerOptions,
+  DeflateOptions,
+  HttpHandler,
+  HttpRouteOptions,
+  ListenOptions,
+  ListenResult,
+  PreparedMessage,
+  PubSubAdapter,
+  ResponseInit,
+  SendOptions,
+  SendResult,
+  ServerOptions,
+  ServerRequest,
+  SiteOptions,
+  StaticRouteOptions,
+  UpgradeRequest,
+  WebSocket,
+  WebSocketHandler,
+  WebSocketOptions,
+} from "./types.ts";
+import { type ResolvedWsOptions, type SocketOwner, WsSocket } from "./websocket.ts";
+
+const encoder = new TextEncoder();
+const sha1 = transportRuntime === "bun" ? sha1Node : sha1Js;
+
+interface HttpKind {
+  readonly type: "http";
+  readonly handler: HttpHandler;
+  readonly methods: ReadonlySet<string> | null;
+  readonly allow: string;
+}
+interface StaticKind {
+  readonly type: "static";
+  readonly site: StaticSite;
+  readonly mount: string;
+}
+export interface WsKind {
+  readonly type: "ws";
+  readonly handler: WebSocketHandler<unknown>;
+  readonly options: ResolvedWsOptions;
+  readonly negotiators: readonly ExtensionNegotiator[];
+  readonly deflate: DeflateOptions | null;
+  readonly protocols: readonly string[] | undefined;
+  readonly origins: WebSocketOptions["origins"];
+}
+type Kind = HttpKind | StaticKind | WsKind;
+
+export interface ResolvedLimits {
+  maxHeadSize: number;
+  maxBodySize: number;
+  headTimeoutMs: number;
+  bodyTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+export function resolveWsOptions(o: WebSocketOptions = {}): WsKind["options"] {
+  return {
+    maxPayload: o.maxPayload ?? 16 * 1024 * 1024,
+    idleTimeoutMs: (o.idleTimeout ?? 120) * 1000,
+    resetIdleOnSend: o.resetIdleOnSend ?? false,
+    maxLifetimeMs: (o.maxLifetime ?? 0) * 1000,
+    pingIntervalMs: (o.pingInterval ?? 0) * 1000,
+    pongTimeoutMs: (o.pongTimeout ?? 10) * 1000,
+    maxBackpressure: o.maxBackpressure ?? 16 * 1024 * 1024,
+    closeOnBackpressureLimit: o.closeOnBackpressureLimit ?? false,
+    maxFrameSize: o.maxFrameSize ?? 0,
+    highWaterMark: 1024 * 1024,
+  };
+}
+
+function wsKind(handler: WebSocketHandler<unknown>, o: WebSocketOptions = {}): WsKind {
+  const deflate = o.deflate === true ? {} : o.deflate ? o.deflate : null;
+  return {
+    type: "ws",
+    handler,
+    options: resolveWsOptions(o),
+    negotiators: deflate ? [perMessageDeflate(deflate)] : [],
+    deflate,
+    protocols: o.protocols,
+    origins: o.origins,
+  };
+}
+
+/** A site: a set of host names with routes. */
+export class Site {
+  constructor(
+    private readonly server: Server,
+    /** @internal */ readonly inner: RouterSite<Kind>,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  /** Serves a directory under `prefix` ("/" or "/assets/*" or "/assets"). */
+  static(prefix: string, options: StaticRouteOptions): this {
+    let mount = prefix.endsWith("/*") ? prefix.slice(0, -2) : prefix;
+    if (mount.endsWith("/")) mount = mount.slice(0, -1);
+    const site = new StaticSite(options);
+    this.server.statics.push(site);
+    this.inner.add(`${mount}/*`, { type: "static", site, mount });
+    return this;
+  }
+
+  http(pattern: string, handler: HttpHandler, options: HttpRouteOptions = {}): this {
+    this.inner.add(pattern, httpKind(handler, options), { accept: options.accept });
+    return this;
+  }
+
+  websocket<T = unknown>(pattern: string, handler: WebSocketHandler<T>, options?: WebSocketOptions): this {
+    this.inner.add(pattern, wsKind(handler as WebSocketHandler<unknown>, options));
+    return this;
+  }
+
+  fallback(handler: HttpHandler, options: HttpRouteOptions = {}): this {
+    this.inner.setFallback(httpKind(handler, options), { accept: options.accept });
+    return this;
+  }
+}
+
+function httpKind(handler: HttpHandler, options: HttpRouteOptions): HttpKind {
+  const methods = options.methods ? new Set(options.methods.map((m) => m.toUpperCase())) : null;
+  if (methods?.has("GET")) methods.add("HEAD");
+  return { type: "http", handler, methods, allow: methods ? [...methods].join(", ") : "" };
+}
+
+type EventName = "connection" | "message" | "close" | "drain" | "error";
+
+/** The server. Create with `createServer(options)`. */
+export class Server implements SocketOwner {
+  readonly wheel = new TimerWheel({ tickMs: 50 });
+  readonly limits: ResolvedLimits;
+  readonly headLimits: { maxHeadSize: number };
+  readonly defaultHeaders: [string, string][];
+  readonly router = new Router<Kind>();
+  /** @internal */ readonly statics: StaticSite[] = [];
+  private readonly listeners: Listener[] = [];
+  private readonly conns = new Set<HttpConnection>();
+  private readonly sockets = new Set<WsSocket>();
+  private readonly topics = new Map<string, Set<WsSocket>>();
+  private readonly pubsub: PubSubAdapter;
+  private implicitSite: Site | null = null;
+  private jobPool: JobPool | null = null;
+  private readonly events = new Map<EventName, ((...args: never[]) => void)[]>();
+  private eventKind: WsKind | null = null;
+  closing = false;
+
+  constructor(readonly options: ServerOptions = {}) {
+    const l = options.limits ?? {};
+    this.limits = {
+      maxHeadSize: l.maxHeadSize ?? 16 * 1024,
+      maxBodySize: l.maxBodySize ?? 1024 * 1024,
+      headTimeoutMs: l.headTimeoutMs ?? 10_000,
+      bodyTimeoutMs: l.bodyTimeoutMs ?? 30_000,
+      keepAliveTimeoutMs: l.keepAliveTimeoutMs ?? 5_000,
+      maxConnections: l.maxConnections ?? 10_000,
+    };
+    this.headLimits = { maxHeadSize: this.limits.maxHeadSize };
+    this.defaultHeaders = options.defaultHeaders ?? [];
+    this.pubsub = options.pubsub ?? new InProcessPubSub();
+    this.pubsub.onMessage((topic, data, binary) => this.deliver(topic, data, binary, null));
+  }
+
+  // ---- configuration -------------------------------------------------------------------
+
+  addSite(options: SiteOptions = {}): Site {
+    const inner = this.router.addSite({
+      name: options.name,
+      hosts: options.hosts,
+      aliases: options.aliases,
+      default: options.default,
+    });
+    const site = new Site(this, inner);
+    if (options.default) this.implicitSite = site;
+    return site;
+  }
+
+  setDefaultSite(site: Site): void {
+    this.router.setDefault(site.inner);
+    this.implicitSite = site;
+  }
+
+  /** The default site (created on first use) that the server-level shorthands add to. */
+  get defaultSite(): Site {
+    if (this.implicitSite === null) {
+      this.implicitSite = this.addSite({ name: "default", default: true });
+    }
+    return this.implicitSite;
+  }
+
+  http(pattern: string, handler: HttpHandler, options?: HttpRouteOptions): this {
+    this.defaultSite.http(pattern, handler, options);
+    return this;
+  }
+  websocket<T = unknown>(pattern: string, handler: WebSocketHandler<T>, options?: WebSocketOptions): this {
+    this.defaultSite.websocket(pattern, handler, options);
+    return this;
+  }
+  static(prefix: string, options: StaticRouteOptions): this {
+    this.defaultSite.static(prefix, options);
+    return this;
+  }
+  fallback(handler: HttpHandler, options?: HttpRouteOptions): this {
+    this.defaultSite.fallback(handler, options);
+    return this;
+  }
+
+  /** The worker-thread pool for CPU-bound jobs (created on first use). */
+  get jobs(): JobPool {
+    if (this.jobPool === null) this.jobPool = new JobPool();
+    return this.jobPool;
+  }
+
+  // ---- listening -----------------------------------------------------------------------
+
+  async listen(options: ListenOptions): Promise<ListenResult> {
+    if (this.implicitSite === null && this.router.sites().length === 0) void this.defaultSite;
+    const https = options.tls !== undefined;
+    const copy = (this.options.adapter ?? transportRuntime) === "deno";
+    const listener = await transportListen<HttpConnection>(
+      {
+        port: options.port,
+        hostname: options.hostname ?? "127.0.0.1",
+        tls: options.tls,
+        reusePort: options.reusePort,
+        maxConnections: this.limits.maxConnections,
+        wheel: this.wheel,
+        adapter: this.options.adapter,
+      },
+      {
+        open: (conn) => {
+          const c = new HttpConnection(this, conn as Connection<unknown>, https, copy);
+          conn.state = c;
+          this.conns.add(c);
+        },
+        data: (conn, bytes) => (conn.state as HttpConnection).data(bytes),
+        drain: (conn) => (conn.state as HttpConnection).drain(),
+        close: (conn) => {
+          const c = conn.state as HttpConnection;
+          this.conns.delete(c);
+          c.closed();
+        },
+      },
+    );
+    this.listeners.push(listener);
+    return { port: listener.port, hostname: listener.address };
+  }
+
+  /** Open TCP connections (HTTP and WebSocket). */
+  get connections(): number {
+    return this.conns.size;
+  }
+  /** Open WebSockets. */
+  get clients(): number {
+    return this.sockets.size;
+  }
+
+  /** Adopts a connection from another source (node:http upgrade adoption). @internal */
+  adopt(conn: Connection<unknown>, https: boolean): HttpConnection {
+    const c = new HttpConnection(this, conn, https, false);
+    this.conns.add(c);
+    return c;
+  }
+  /** @internal */
+  forget(c: HttpConnection): void {
+    this.conns.delete(c);
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------
+
+  /** @internal a complete request (head and body) from a connection. */
+  handle(c: HttpConnection, head: RequestHead, body: Uint8Array | null): void {
+    const startedAt = this.wheel.now;
+    const req = c.makeRequest(head, body);
+    if (req === null) return;
+    const m = this.router.match(head.host, req.path);
+    if (m === null) {
+      void c.respond(head, { status: 404, body: "Not Found" }, startedAt);
+      return;
+    }
+    this.dispatch(c, head, req, m, startedAt);
+  }
+
+  private dispatch(c: HttpConnection, head: RequestHead, req: Request, m: RouteMatch<Kind>, startedAt: number): void {
+    req.params = m.params as Record<string, string>;
+    req.rest = m.rest;
+    const kind = m.route.kind;
+    if (kind.type === "ws") {
+      void c.respond(head, { status: 426, headers: [["Upgrade", "websocket"]], body: "Upgrade Required" }, startedAt);
+      return;
+    }
+    const hook = m.route.accept;
+    if (hook !== undefined) {
+      const verdict = runAcceptHook(hook, acceptRequest(req));
+      if (verdict instanceof Promise) {
+        verdict.then((v) => {
+          if (v.accept) this.run(c, head, req, kind, startedAt);
+          else void c.respond(head, { status: v.status, headers: v.headers, body: v.body ?? "" }, startedAt);
+        });
+        return;
+      }
+      if (!verdict.accept) {
+        void c.respond(head, { status: verdict.status, headers: verdict.headers, body: verdict.body ?? "" }, startedAt);
+        return;
+      }
+    }
+    this.run(c, head, req, kind, startedAt);
+  }
+
+  private run(
+    c: HttpConnection,
+    head: RequestHead,
+    req: Request,
+    kind: HttpKind | StaticKind,
+    startedAt: number,
+  ): void {
+    if (kind.type === "static") {
+      let res: ReturnType<StaticSite["serve"]>;
+      try {
+        res = kind.site.serve({
+          method: head.method,
+          path: req.rest,
+          normalized: true,
+          mount: kind.mount,
+          query: head.rawQuery,
+          headers: head.headers,
+        });
+      } catch (e) {
+        this.fail500(c, head, e, startedAt);
+        return;
+      }
+      if (res instanceof Promise) {
+        res.then(
+          (r) => c.respond(head, { status: r.status, headers: r.headers, body: r.body }, startedAt),
+          (e) => this.fail500(c, head, e, startedAt),
+        );
+      } else void c.respond(head, { status: res.status, headers: res.headers, body: res.body }, startedAt);
+      return;
+    }
+    if (kind.methods !== null && !kind.methods.has(head.method)) {
+      void c.respond(head, { status: 405, headers: [["Allow", kind.allow]], body: "Method Not Allowed" }, startedAt);
+      return;
+    }
+    let out: ReturnType<HttpHandler>;
+    try {
+      out = kind.handler(req);
+    } catch (e) {
+      this.fail500(c, head, e, startedAt);
+      return;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (r) => c.respond(head, r ?? { status: 204 }, startedAt),
+        (e) => this.fail500(c, head, e, startedAt),
+      );
+    } else void c.respond(head, out ?? { status: 204 }, startedAt);
+  }
+
+  private fail500(c: HttpConnection, head: RequestHead, error: unknown, startedAt: number): void {
+    this.reportError(error, "http handler");
+    const body =
+      this.options.dev && error instanceof Error
+        ? `Internal Server Error\n\n${error.stack ?? error.message}`
+        : "Internal Server Error";
+    void c.respond(head, { status: 500, body }, startedAt);
+  }
+
+  /** @internal */
+  reportError(error: unknown, where: string): void {
+    if (this.options.onError) {
+      try {
+        this.options.onError(error, where);
+      } catch {
+        // never let a logger break the server
+      }
+    }
+  }
+  /** @internal */
+  onError = (error: unknown, where: string): void => this.reportError(error, where);
+
+  /** @internal */
+  logAccess(head: RequestHead, status: number, bytes: number, remote: string, startedAt: number): void {
+    const log = this.options.log;
+    if (log === undefined) return;
+    const entry: AccessLogEntry = {
+      time: Date.now(),
+      remoteAddress: remote,
+      method: head.method,
+      path: head.path,
+      host: head.host ?? "",
+      status,
+      bytes,
+      durationMs: this.wheel.now - startedAt,
+      site: this.router.site(head.host)?.name,
+    };
+    try {
+      log(entry);
+    } catch {
+      // ignore
+    }
+  }
+
+  /** @internal */
+  logError(head: RequestHead | null, status: number, remote: string): void {
+    const log = this.options.log;
+    if (log === undefined) return;
+    try {
+      log({
+        time: Date.now(),
+        remoteAddress: remote,
+        method: head?.method ?? "-",
+        path: head?.path ?? "-",
+        host: head?.host ?? "",
+        status,
+        bytes: 0,
+        durationMs: 0,
+        site: undefined,
+      });
+    } catch {
+      // ignore
+    }
+  }
+
+  // ---- WebSocket -----------------------------------------------------------------------
+
+  /** @internal an upgrade request (`rest`: bytes after the head, copied). */
+  upgrade(c: HttpConnection, head: RequestHead, rest: Uint8Array | null): void {
+    const startedAt = this.wheel.now;
+    const req = c.makeRequest(head, null);
+    if (req === null) return;
+    if (this.closing) {
+      c.writeRaw(rejectWebSocket(503, "Service Unavailable"), true);
+      return;
+    }
+    const m = this.router.match(head.host, req.path);
+    let kind: WsKind;
+    if (m !== null && m.route.kind.type === "ws") {
+      kind = m.route.kind;
+      req.params = m.params as Record<string, string>;
+      req.rest = m.rest;
+    } else if (this.events.has("connection")) {
+      this.eventKind ??= wsKind({});
+      kind = this.eventKind;
+    } else if (m !== null) {
+      this.dispatch(c, head, req, m, startedAt);
+      return;
+    } else {
+      void c.respond(head, { status: 404, body: "Not Found" }, startedAt);
+      return;
+    }
+    const origin = head.origin;
+    if (origin !== undefined && !originAllowed(kind.origins, origin, req)) {
+      this.logError(head, 403, c.conn.remoteAddress);
+      c.writeRaw(rejectWebSocket(403, "Forbidden Origin"), true);
+      return;
+    }
+    const up = negotiateWebSocket(head, { protocols: kind.protocols, extensions: kind.negotiators, sha1 });
+    if (up instanceof HttpError) {
+      c.fail(up);
+      return;
+    }
+    const hook = kind.handler.upgrade;
+    if (hook === undefined) {
+      this.finishUpgrade(c, kind, up, rest, req, undefined);
+      return;
+    }
+    const ureq = req as unknown as UpgradeRequest & { offeredProtocols: readonly string[] };
+    (ureq as { offeredProtocols: readonly string[] }).offeredProtocols = up.offeredProtocols;
+    const verdict = runAcceptHook(
+      (() => {
+        const r = hook.call(kind.handler, ureq);
+        return r ?? { accept: true };
+      }) as AcceptHook<unknown>,
+      acceptRequest(req),
+    );
+    const apply = (v: Awaited<typeof verdict>) => {
+      if (!v.accept) {
+        const body =
+          typeof v.body === "string" ? v.body : v.body ? new TextDecoder().decode(v.body) : statusReason(v.status);
+        this.logError(head, v.status, c.conn.remoteAddress);
+        c.writeRaw(rejectWebSocket(v.status, body, v.headers ?? []), true);
+        return;
+      }
+      this.finishUpgrade(c, kind, up, rest, req, v);
+    };
+    if (verdict instanceof Promise) verdict.then(apply);
+    else apply(verdict);
+  }
+
+  private finishUpgrade(
+    c: HttpConnection,
+    kind: WsKind,
+    up: Exclude<ReturnType<typeof negotiateWebSocket>, HttpError>,
+    rest: Uint8Array | null,
+    req: Request,
+    v: { headers?: ReadonlyArray<readonly [string, string]>; protocol?: string; data?: unknown } | undefined,
+  ): void {
+    if (c.conn.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = acceptWebSocket(up, { headers: v?.headers, protocol: v?.protocol, sha1 });
+    } catch (e) {
+      this.reportError(e, "websocket accept");
+      c.writeRaw(rejectWebSocket(500, "Internal Server Error"), true);
+      return;
+    }
+    const params = findDeflate(up.extensions);
+    const deflate = params ? createPerMessageDeflate(params, "server", kind.deflate ?? {}) : undefined;
+    const extensions = up.extensions.length > 0 ? formatExtensionHeader(up.extensions.map((e) => e.response)) : "";
+    const protocol = v?.protocol ?? up.protocol ?? "";
+    const ws = new WsSocket(c.conn, this, kind.handler, kind.options, "server", v?.data, protocol, extensions, deflate);
+    ws.request = req;
+    this.sockets.add(ws);
+    c.conn.write(bytes);
+    c.upgraded(ws, rest);
+  }
+
+  // SocketOwner
+  socketClosed(ws: WsSocket): void {
+    this.sockets.delete(ws);
+  }
+  subscribe(ws: WsSocket, topic: string): void {
+    let set = this.topics.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      this.topics.set(topic, set);
+      this.pubsub.subscribe(topic);
+    }
+    set.add(ws);
+  }
+  unsubscribe(ws: WsSocket, topic: string): void {
+    const set = this.topics.get(topic);
+    if (set === undefined) return;
+    set.delete(ws);
+    if (set.size === 0) {
+      this.topics.delete(topic);
+      this.pubsub.unsubscribe(topic);
+    }
+  }
+  publishFrom(ws: WsSocket, topic: string, data: string | Uint8Array, options?: SendOptions): void {
+    const binary = options?.binary ?? typeof data !== "string";
+    this.deliver(topic, typeof data === "string" ? encoder.encode(data) : data, binary, ws);
+  }
+  emitOpen(ws: WsSocket): void {
+    this.emit("connection", ws, ws.request);
+  }
+  emitMessage(ws: WsSocket, data: string | Uint8Array, isBinary: boolean): void {
+    this.emit("message", ws, data, isBinary);
+  }
+  emitClose(ws: WsSocket, code: number, reason: string): void {
+    this.emit("close", ws, code, reason);
+  }
+
+  /** Writes one encoded frame to every local subscriber of `topic` (except `except`). */
+  private deliver(topic: string, data: Uint8Array, binary: boolean, except: WsSocket | null): void {
+    const set = this.topics.get(topic);
+    if (set === undefined || set.size === 0) return;
+    const frame = encodeFrameBytes(binary ? Opcode.Binary : Opcode.Text, data);
+    for (const ws of set) if (ws !== except) ws.sendFrame(frame, null);
+  }
+
+  /** Sends `data` to every subscriber of `topic`: the frame is encoded once, the same bytes go to each. */
+  publish(topic: string, data: string | Uint8Array, options?: SendOptions | boolean): void {
+    const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
+    this.pubsub.publish(topic, typeof data === "string" ? encoder.encode(data) : data, binary);
+  }
+
+  /** Sends `data` to every open WebSocket (one encoding). */
+  broadcast(data: string | Uint8Array | PreparedMessage, options?: SendOptions | boolean): void {
+    const p = isPrepared(data) ? data : this.prepare(data as string | Uint8Array, options);
+    for (const ws of this.sockets) ws.sendFrame(p.frame, p);
+  }
+
+  /** Encodes a message once, for `ws.send(prepared)` to any number of sockets. */
+  prepare(data: string | Uint8Array, options?: SendOptions | boolean): PreparedMessage {
+    const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
+    const payload = typeof data === "string" ? encoder.encode(data) : data;
+    const frame = encodeFrameBytes(binary ? Opcode.Binary : Opcode.Text, payload);
+    return Object.freeze({ binary, frame, payload, deflated: undefined });
+  }
+
+  // ---- event facade --------------------------------------------------------------------
+
+  on(event: "connection", listener: (ws: WebSocket, req: ServerRequest) => void): this;
+  on(event: "message", listener: (ws: WebSocket, data: string | Uint8Array, isBinary: boolean) => void): this;
+  on(event: "close", listener: (ws: WebSocket, code: number, reason: string) => void): this;
+  on(event: EventName, listener: (...args: never[]) => void): this {
+    const list = this.events.get(event);
+    if (list) list.push(listener);
+    else this.events.set(event, [listener]);
+    return this;
+  }
+
+  off(event: EventName, listener: (...args: never[]) => void): this {
+    const list = this.events.get(event);
+    if (list) {
+      const i = list.indexOf(listener);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.events.delete(event);
+    }
+    return this;
+  }
+
+  private emit(event: EventName, ...args: unknown[]): void {
+    const list = this.events.get(event);
+    if (list === undefined) return;
+    for (const fn of list) {
+      try {
+        (fn as (...a: unknown[]) => void)(...args);
+      } catch (e) {
+        this.reportError(e, `event ${event}`);
+      }
+    }
+  }
+
+  send(socket: WebSocket, message: string | Uint8Array, binary?: boolean): SendResult {
+    return socket.send(message, { binary: binary ?? typeof message !== "string" });
+  }
+  setUserData<T>(socket: WebSocket<T>, data: T): void {
+    socket.data = data;
+  }
+  getUserData<T>(socket: WebSocket<T>): T {
+    return socket.data;
+  }
+
+  // ---- shutdown ------------------------------------------------------------------------
+
+  /**
+   * Stops accepting, lets requests finish, closes WebSockets with 1001 after their
+   * queued messages; after `deadline` ms (default 5000) the rest is destroyed.
+   * Resolves with the number of connections destroyed.
+   */
+  async close(options: CloseServerOptions = {}): Promise<number> {
+    if (this.closing) return 0;
+    this.closing = true;
+    const deadline = options.deadline ?? 5000;
+    for (const c of [...this.conns]) c.drainForShutdown();
+    for (const ws of [...this.sockets]) ws.close(1001, "server shutting down");
+    const destroyed = await Promise.all(this.listeners.map((l) => l.close({ deadline })));
+    // adopted connections (handleUpgrade) are not tracked by a listener
+    for (const c of [...this.conns]) c.conn.destroy();
+    for (const s of this.statics) s.close();
+    await this.pubsub.close();
+    this.jobPool?.close();
+    this.wheel.clear();
+    return destroyed.reduce((a, b) => a + b, 0);
+  }
+}
+
+function isPrepared(d: unknown): d is PreparedMessage {
+  return typeof d === "object" && d !== null && "frame" in d && "payload" in d;
+}
+
+function statusReason(status: number): string {
+  return status === 403 ? "Forbidden" : status === 401 ? "Unauthorized" : "Rejected";
+}
+
+function acceptRequest(req: Request) {
+  const cookies: Record<string, string> = Object.create(null);
+  for (const [k, v] of req.cookies) cookies[k] = v;
+  return {
+    method: req.method,
+    path: req.path,
+    query: req.rawQuery,
+    host: req.host,
+    headers: req.headers,
+    cookies,
+    remoteAddress: req.remoteAddress,
+    origin: req.headers.get("origin"),
+    params: req.params,
+  };
+}
+
+/** Same-origin by default: a browser's Origin must name the Host it connected to. */
+function originAllowed(rule: WebSocketOptions["origins"], origin: string, req: ServerRequest): boolean {
+  if (rule === "*") return true;
+  if (Array.isArray(rule)) return rule.includes(origin);
+  if (typeof rule === "function") {
+    try {
+      return rule(origin, req) === true;
+    } catch {
+      return false;
+    }
+  }
+  if (origin === "null") return false;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return host.toLowerCase() === req.host.toLowerCase();
+}
+
+export function createServer(options?: ServerOptions): Server {
+  return new Server(options);
+}
+
+export type ServerCore = Server;
+export type { ResponseInit };

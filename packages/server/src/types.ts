@@ -1,0 +1,254 @@
+/**
+ * The public types of @wirehouse/server (shape fixed by notes/SERVER-API.md).
+ */
+import type { AcceptHook, AcceptResult } from "@wirehouse/router";
+import type { StaticOptions } from "@wirehouse/static";
+
+export type { AcceptHook, AcceptResult };
+
+/** Connection limits; every timeout is driven by the server's timer wheel. */
+export interface ServerLimits {
+  /** Largest request head in bytes (431 beyond). Default 16 KiB. */
+  maxHeadSize?: number;
+  /** Largest request body in bytes (413 beyond). Default 1 MiB. */
+  maxBodySize?: number;
+  /** Time to receive a complete request head (408). Default 10 s. */
+  headTimeoutMs?: number;
+  /** Time without body bytes while a body is expected (408). Default 30 s. */
+  bodyTimeoutMs?: number;
+  /** Idle time between keep-alive requests before closing. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Connections beyond this are closed at once. Default 10,000. */
+  maxConnections?: number;
+}
+
+export interface AccessLogEntry {
+  time: number;
+  remoteAddress: string;
+  method: string;
+  path: string;
+  host: string;
+  status: number;
+  bytes: number;
+  durationMs: number;
+  site: string | undefined;
+}
+
+export interface ServerOptions {
+  limits?: ServerLimits;
+  log?: (line: AccessLogEntry) => void;
+  onError?: (error: unknown, where: string) => void;
+  /** Added to every HTTP response (not to 101s). */
+  defaultHeaders?: [string, string][];
+  /** Development mode: 500 bodies carry the error message. */
+  dev?: boolean;
+  /** Transport adapter override ("node" | "bun" | "deno"). */
+  adapter?: "node" | "bun" | "deno";
+  /** Pub/sub adapter (default: in-process). */
+  pubsub?: PubSubAdapter;
+}
+
+export interface TlsOptions {
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+  sni?: Record<string, { cert: string | Uint8Array; key: string | Uint8Array }>;
+}
+
+export interface ListenOptions {
+  port: number;
+  hostname?: string;
+  tls?: TlsOptions;
+  reusePort?: boolean;
+}
+
+export interface ListenResult {
+  port: number;
+  hostname: string;
+}
+
+export interface SiteOptions {
+  name?: string;
+  hosts?: string[];
+  aliases?: string[];
+  default?: boolean;
+}
+
+/** Header access on a request: case-insensitive `get` (repeats joined with ", "), iteration as [name, value]. */
+export interface RequestHeaders extends Iterable<[string, string]> {
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string): boolean;
+}
+
+export interface ServerRequest {
+  readonly method: string;
+  /** The request target as received. */
+  readonly url: string;
+  /** The normalised, decoded path. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly rawQuery: string;
+  readonly headers: RequestHeaders;
+  readonly cookies: Map<string, string>;
+  readonly host: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly params: Record<string, string>;
+  /** What the route's `*` did not consume ("/" for exact routes). */
+  readonly rest: string;
+  readonly httpVersion: "1.0" | "1.1";
+  readonly https: boolean;
+  body(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  bodyStream(): AsyncIterable<Uint8Array>;
+}
+
+export type ResponseBody = Uint8Array | string | AsyncIterable<Uint8Array> | null | undefined;
+
+export interface ResponseInit {
+  status?: number;
+  headers?: Record<string, string> | [string, string][] | ReadonlyArray<readonly [string, string]>;
+  body?: ResponseBody;
+}
+
+/** A fetch-API `Response` (anything with status, headers.forEach and arrayBuffer()) is accepted too. */
+export interface ResponseLike {
+  status: number;
+  headers: { forEach(cb: (value: string, name: string) => void): void };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export type HttpHandler = (
+  req: ServerRequest,
+) => ResponseInit | ResponseLike | string | Uint8Array | Promise<ResponseInit | ResponseLike | string | Uint8Array>;
+
+export interface HttpRouteOptions {
+  accept?: AcceptHook;
+  /** Allowed methods (405 with Allow otherwise). Default: any. */
+  methods?: string[];
+}
+
+export type StaticRouteOptions = StaticOptions;
+
+/** `send` result: 1 written (or queued under the high-water mark), 0 buffered past it (wait for drain), -1 dropped. */
+export type SendResult = 1 | 0 | -1;
+export const SEND_SENT = 1 as const;
+export const SEND_BUFFERED = 0 as const;
+export const SEND_DROPPED = -1 as const;
+
+export interface SendOptions {
+  binary?: boolean;
+  compress?: boolean;
+}
+
+/** A message encoded (and compressed) once by `server.prepare`, sendable to any socket without re-encoding. */
+export interface PreparedMessage {
+  readonly binary: boolean;
+  /** The plain frame bytes. */
+  readonly frame: Uint8Array;
+  /** The compressed frame bytes (for sockets with a context-free deflate session), if compressed. */
+  readonly deflated: Uint8Array | undefined;
+  readonly payload: Uint8Array;
+}
+
+export interface WebSocket<T = unknown> {
+  /** User data from the accept hook (or set later). */
+  data: T;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Bytes written and not yet handed to the kernel (plus messages waiting for compression). */
+  readonly bufferedAmount: number;
+  /** The agreed subprotocol ("" if none). */
+  readonly protocol: string;
+  /** The negotiated extensions header value ("" if none). */
+  readonly extensions: string;
+  /** 0 connecting, 1 open, 2 closing, 3 closed (like the browser API). */
+  readonly readyState: number;
+  send(data: string | Uint8Array | ArrayBuffer | PreparedMessage, options?: SendOptions | boolean): SendResult;
+  ping(data?: string | Uint8Array): void;
+  pong(data?: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  isSubscribed(topic: string): boolean;
+  readonly topics: ReadonlySet<string>;
+  /** Publishes to every subscriber of `topic` except this socket. */
+  publish(topic: string, data: string | Uint8Array, options?: SendOptions): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface UpgradeRequest extends ServerRequest {
+  readonly origin: string | null;
+  readonly offeredProtocols: readonly string[];
+}
+
+export interface WebSocketHandler<T = unknown> {
+  /** The accept hook: return `{ accept: true, data?, headers?, protocol? }` or `{ accept: false, status }`. */
+  upgrade?(req: UpgradeRequest): AcceptResult<T> | Promise<AcceptResult<T>> | undefined | void;
+  open?(ws: WebSocket<T>): void | Promise<void>;
+  message?(ws: WebSocket<T>, data: string | Uint8Array, isBinary: boolean): void | Promise<void>;
+  drain?(ws: WebSocket<T>): void;
+  ping?(ws: WebSocket<T>, data: Uint8Array): void;
+  pong?(ws: WebSocket<T>, data: Uint8Array): void;
+  close?(ws: WebSocket<T>, code: number, reason: string): void;
+  /** A message refused over `maxBackpressure`. */
+  dropped?(ws: WebSocket<T>, data: string | Uint8Array | PreparedMessage): void;
+}
+
+export interface DeflateOptions {
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number;
+  clientMaxWindowBits?: number;
+  /** Messages smaller than this are sent uncompressed. Default 1024. */
+  threshold?: number;
+  level?: number;
+  memLevel?: number;
+}
+
+export interface WebSocketOptions {
+  /** Largest message (1009 beyond). Default 16 MiB. */
+  maxPayload?: number;
+  /** Seconds without any received data before closing (1001). 0 = off. Default 120. */
+  idleTimeout?: number;
+  /** Also reset the idle timer on send. Default false. */
+  resetIdleOnSend?: boolean;
+  /** Seconds after which the socket is closed regardless (0 = off). */
+  maxLifetime?: number;
+  /** Send a ping after this many seconds without received data (0 = off); close 1011 if no pong arrives within `pongTimeout`. */
+  pingInterval?: number;
+  /** Seconds to wait for a pong after an automatic ping. Default 10. */
+  pongTimeout?: number;
+  /** Bytes buffered beyond which `send` drops (returns -1). Default 16 MiB. */
+  maxBackpressure?: number;
+  /** Close (1008) instead of dropping when over `maxBackpressure`. Default false. */
+  closeOnBackpressureLimit?: boolean;
+  /** permessage-deflate: false (default), true, or options. */
+  deflate?: boolean | DeflateOptions;
+  /** Outgoing messages larger than this are fragmented. Default: never. */
+  maxFrameSize?: number;
+  /** Subprotocols in preference order. */
+  protocols?: string[];
+  /**
+   * Allowed origins for browser requests: "*" (any), a list, or a callback.
+   * Default: same origin (Origin's host equals Host) or no Origin header.
+   */
+  origins?: "*" | string[] | ((origin: string, req: ServerRequest) => boolean);
+  /** Send ping frames' payload to the handler's ping(); pongs are always answered automatically. */
+}
+
+export interface PubSubAdapter {
+  publish(topic: string, data: Uint8Array, binary: boolean): void;
+  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  close(): void | Promise<void>;
+}
+
+export interface CloseServerOptions {
+  /** Milliseconds to let requests finish and websocket queues drain before destroying. Default 5000. */
+  deadline?: number;
+}

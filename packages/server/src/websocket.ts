@@ -1,0 +1,546 @@
+/**
+ * One WebSocket connection (server or client role) over a transport connection:
+ * the codec's MessageDecoder on the way in, frames written straight to the
+ * transport on the way out, permessage-deflate kept in message order.
+ */
+import { isUtf8 } from "node:buffer";
+import {
+  closeFrameFor,
+  DecoderEvent,
+  encodeCloseFrame,
+  encodeFrame,
+  encodeFrameBytes,
+  fragmentMessage,
+  isValidCloseCode,
+  MessageDecoder,
+  Opcode,
+  type PerMessageDeflate,
+  type ProtocolError,
+} from "@wirehouse/codec";
+import type { Connection, Timer, TimerWheel } from "@wirehouse/transport";
+import type { PreparedMessage, SendOptions, SendResult, WebSocket, WebSocketHandler } from "./types.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+/** Options resolved once per endpoint (all times in milliseconds). */
+export interface ResolvedWsOptions {
+  maxPayload: number;
+  idleTimeoutMs: number;
+  resetIdleOnSend: boolean;
+  maxLifetimeMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  maxBackpressure: number;
+  closeOnBackpressureLimit: boolean;
+  maxFrameSize: number;
+  highWaterMark: number;
+}
+
+/** What a socket needs from its owner (the server, or the client for connect()). */
+export interface SocketOwner {
+  readonly wheel: TimerWheel;
+  /** Called once when the socket is gone (after handler.close). */
+  socketClosed(ws: WsSocket): void;
+  subscribe(ws: WsSocket, topic: string): void;
+  unsubscribe(ws: WsSocket, topic: string): void;
+  publishFrom(ws: WsSocket, topic: string, data: string | Uint8Array, options?: SendOptions): void;
+  /** Extra listeners (the event facade). */
+  emitOpen?(ws: WsSocket): void;
+  emitMessage?(ws: WsSocket, data: string | Uint8Array, isBinary: boolean): void;
+  emitClose?(ws: WsSocket, code: number, reason: string): void;
+  onError?(error: unknown, where: string): void;
+}
+
+enum State {
+  Open = 1,
+  Closing = 2,
+  Closed = 3,
+}
+
+function toBytes(data: string | Uint8Array | ArrayBuffer): Uint8Array {
+  if (typeof data === "string") return encoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  return new Uint8Array(data);
+}
+
+function isPrepared(data: unknown): data is PreparedMessage {
+  return typeof data === "object" && data !== null && "frame" in data && "payload" in data;
+}
+
+export class WsSocket<T = unknown> implements WebSocket<T> {
+  data: T;
+  /** The upgrade request (server role). */
+  request: unknown = undefined;
+  readonly protocol: string;
+  readonly extensions: string;
+  /** The topics this socket is subscribed to (created on first subscribe). */
+  private topicSet: Set<string> | null = null;
+  private state: State = State.Open;
+  private readonly decoder: MessageDecoder;
+  private draining = false;
+  /** Sends waiting behind a compression (message order); null when none pending. */
+  private tail: Promise<void> | null = null;
+  private pendingBytes = 0;
+  private pendingSends = 0;
+  private timer: Timer<never> | null = null;
+  private lastReceived: number;
+  private openedAt: number;
+  private awaitingPong = false;
+  private pingSentAt = 0;
+  private closeCode = 1006;
+  private closeReason = "";
+  private closeSent = false;
+  private finished = false;
+  private readonly client: boolean;
+
+  constructor(
+    readonly conn: Connection<unknown>,
+    private readonly owner: SocketOwner,
+    readonly handler: WebSocketHandler<T>,
+    private readonly options: ResolvedWsOptions,
+    role: "server" | "client",
+    data: T,
+    protocol: string,
+    extensions: string,
+    readonly deflate: PerMessageDeflate | undefined,
+  ) {
+    this.data = data;
+    this.protocol = protocol;
+    this.extensions = extensions;
+    this.client = role === "client";
+    this.decoder = new MessageDecoder({ role, maxPayload: options.maxPayload, deflate, isUtf8 });
+    this.lastReceived = owner.wheel.now;
+    this.openedAt = this.lastReceived;
+    const first = this.nextDeadline();
+    if (first > 0)
+      this.timer = owner.wheel.schedule(first, onTimer, this as unknown as WsSocket) as unknown as Timer<never>;
+  }
+
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
+  get bufferedAmount(): number {
+    return this.conn.bufferedAmount + this.pendingBytes;
+  }
+  get readyState(): number {
+    return this.state;
+  }
+  get topics(): ReadonlySet<string> {
+    return this.topicSet ?? EMPTY_SET;
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  /** Bytes from the transport. `copy`: the transport may reuse the chunk's memory after we return. */
+  receive(chunk: Uint8Array, copy: boolean): void {
+    if (this.state === State.Closed || this.decoder.failed) return;
+    this.lastReceived = this.owner.wheel.now;
+    if (this.draining) {
+      // A message is being inflated: keep the bytes (copied: they outlive this call) and stop reading.
+      this.decoder.push(copy ? chunk.slice() : chunk);
+      if (this.decoder.buffered > this.options.highWaterMark) this.conn.pause();
+      return;
+    }
+    this.decoder.push(chunk);
+    this.pump(copy);
+  }
+
+  private pump(copy: boolean): void {
+    const d = this.decoder;
+    for (let ev = d.next(); ev !== DecoderEvent.None; ev = d.next()) {
+      if (ev === DecoderEvent.Compressed) {
+        this.draining = true;
+        void d.inflate().then((r) => {
+          this.dispatch(r, false);
+          this.draining = false;
+          if (this.state !== State.Closed && !d.failed) {
+            this.pump(false);
+            this.conn.resume();
+          }
+        });
+        return;
+      }
+      if (!this.dispatch(ev, copy)) return;
+    }
+  }
+
+  /** Handles one event; false to stop reading. */
+  private dispatch(ev: number, copy: boolean): boolean {
+    const d = this.decoder;
+    switch (ev) {
+      case DecoderEvent.Text:
+        this.deliver(decoder.decode(d.data), false);
+        return true;
+      case DecoderEvent.Binary:
+        this.deliver(copy ? d.data.slice() : d.data, true);
+        return true;
+      case DecoderEvent.Ping:
+        if (this.state === State.Open) this.writeControl(Opcode.Pong, d.data);
+        if (this.handler.ping) this.safe(() => this.handler.ping?.(this, d.data.slice()), "ping");
+        return true;
+      case DecoderEvent.Pong:
+        this.awaitingPong = false;
+        if (this.handler.pong) this.safe(() => this.handler.pong?.(this, d.data.slice()), "pong");
+        return true;
+      case DecoderEvent.Close: {
+        this.closeCode = d.closeCode;
+        this.closeReason = d.closeReason;
+        if (!this.closeSent) {
+          this.closeSent = true;
+          const code = d.closeCode === 1005 ? undefined : d.closeCode;
+          this.queueWrite(encodeCloseFrame(code, "", { mask: this.client }));
+        }
+        this.state = State.Closing;
+        this.endAfterQueue();
+        return false;
+      }
+      case DecoderEvent.Error: {
+        const error = d.error as ProtocolError;
+        this.closeCode = error.closeCode;
+        this.closeReason = error.reason;
+        if (!this.closeSent) {
+          this.closeSent = true;
+          this.queueWrite(closeFrameFor(error, { mask: this.client }));
+        }
+        this.state = State.Closing;
+        this.endAfterQueue();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private deliver(data: string | Uint8Array, binary: boolean): void {
+    if (this.state !== State.Open) return;
+    const h = this.handler.message;
+    if (h !== undefined) {
+      try {
+        const r = h.call(this.handler, this, data, binary);
+        if (r !== undefined && typeof (r as Promise<void>).then === "function") {
+          (r as Promise<void>).then(undefined, (e) => this.handlerFailed(e, "message"));
+        }
+      } catch (e) {
+        this.handlerFailed(e, "message");
+      }
+    }
+    this.owner.emitMessage?.(this, data, binary);
+  }
+
+  private handlerFailed(error: unknown, where: string): void {
+    this.owner.onError?.(error, `websocket ${where}`);
+    this.close(1011, "internal error");
+  }
+
+  private safe(fn: () => void, where: string): void {
+    try {
+      fn();
+    } catch (e) {
+      this.handlerFailed(e, where);
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  send(data: string | Uint8Array | ArrayBuffer | PreparedMessage, options?: SendOptions | boolean): SendResult {
+    if (this.state !== State.Open) return -1;
+    if (isPrepared(data)) return this.sendFrame(data.frame, data);
+    const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
+    const compress = typeof options === "object" ? options.compress : undefined;
+    const payload = toBytes(data);
+    if (this.bufferedAmount + payload.length > this.options.maxBackpressure) return this.dropped(data);
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    const z = this.deflate;
+    if (z !== undefined && compress !== false && z.shouldCompress(payload.length)) {
+      // Compress in order; the frames are written when their compression (and every earlier one) is done.
+      this.pendingBytes += payload.length;
+      this.pendingSends++;
+      const compressed = z.compress(payload);
+      const prev = this.tail ?? Promise.resolve();
+      const next: Promise<void> = prev.then(async () => {
+        let out: Uint8Array;
+        try {
+          out = await compressed;
+        } catch (e) {
+          this.owner.onError?.(e, "websocket compress");
+          this.settle(payload.length, next);
+          this.terminate();
+          return;
+        }
+        this.settle(payload.length, next);
+        if (this.state === State.Closed) return;
+        this.writeMessage(opcode, out, true);
+      });
+      this.tail = next;
+      return 0;
+    }
+    if (this.tail !== null) return this.sendFrame(null, null, opcode, payload);
+    return this.writeMessage(opcode, payload, false);
+  }
+
+  private settle(bytes: number, p: Promise<void>): void {
+    this.pendingBytes -= bytes;
+    if (--this.pendingSends === 0 && this.tail === p) this.tail = null;
+  }
+
+  /** Writes already-encoded frame bytes (publish, prepared messages) keeping message order. */
+  sendFrame(frame: Uint8Array | null, prepared: PreparedMessage | null, opcode = 0, payload?: Uint8Array): SendResult {
+    if (this.state !== State.Open) return -1;
+    const size = frame?.length ?? payload?.length ?? 0;
+    if (this.bufferedAmount + size > this.options.maxBackpressure) {
+      return this.dropped(prepared ?? (payload as Uint8Array));
+    }
+    if (this.tail !== null) {
+      this.pendingBytes += size;
+      this.pendingSends++;
+      const next: Promise<void> = this.tail.then(() => {
+        this.settle(size, next);
+        if (this.state === State.Closed) return;
+        if (frame !== null) this.write(frame);
+        else this.writeMessage(opcode, payload as Uint8Array, false);
+      });
+      this.tail = next;
+      return 0;
+    }
+    if (frame !== null) {
+      this.touchSend();
+      return this.write(frame) ? 1 : 0;
+    }
+    return this.writeMessage(opcode, payload as Uint8Array, false);
+  }
+
+  private dropped(data: string | Uint8Array | ArrayBuffer | PreparedMessage): SendResult {
+    if (this.handler.dropped) {
+      const d = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+      this.safe(() => this.handler.dropped?.(this, d), "dropped");
+    }
+    if (this.options.closeOnBackpressureLimit) this.close(1008, "backpressure limit");
+    return -1;
+  }
+
+  private writeMessage(opcode: number, payload: Uint8Array, rsv1: boolean): SendResult {
+    this.touchSend();
+    const max = this.options.maxFrameSize;
+    const mask = this.client;
+    if (max > 0 && payload.length > max) {
+      const frames = fragmentMessage(opcode as 1 | 2, payload, max, { rsv1, mask });
+      const parts: Uint8Array[] = [];
+      for (const [h, p] of frames) parts.push(h, p);
+      return this.write(parts) ? 1 : 0;
+    }
+    if (payload.length <= 1024) return this.write(encodeFrameBytes(opcode as 1, payload, { rsv1, mask })) ? 1 : 0;
+    return this.write(encodeFrame(opcode as 1, payload, { rsv1, mask })) ? 1 : 0;
+  }
+
+  private write(bytes: Uint8Array | readonly Uint8Array[]): boolean {
+    return this.conn.write(bytes);
+  }
+
+  private touchSend(): void {
+    if (this.options.resetIdleOnSend) this.lastReceived = this.owner.wheel.now;
+  }
+
+  /** A control frame written now, or behind pending compressions. */
+  private writeControl(opcode: number, payload: Uint8Array): void {
+    this.queueWrite(encodeFrameBytes(opcode as 9, payload, { mask: this.client }));
+  }
+
+  private queueWrite(bytes: Uint8Array): void {
+    if (this.tail === null) {
+      this.write(bytes);
+      return;
+    }
+    const next: Promise<void> = this.tail.then(() => {
+      if (this.tail === next) this.tail = null;
+      if (!this.conn.closed) this.write(bytes);
+    });
+    this.tail = next;
+  }
+
+  /** Ends the TCP connection once every queued message is written. */
+  private endAfterQueue(): void {
+    if (this.tail === null) {
+      this.conn.end();
+      return;
+    }
+    const next: Promise<void> = this.tail.then(() => {
+      if (this.tail === next) this.tail = null;
+      this.conn.end();
+    });
+    this.tail = next;
+  }
+
+  ping(data?: string | Uint8Array): void {
+    if (this.state !== State.Open) return;
+    this.writeControl(Opcode.Ping, data === undefined ? EMPTY : toBytes(data));
+  }
+
+  pong(data?: string | Uint8Array): void {
+    if (this.state !== State.Open) return;
+    this.writeControl(Opcode.Pong, data === undefined ? EMPTY : toBytes(data));
+  }
+
+  /** Sends a close frame after the queued messages; the connection ends when the peer answers (or after 2 s). */
+  close(code = 1000, reason = ""): void {
+    if (this.state !== State.Open) return;
+    this.state = State.Closing;
+    let frame: Uint8Array;
+    try {
+      frame = encodeCloseFrame(code === 1005 ? undefined : code, reason, { mask: this.client });
+    } catch {
+      frame = encodeCloseFrame(isValidCloseCode(code) ? code : 1000, "", { mask: this.client });
+    }
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.closeSent = true;
+    this.queueWrite(frame);
+    // Wait for the peer's close frame, but not forever.
+    if (this.timer === null)
+      this.timer = this.owner.wheel.schedule(2000, onTimer, this as unknown as WsSocket) as unknown as Timer<never>;
+    else this.owner.wheel.reschedule(this.timer, 2000);
+  }
+
+  terminate(): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closing;
+    this.conn.destroy();
+  }
+
+  pause(): void {
+    this.conn.pause();
+  }
+  resume(): void {
+    this.conn.resume();
+  }
+
+  subscribe(topic: string): void {
+    if (this.state === State.Closed) return;
+    if (this.topicSet === null) this.topicSet = new Set();
+    if (this.topicSet.has(topic)) return;
+    this.topicSet.add(topic);
+    this.owner.subscribe(this as unknown as WsSocket, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.topicSet?.delete(topic)) this.owner.unsubscribe(this as unknown as WsSocket, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.topicSet?.has(topic) ?? false;
+  }
+
+  publish(topic: string, data: string | Uint8Array, options?: SendOptions): void {
+    this.owner.publishFrom(this as unknown as WsSocket, topic, data, options);
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  /** The transport connection drained. */
+  drained(): void {
+    if (this.state === State.Open && this.handler.drain) this.safe(() => this.handler.drain?.(this), "drain");
+  }
+
+  /** Called when handler.open should run (after the 101 is written). */
+  opened(): void {
+    const h = this.handler.open;
+    if (h !== undefined) {
+      try {
+        const r = h.call(this.handler, this);
+        if (r !== undefined && typeof (r as Promise<void>).then === "function") {
+          (r as Promise<void>).then(undefined, (e) => this.handlerFailed(e, "open"));
+        }
+      } catch (e) {
+        this.handlerFailed(e, "open");
+      }
+    }
+    this.owner.emitOpen?.(this);
+  }
+
+  /** The transport connection is gone. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.state = State.Closed;
+    if (this.timer !== null) this.owner.wheel.cancel(this.timer);
+    if (this.topicSet !== null) {
+      for (const t of this.topicSet) this.owner.unsubscribe(this as unknown as WsSocket, t);
+      this.topicSet = null;
+    }
+    this.deflate?.close();
+    const code = this.closeCode;
+    const reason = this.closeReason;
+    if (this.handler.close) {
+      try {
+        this.handler.close(this, code, reason);
+      } catch (e) {
+        this.owner.onError?.(e, "websocket close");
+      }
+    }
+    this.owner.emitClose?.(this, code, reason);
+    this.owner.socketClosed(this as unknown as WsSocket);
+  }
+
+  /** Milliseconds until the next timer check (0: no timer needed). */
+  private nextDeadline(): number {
+    const o = this.options;
+    let next = 0;
+    const consider = (ms: number) => {
+      if (ms > 0 && (next === 0 || ms < next)) next = ms;
+    };
+    consider(o.idleTimeoutMs);
+    consider(o.pingIntervalMs);
+    consider(o.maxLifetimeMs);
+    return next;
+  }
+
+  /** Timer check: closing deadline, lifetime, pong, ping, idle. */
+  tick(): void {
+    if (this.state === State.Closed) return;
+    const now = this.owner.wheel.now;
+    if (this.state === State.Closing) {
+      this.conn.destroy();
+      return;
+    }
+    const o = this.options;
+    if (o.maxLifetimeMs > 0 && now - this.openedAt >= o.maxLifetimeMs) {
+      this.close(1000, "lifetime reached");
+      return;
+    }
+    if (this.awaitingPong && now - this.pingSentAt >= o.pongTimeoutMs) {
+      this.closeCode = 1006;
+      this.closeReason = "no pong";
+      this.close(1011, "no pong");
+      return;
+    }
+    const quiet = now - this.lastReceived;
+    if (o.idleTimeoutMs > 0 && quiet >= o.idleTimeoutMs) {
+      this.close(1001, "idle timeout");
+      return;
+    }
+    let wait = o.idleTimeoutMs > 0 ? o.idleTimeoutMs - quiet : 0;
+    if (o.pingIntervalMs > 0) {
+      if (!this.awaitingPong && quiet >= o.pingIntervalMs) {
+        this.awaitingPong = true;
+        this.pingSentAt = now;
+        this.writeControl(Opcode.Ping, EMPTY);
+      }
+      const w = this.awaitingPong ? o.pongTimeoutMs - (now - this.pingSentAt) : o.pingIntervalMs - quiet;
+      if (wait === 0 || w < wait) wait = w;
+    }
+    if (o.maxLifetimeMs > 0) {
+      const w = o.maxLifetimeMs - (now - this.openedAt);
+      if (wait === 0 || w < wait) wait = w;
+    }
+    if (wait > 0 && this.timer !== null) this.owner.wheel.reschedule(this.timer, Math.max(1, wait));
+  }
+}
+
+const EMPTY_SET: ReadonlySet<string> = new Set();
+
+function onTimer(ws: WsSocket<unknown>): void {
+  ws.tick();
+}
