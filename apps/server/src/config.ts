@@ -173,7 +173,7 @@ const record =
   (v, p, fail) => {
     if (!isPlain(v)) fail(p, `expected an object, got ${show(v)}`);
     for (const [k, x] of Object.entries(v as object)) {
-      const kp = `${p}${keyPart(k)}`;
+      const kp = `${join(p, k)}`;
       key(k, kp, fail);
       value(x, kp, fail);
     }
@@ -186,16 +186,17 @@ const shape =
     for (const k of Object.keys(o)) {
       if (!(k in fields)) {
         const near = nearest(k, Object.keys(fields));
-        fail(`${p}${keyPart(k)}`, `unknown key${near ? ` (did you mean "${near}"?)` : ""}; known keys: ${Object.keys(fields).join(", ")}`);
+        fail(`${join(p, k)}`, `unknown key${near ? ` (did you mean "${near}"?)` : ""}; known keys: ${Object.keys(fields).join(", ")}`);
       }
     }
-    for (const k of required) if (o[k] === undefined) fail(`${p}${keyPart(k)}`, "is required");
-    for (const [k, check] of Object.entries(fields)) if (o[k] !== undefined) check(o[k], `${p}${keyPart(k)}`, fail);
+    for (const k of required) if (o[k] === undefined) fail(`${join(p, k)}`, "is required");
+    for (const [k, check] of Object.entries(fields)) if (o[k] !== undefined) check(o[k], `${join(p, k)}`, fail);
   };
 const oneOf =
   (...checks: Check[]): Check =>
   (v, p, fail) => {
-    let first: Error | undefined;
+    // Report the alternative that got furthest (the deepest key path).
+    let best: ConfigError | undefined;
     for (const c of checks) {
       try {
         c(v, p, (path, msg) => {
@@ -203,11 +204,10 @@ const oneOf =
         });
         return;
       } catch (e) {
-        first ??= e as Error;
+        if (!best || (e as ConfigError).keyPath.length > best.keyPath.length) best = e as ConfigError;
       }
     }
-    const e = first as ConfigError;
-    fail(e.keyPath, e.problem);
+    fail((best as ConfigError).keyPath, (best as ConfigError).problem);
   };
 const listOf =
   (item: Check): Check =>
@@ -325,7 +325,7 @@ export function resolveConfig(config: unknown, file: string, baseDir: string): R
   const byName = new Map(sites.map((s) => [s.name, s]));
   for (const [host, siteName] of Object.entries(c.hosts ?? {})) {
     const s = byName.get(siteName);
-    if (!s) fail(`hosts${keyPart(host)}`, `no site named "${siteName}" (sites: ${[...byName.keys()].join(", ")})`);
+    if (!s) fail(join("hosts", host), `no site named "${siteName}" (sites: ${[...byName.keys()].join(", ")})`);
     s?.hosts.push(host.toLowerCase());
   }
   const seen = new Map<string, string>();
@@ -394,8 +394,10 @@ function isPlain(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function keyPart(k: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
+/** `parent.key`, or `parent["odd key"]`. */
+function join(parent: string, k: string): string {
+  if (!/^[A-Za-z_$][\w$]*$/.test(k)) return `${parent}[${JSON.stringify(k)}]`;
+  return parent ? `${parent}.${k}` : k;
 }
 
 function show(v: unknown): string {
