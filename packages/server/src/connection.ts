@@ -116,7 +116,10 @@ export class HttpConnection {
       if (this.phase === Phase.Body) {
         const body = this.body as BodyDecoder;
         const r = body.push(chunk);
-        if (r.kind === "error") return this.fail(r.error);
+        if (r.kind === "error") {
+          this.fail(r.error);
+          return;
+        }
         for (const c of r.chunks) {
           (this.bodyParts as Uint8Array[]).push(this.copyChunks || c.length < 4096 ? c.slice() : c);
           this.bodySize += c.length;
@@ -133,13 +136,19 @@ export class HttpConnection {
       // Phase.Head
       const r = this.parser.push(chunk);
       if (r.kind === "need-more") return;
-      if (r.kind === "error") return this.fail(r.error);
+      if (r.kind === "error") {
+        this.fail(r.error);
+        return;
+      }
       const head = r.head;
       chunk = chunk.subarray(r.consumed);
       this.head = head;
       if (head.bodyKind !== "none" && !isWebSocketRequest(head)) {
         const body = BodyDecoder.forRequest(head, { maxBodySize: server.limits.maxBodySize });
-        if (body.error) return this.fail(body.error);
+        if (body.error) {
+          this.fail(body.error);
+          return;
+        }
         if (head.expectContinue) this.conn.write(CONTINUE_RESPONSE);
         this.body = body;
         this.bodyParts = [];

@@ -187,9 +187,9 @@ export interface UpgradeRequest extends ServerRequest {
 
 export interface WebSocketHandler<T = unknown> {
   /** The accept hook: return `{ accept: true, data?, headers?, protocol? }` or `{ accept: false, status }`. */
-  upgrade?(req: UpgradeRequest): AcceptResult<T> | Promise<AcceptResult<T>> | undefined | void;
-  open?(ws: WebSocket<T>): void | Promise<void>;
-  message?(ws: WebSocket<T>, data: string | Uint8Array, isBinary: boolean): void | Promise<void>;
+  upgrade?(req: UpgradeRequest): AcceptResult<T> | Promise<AcceptResult<T>> | undefined;
+  open?(ws: WebSocket<T>): unknown;
+  message?(ws: WebSocket<T>, data: string | Uint8Array, isBinary: boolean): unknown;
   drain?(ws: WebSocket<T>): void;
   ping?(ws: WebSocket<T>, data: Uint8Array): void;
   pong?(ws: WebSocket<T>, data: Uint8Array): void;

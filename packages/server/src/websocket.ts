@@ -514,6 +514,7 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
       this.closeCode = 1006;
       this.closeReason = "no pong";
       this.close(1011, "no pong");
+      this.endAfterQueue(); // the peer is not answering: do not wait for its close frame
       return;
     }
     const quiet = now - this.lastReceived;

@@ -1,0 +1,438 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DecoderEvent, encodeFrame, encodeFrameBytes, MessageDecoder, Opcode } from "@wirehouse/codec";
+import WS from "ws";
+import { createServer, type Server } from "../src/index.ts";
+import { clients, equalBytes, pattern, rawSocket, UPGRADE, wsClient } from "./helpers.ts";
+
+async function withServer(setup: (s: Server) => void, fn: (port: number, s: Server) => Promise<void>): Promise<void> {
+  const server = createServer();
+  setup(server);
+  const { port } = await server.listen({ port: 0 });
+  try {
+    await fn(port, server);
+  } finally {
+    await server.close({ deadline: 1000 });
+  }
+}
+
+const echo = (s: Server, options = {}) =>
+  s.websocket(
+    "/echo",
+    {
+      message(ws, data, binary) {
+        ws.send(data, { binary });
+      },
+    },
+    options,
+  );
+
+const SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 * 1024 * 1024 - 64];
+
+for (const [name, make] of clients) {
+  describe(`websocket echo with the ${name}`, () => {
+    it("echoes text and binary of sizes 0 B to 16 MiB", async () => {
+      await withServer(echo, async (port) => {
+        const c = await make(`ws://127.0.0.1:${port}/echo`);
+        for (const size of SIZES) {
+          const bin = pattern(size, size + 1);
+          c.send(bin);
+          const m = await c.next();
+          assert.equal(m.binary, true);
+          assert.ok(equalBytes(m.data as Uint8Array, bin), `binary ${size}`);
+        }
+        for (const size of [0, 5, 200, 70_000]) {
+          const text = "é€𝄞a".repeat(size / 10 + 1).slice(0, size);
+          c.send(text);
+          const m = await c.next();
+          assert.equal(m.binary, false);
+          assert.equal(m.data, text);
+        }
+        c.close(1000);
+        assert.equal((await c.closed).code, 1000);
+      });
+    });
+
+    it("negotiates permessage-deflate and round-trips compressed messages", async () => {
+      let serverExt = "";
+      await withServer(
+        (s) =>
+          s.websocket(
+            "/echo",
+            {
+              open(ws) {
+                serverExt = ws.extensions;
+              },
+              message(ws, data, binary) {
+                ws.send(data, { binary });
+              },
+            },
+            { deflate: { threshold: 0 } },
+          ),
+        async (port) => {
+          const c = await make(`ws://127.0.0.1:${port}/echo`, { deflate: true });
+          if (c.offersDeflate) assert.match(c.extensions(), /permessage-deflate/);
+          else assert.equal(c.extensions(), "");
+          const text = "compress me ".repeat(5000);
+          for (let i = 0; i < 5; i++) {
+            c.send(text + i);
+            assert.equal((await c.next()).data, text + i);
+          }
+          const bin = pattern(300_000, 3);
+          c.send(bin);
+          assert.ok(equalBytes((await c.next()).data as Uint8Array, bin));
+          if (c.offersDeflate) assert.match(serverExt, /permessage-deflate/);
+          c.close();
+          await c.closed;
+        },
+      );
+    });
+
+    it("delivers close codes and reasons both ways", async () => {
+      const seen: [number, string][] = [];
+      let resolveSeen: () => void = () => {};
+      const gotClose = new Promise<void>((r) => (resolveSeen = r));
+      await withServer(
+        (s) =>
+          s.websocket("/c", {
+            message(ws, data) {
+              if (data === "close-me") ws.close(4001, "server says bye");
+            },
+            close(_ws, code, reason) {
+              seen.push([code, reason]);
+              resolveSeen();
+            },
+          }),
+        async (port) => {
+          const a = await make(`ws://127.0.0.1:${port}/c`);
+          a.close(4000, "client says bye");
+          assert.equal((await a.closed).code, 4000);
+          await gotClose;
+          assert.deepEqual(seen[0], [4000, "client says bye"]);
+          const b = await make(`ws://127.0.0.1:${port}/c`);
+          b.send("close-me");
+          assert.deepEqual(await b.closed, { code: 4001, reason: "server says bye" });
+        },
+      );
+    });
+
+    it("closes with 1009 past maxPayload", async () => {
+      await withServer(
+        (s) => echo(s, { maxPayload: 1000 }),
+        async (port) => {
+          const c = await make(`ws://127.0.0.1:${port}/echo`);
+          c.send(new Uint8Array(500));
+          assert.equal(((await c.next()).data as Uint8Array).length, 500);
+          c.send(new Uint8Array(2000));
+          assert.equal((await c.closed).code, 1009);
+        },
+      );
+    });
+
+    it("closes idle sockets after idleTimeout", async () => {
+      await withServer(
+        (s) => echo(s, { idleTimeout: 0.3 }),
+        async (port) => {
+          const c = await make(`ws://127.0.0.1:${port}/echo`);
+          const t = Date.now();
+          assert.equal((await c.closed).code, 1001);
+          assert.ok(Date.now() - t >= 250);
+        },
+      );
+    });
+
+    it("closes with 1001 on graceful shutdown after the queued messages", async () => {
+      const server = createServer();
+      let resolveOpen: () => void = () => {};
+      const opened = new Promise<void>((r) => (resolveOpen = r));
+      server.websocket("/q", {
+        open() {
+          resolveOpen();
+        },
+      });
+      const { port } = await server.listen({ port: 0 });
+      const c = await make(`ws://127.0.0.1:${port}/q`);
+      await opened;
+      for (let i = 0; i < 100; i++) server.broadcast(`m${i}`);
+      const closing = server.close({ deadline: 3000 });
+      for (let i = 0; i < 100; i++) assert.equal((await c.next()).data, `m${i}`);
+      assert.equal((await c.closed).code, 1001);
+      await closing;
+    });
+  });
+}
+
+describe("websocket protocol details (ws client and raw sockets)", () => {
+  it("reassembles fragmented messages from the client and fragments at maxFrameSize", async () => {
+    await withServer(
+      (s) => echo(s, { maxFrameSize: 1000 }),
+      async (port) => {
+        const ws = new WS(`ws://127.0.0.1:${port}/echo`);
+        await new Promise((r) => ws.once("open", r));
+        const got = new Promise<Buffer>((r) => ws.once("message", (d: Buffer) => r(d)));
+        ws.send("hello ", { fin: false });
+        ws.send("fragmented ", { fin: false });
+        ws.send("world", { fin: true });
+        assert.equal(String(await got), "hello fragmented world");
+        // raw: count the frames of a 10,000-byte echo
+        const raw = await rawSocket(port);
+        raw.socket.write(UPGRADE("/echo"));
+        await raw.waitFor((b) => b.includes("\r\n\r\n"));
+        const payload = pattern(10_000, 9);
+        const [h, p] = encodeFrame(Opcode.Binary, payload, { mask: true });
+        raw.socket.write(Buffer.concat([h, p]));
+        const headLen = raw.received().indexOf("\r\n\r\n") + 4;
+        const buf = await raw.waitFor((b) => b.length >= headLen + 10_000 + 10 * 2);
+        const d = new MessageDecoder({ role: "client" });
+        d.push(new Uint8Array(buf.subarray(headLen)));
+        assert.equal(d.next(), DecoderEvent.Binary);
+        assert.ok(equalBytes(d.data, payload));
+        // 10 frames of 1000 bytes with 4-byte headers (126 + 16-bit length)
+        assert.equal(buf.length - headLen, 10 * 4 + 10_000);
+        raw.socket.destroy();
+        ws.close();
+      },
+    );
+  });
+
+  it("answers pings with pongs and reports pings/pongs to the handler", async () => {
+    const pings: string[] = [];
+    await withServer(
+      (s) =>
+        s.websocket("/p", {
+          ping(_ws, d) {
+            pings.push(new TextDecoder().decode(d));
+          },
+          message(ws) {
+            ws.ping("srv");
+          },
+        }),
+      async (port) => {
+        const ws = new WS(`ws://127.0.0.1:${port}/p`);
+        await new Promise((r) => ws.once("open", r));
+        const pong = new Promise<Buffer>((r) => ws.once("pong", r));
+        ws.ping("hello");
+        assert.equal(String(await pong), "hello");
+        assert.deepEqual(pings, ["hello"]);
+        const ping = new Promise<Buffer>((r) => ws.once("ping", r));
+        ws.send("x");
+        assert.equal(String(await ping), "srv");
+        ws.close();
+      },
+    );
+  });
+
+  it("closes with 1007 on invalid UTF-8", async () => {
+    await withServer(echo, async (port) => {
+      const raw = await rawSocket(port);
+      raw.socket.write(UPGRADE("/echo"));
+      await raw.waitFor((b) => b.includes("\r\n\r\n"));
+      raw.socket.write(encodeFrameBytes(Opcode.Text, new Uint8Array([0x68, 0xff, 0x69]), { mask: true }));
+      const all = await raw.ended;
+      const d = new MessageDecoder({ role: "client" });
+      d.push(new Uint8Array(all.subarray(all.indexOf("\r\n\r\n") + 4)));
+      assert.equal(d.next(), DecoderEvent.Close);
+      assert.equal(d.closeCode, 1007);
+    });
+  });
+
+  it("pings after inactivity and closes when no pong comes", async () => {
+    await withServer(
+      (s) => echo(s, { pingInterval: 0.2, pongTimeout: 0.2 }),
+      async (port) => {
+        const raw = await rawSocket(port);
+        raw.socket.write(UPGRADE("/echo"));
+        const all = await raw.ended;
+        const d = new MessageDecoder({ role: "client" });
+        d.push(new Uint8Array(all.subarray(all.indexOf("\r\n\r\n") + 4)));
+        assert.equal(d.next(), DecoderEvent.Ping);
+        assert.equal(d.next(), DecoderEvent.Close);
+        assert.equal(d.closeCode, 1011);
+      },
+    );
+  });
+
+  it("keeps a connection that answers pings", async () => {
+    let closes = 0;
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/echo",
+          {
+            message(ws, data) {
+              ws.send(data);
+            },
+            close() {
+              closes++;
+            },
+          },
+          { pingInterval: 0.1, pongTimeout: 0.5 },
+        ),
+      async (port) => {
+        const c = await wsClient(`ws://127.0.0.1:${port}/echo`);
+        // several ping intervals pass while we wait for 8 echoes spaced by pings
+        for (let i = 0; i < 4; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          c.send(`still here ${i}`);
+          assert.equal((await c.next()).data, `still here ${i}`);
+        }
+        assert.equal(closes, 0);
+        c.close();
+        await c.closed;
+      },
+    );
+  });
+
+  it("reports backpressure (0), drops over maxBackpressure (-1) and calls drain", async () => {
+    const results: number[] = [];
+    let drained = 0;
+    let dropped = 0;
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/bp",
+          {
+            message(ws) {
+              const chunk = new Uint8Array(256 * 1024);
+              for (let i = 0; i < 40; i++) results.push(ws.send(chunk));
+            },
+            drain(ws) {
+              if (drained++ === 0) ws.send("drained");
+            },
+            dropped() {
+              dropped++;
+            },
+          },
+          { maxBackpressure: 4 * 1024 * 1024 },
+        ),
+      async (port) => {
+        const c = await wsClient(`ws://127.0.0.1:${port}/bp`);
+        c.send("go");
+        let binaries = 0;
+        for (;;) {
+          const m = await c.next();
+          if (m.binary) binaries++;
+          else {
+            assert.equal(m.data, "drained");
+            break;
+          }
+        }
+        assert.ok(results.includes(0), "some sends reported buffered");
+        assert.ok(results.includes(-1), "some sends were dropped");
+        assert.equal(dropped, results.filter((r) => r === -1).length);
+        assert.equal(binaries, results.filter((r) => r !== -1).length);
+        assert.ok(drained >= 1);
+        c.close();
+        await c.closed;
+      },
+    );
+  });
+
+  it("closeOnBackpressureLimit closes with 1008", async () => {
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/bp",
+          {
+            message(ws) {
+              for (let i = 0; i < 40; i++) ws.send(new Uint8Array(256 * 1024));
+            },
+          },
+          { maxBackpressure: 1024 * 1024, closeOnBackpressureLimit: true },
+        ),
+      async (port) => {
+        const ws = new WS(`ws://127.0.0.1:${port}/bp`);
+        await new Promise((r) => ws.once("open", r));
+        const code = new Promise<number>((r) => ws.once("close", r));
+        ws.send("go");
+        assert.equal(await code, 1008);
+      },
+    );
+  });
+
+  it("runs the upgrade hook: reject with a status, accept with data, headers and a subprotocol", async () => {
+    await withServer(
+      (s) =>
+        s.websocket<{ user: string }>(
+          "/room/:id",
+          {
+            upgrade(req) {
+              if (req.query.get("token") !== "ok") return { accept: false, status: 401 };
+              return {
+                accept: true,
+                data: { user: `u-${req.params.id}` },
+                headers: [["X-Hello", "1"]],
+                protocol: "chat.v2",
+              };
+            },
+            open(ws) {
+              ws.send(`${ws.data.user} ${ws.protocol}`);
+            },
+          },
+          { protocols: ["chat.v1", "chat.v2"] },
+        ),
+      async (port) => {
+        const bad = new WS(`ws://127.0.0.1:${port}/room/7`);
+        bad.on("error", () => {});
+        const status = await new Promise<number>((r) =>
+          bad.once("unexpected-response", (_q, res) => r(res.statusCode ?? 0)),
+        );
+        assert.equal(status, 401);
+        bad.terminate();
+        const ws = new WS(`ws://127.0.0.1:${port}/room/7?token=ok`, ["chat.v1", "chat.v2"]);
+        const headers = new Promise<Record<string, unknown>>((r) => ws.once("upgrade", (res) => r(res.headers)));
+        const msg = new Promise<string>((r) => ws.once("message", (d) => r(String(d))));
+        assert.equal((await headers)["x-hello"], "1");
+        assert.equal(await msg, "u-7 chat.v2");
+        assert.equal(ws.protocol, "chat.v2");
+        ws.close();
+      },
+    );
+  });
+
+  it("refuses cross-origin browser requests by default and allows listed origins", async () => {
+    await withServer(
+      (s) => {
+        echo(s);
+        s.websocket("/open", { open: (ws) => ws.send("hi") }, { origins: ["https://good.example"] });
+      },
+      async (port) => {
+        const bad = new WS(`ws://127.0.0.1:${port}/echo`, { origin: "https://evil.example" });
+        bad.on("error", () => {});
+        const status = await new Promise<number>((r) =>
+          bad.once("unexpected-response", (_q, res) => r(res.statusCode ?? 0)),
+        );
+        assert.equal(status, 403);
+        bad.terminate();
+        const same = new WS(`ws://127.0.0.1:${port}/echo`, { origin: `http://127.0.0.1:${port}` });
+        await new Promise((r) => same.once("open", r));
+        same.close();
+        const listed = new WS(`ws://127.0.0.1:${port}/open`, { origin: "https://good.example" });
+        assert.equal(String(await new Promise((r) => listed.once("message", r))), "hi");
+        listed.close();
+      },
+    );
+  });
+
+  it("a message handler that throws closes that socket with 1011 and the server goes on", async () => {
+    await withServer(
+      (s) =>
+        s.websocket("/t", {
+          message(ws, data) {
+            if (data === "boom") throw new Error("handler failure");
+            ws.send(data);
+          },
+        }),
+      async (port) => {
+        const a = await wsClient(`ws://127.0.0.1:${port}/t`);
+        a.send("boom");
+        assert.equal((await a.closed).code, 1011);
+        const b = await wsClient(`ws://127.0.0.1:${port}/t`);
+        b.send("fine");
+        assert.equal((await b.next()).data, "fine");
+        b.close();
+        await b.closed;
+      },
+    );
+  });
+});
