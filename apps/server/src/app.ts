@@ -105,7 +105,9 @@ export class App {
     this.table = await this.buildTable(this.config);
     for (const l of this.config.listeners) {
       const server = l.tls
-        ? createHttpsServer({ cert: pem(l.tls.cert), key: pem(l.tls.key) }, (req, res) => this.onRequest(req, res, true))
+        ? createHttpsServer({ cert: pem(l.tls.cert), key: pem(l.tls.key) }, (req, res) =>
+            this.onRequest(req, res, true),
+          )
         : createHttpServer((req, res) => this.onRequest(req, res, false));
       server.keepAliveTimeout = this.config.limits.keepAliveTimeoutMs;
       server.maxConnections = this.config.limits.maxConnections;
@@ -127,7 +129,8 @@ export class App {
       });
       this.servers.push(server);
       const port = (server.address() as AddressInfo).port;
-      const shown = l.host === "0.0.0.0" || l.host === "::" ? "localhost" : l.host.includes(":") ? `[${l.host}]` : l.host;
+      const shown =
+        l.host === "0.0.0.0" || l.host === "::" ? "localhost" : l.host.includes(":") ? `[${l.host}]` : l.host;
       this.listeners.push({ port, host: l.host, url: `${l.tls ? "https" : "http"}://${shown}:${port}/` });
     }
     // Automatic pings: the round trip becomes the script's client.lag.
@@ -211,7 +214,10 @@ export class App {
         if (status === 500) this.logger("error", `${req.method} ${path}: ${e?.stack ?? e}`);
         res.statusCode = status;
         res.setHeader("content-type", "text/plain; charset=utf-8");
-        const body = status === 413 ? "413 Payload Too Large\n" : `500 Internal Server Error\n${this.dev ? `\n${e?.stack ?? e}\n` : ""}`;
+        const body =
+          status === 413
+            ? "413 Payload Too Large\n"
+            : `500 Internal Server Error\n${this.dev ? `\n${e?.stack ?? e}\n` : ""}`;
         bytes = body.length;
         res.end(body);
       });
@@ -224,7 +230,9 @@ export class App {
     const path = url.split("?")[0] ?? "/";
     const route = site.socketRoute(path);
     const log = (status: number) =>
-      this.log(`${req.method} ${req.headers.host ?? "-"} ${path} ${status} 0 ${(performance.now() - started).toFixed(1)}ms`);
+      this.log(
+        `${req.method} ${req.headers.host ?? "-"} ${path} ${status} 0 ${(performance.now() - started).toFixed(1)}ms`,
+      );
     if (!route) {
       log(404);
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");

@@ -71,16 +71,21 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   const out: ServeArgs = { dev: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith("--") && a.includes("=")
+        ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+        : [a, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
-      if (v === undefined || (inline === undefined && v.startsWith("--"))) throw new UsageError(`${flag} needs a value`);
+      if (v === undefined || (inline === undefined && v.startsWith("--")))
+        throw new UsageError(`${flag} needs a value`);
       return v;
     };
     const num = (min: number, max: number): number => {
       const v = value();
       const n = Number(v);
-      if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got "${v}"`);
+      if (!/^\d+$/.test(v) || n < min || n > max)
+        throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got "${v}"`);
       return n;
     };
     switch (flag) {
@@ -173,9 +178,17 @@ export async function serve(args: ServeArgs, io: Out = stdio): Promise<App> {
     const started = await runWorkers(config, args, io);
     if (started) return started;
   }
-  const app = new App(config, { log: io.out, ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}) });
+  const app = new App(config, {
+    log: io.out,
+    ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}),
+  });
   const bound = await app.start();
-  io.out(banner(config, bound.map((b) => b.url)));
+  io.out(
+    banner(
+      config,
+      bound.map((b) => b.url),
+    ),
+  );
   installSignals(app, args, io);
   return app;
 }
@@ -184,7 +197,9 @@ export function banner(config: ResolvedConfig, urls: string[]): string {
   const lines = [`wirehouse ${VERSION} on ${runtimeName()}${config.dev ? " (dev mode)" : ""}`];
   lines.push(`config: ${config.file}`);
   for (const s of config.sites)
-    lines.push(`site ${s.name}${s.default ? " (default)" : ""}: ${s.hosts.length ? s.hosts.join(", ") : "any host"} -> ${s.root}`);
+    lines.push(
+      `site ${s.name}${s.default ? " (default)" : ""}: ${s.hosts.length ? s.hosts.join(", ") : "any host"} -> ${s.root}`,
+    );
   for (const u of urls) lines.push(`listening on ${u}`);
   return lines.join("\n");
 }

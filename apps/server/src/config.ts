@@ -124,7 +124,13 @@ export interface ResolvedConfig {
   sites: ResolvedSite[];
   defaultSite: string;
   workers: number;
-  limits: { cpuMs: number; memoryBytes: number; maxBodySize: number; maxConnections: number; keepAliveTimeoutMs: number };
+  limits: {
+    cpuMs: number;
+    memoryBytes: number;
+    maxBodySize: number;
+    maxConnections: number;
+    keepAliveTimeoutMs: number;
+  };
   dev: boolean;
 }
 
@@ -186,7 +192,10 @@ const shape =
     for (const k of Object.keys(o)) {
       if (!(k in fields)) {
         const near = nearest(k, Object.keys(fields));
-        fail(`${join(p, k)}`, `unknown key${near ? ` (did you mean "${near}"?)` : ""}; known keys: ${Object.keys(fields).join(", ")}`);
+        fail(
+          `${join(p, k)}`,
+          `unknown key${near ? ` (did you mean "${near}"?)` : ""}; known keys: ${Object.keys(fields).join(", ")}`,
+        );
       }
     }
     for (const k of required) if (o[k] === undefined) fail(`${join(p, k)}`, "is required");
@@ -222,7 +231,8 @@ const headerName: Check = (v, p, fail) => {
 };
 const headerValue: Check = (v, p, fail) => {
   if (v === null) return;
-  if (typeof v !== "string" || /[\r\n\0]/.test(v)) fail(p, `expected a header value (string without CR/LF/NUL) or null`);
+  if (typeof v !== "string" || /[\r\n\0]/.test(v))
+    fail(p, `expected a header value (string without CR/LF/NUL) or null`);
 };
 const statusKey: Check = (v, p, fail) => {
   if (typeof v !== "string" || !/^[1-5]\d\d$/.test(v)) fail(p, `expected an HTTP status code (100-599)`);
@@ -268,7 +278,8 @@ const siteShape = shape(
     cache: shape({ maxBytes: int(0, 2 ** 40), maxFileSize: int(0, 2 ** 40), control: str }),
     cgi: oneOf(cgiMapping, listOf(cgiMapping)),
     fetch: listOf((v, p, fail) => {
-      if (typeof v !== "string" || !/^https?:\/\/[^/]+$/.test(v)) fail(p, `expected an origin like "https://api.example.com"`);
+      if (typeof v !== "string" || !/^https?:\/\/[^/]+$/.test(v))
+        fail(p, `expected an origin like "https://api.example.com"`);
     }),
     limits: scriptLimits,
   },
@@ -341,7 +352,8 @@ export function resolveConfig(config: unknown, file: string, baseDir: string): R
   if (defaultSite !== undefined && !byName.has(defaultSite))
     fail("defaultSite", `no site named "${defaultSite}" (sites: ${[...byName.keys()].join(", ")})`);
   const marked = sites.filter((s) => s.default);
-  if (marked.length > 1) fail(`sites.${marked[1]?.name}.default`, `only one site can be the default (also "${marked[0]?.name}")`);
+  if (marked.length > 1)
+    fail(`sites.${marked[1]?.name}.default`, `only one site can be the default (also "${marked[0]?.name}")`);
   defaultSite ??= marked[0]?.name ?? sites[0]?.name ?? "";
   for (const s of sites) s.default = s.name === defaultSite;
   const listeners = (c.listeners ?? [{ port: 8080 }]).map((l) => ({
@@ -353,7 +365,12 @@ export function resolveConfig(config: unknown, file: string, baseDir: string): R
   return { file, listeners, sites, defaultSite, workers: c.workers ?? 1, limits, dev: c.dev ?? false };
 }
 
-function resolveSite(name: string, s: SiteConfig, baseDir: string, limits: { cpuMs: number; memoryBytes: number }): ResolvedSite {
+function resolveSite(
+  name: string,
+  s: SiteConfig,
+  baseDir: string,
+  limits: { cpuMs: number; memoryBytes: number },
+): ResolvedSite {
   const root = isAbsolute(s.root) ? s.root : resolve(baseDir, s.root);
   const headers = new Map<string, [string, string]>();
   for (const [k, v] of SAFE_HEADERS) headers.set(k.toLowerCase(), [k, v]);

@@ -19,9 +19,20 @@ export async function configFromExport(exported: unknown, file: string, baseDir:
     } catch (e) {
       throw new ConfigError(file, "", `the settings function threw: ${(e as Error)?.message ?? e}`);
     }
-    config = returned !== undefined && returned !== null && typeof returned === "object" && !(returned instanceof ConfigBuilder) ? returned : builder.toConfig();
+    config =
+      returned !== undefined &&
+      returned !== null &&
+      typeof returned === "object" &&
+      !(returned instanceof ConfigBuilder)
+        ? returned
+        : builder.toConfig();
   }
-  if (config === undefined) throw new ConfigError(file, "", "has no default export (export default defineConfig({...}) or export default function (server) {...})");
+  if (config === undefined)
+    throw new ConfigError(
+      file,
+      "",
+      "has no default export (export default defineConfig({...}) or export default function (server) {...})",
+    );
   return resolveConfig(config, file, baseDir);
 }
 

@@ -134,7 +134,11 @@ export class SiteRuntime {
       storage: this.storage,
       events: this.events,
       limits: c.limits,
-      log: (e) => this.options.log(e.level === "log" ? "info" : e.level === "warn" ? "warn" : e.level === "error" ? "error" : "info", `[${c.name}] ${e.file}: ${e.message}`),
+      log: (e) =>
+        this.options.log(
+          e.level === "log" ? "info" : e.level === "warn" ? "warn" : e.level === "error" ? "error" : "info",
+          `[${c.name}] ${e.file}: ${e.message}`,
+        ),
       ...fetchPolicy,
     });
     this.staticSite = new StaticSite({
@@ -146,7 +150,9 @@ export class SiteRuntime {
       watch: false,
     });
     if (c.cgi.length) {
-      this.gateway = createGateway({ log: (level, msg) => this.options.log(level === "error" ? "error" : "warn", `[${c.name}] cgi: ${msg}`) });
+      this.gateway = createGateway({
+        log: (level, msg) => this.options.log(level === "error" ? "error" : "warn", `[${c.name}] cgi: ${msg}`),
+      });
       this.cgi = c.cgi.map((m) => this.gateway?.site(m as never) as CgiSiteHandler);
     }
     for (const [path, script] of Object.entries(c.websockets)) {
@@ -165,7 +171,11 @@ export class SiteRuntime {
         ...(c.fetch.length ? { fetch: { allow: c.fetch } } : {}),
         onSend: (id, data) => sockets.get(id)?.send(typeof data === "string" ? data : new Uint8Array(data)),
         onClose: (id, code, reason) => sockets.get(id)?.close(code, reason),
-        onLog: (e) => this.options.log(e.level === "error" ? "error" : e.level === "warn" ? "warn" : "info", `[${c.name}] ${e.file}: ${e.message}`),
+        onLog: (e) =>
+          this.options.log(
+            e.level === "error" ? "error" : e.level === "warn" ? "warn" : "info",
+            `[${c.name}] ${e.file}: ${e.message}`,
+          ),
         onFault: (err) => this.options.log("error", `[${c.name}] /scripts/${script} restarted: ${err.message}`),
       });
       host.ready.catch((err: Error) => this.options.log("error", `[${c.name}] /scripts/${script}: ${err.message}`));
@@ -226,12 +236,21 @@ export class SiteRuntime {
     // A plain HTTP request to a websocket path: the script's onRequest decides.
     const host = this.scripts.get(path);
     if (host) {
-      const r = await host.request({ id: this.nextClient++, url: req.url, headers: req.headers }).catch(() => undefined);
+      const r = await host
+        .request({ id: this.nextClient++, url: req.url, headers: req.headers })
+        .catch(() => undefined);
       if (r?.redirect) return redirect(r.redirect, 302);
       if (r?.body !== undefined) return text(200, r.body, "text/html; charset=utf-8");
       return plainStatus(426, "This path is a WebSocket endpoint.");
     }
-    if (this.routes.has(path)) return { ...plainStatus(426, "This path is a WebSocket endpoint."), headers: [["content-type", "text/plain; charset=utf-8"], ["upgrade", "websocket"]] };
+    if (this.routes.has(path))
+      return {
+        ...plainStatus(426, "This path is a WebSocket endpoint."),
+        headers: [
+          ["content-type", "text/plain; charset=utf-8"],
+          ["upgrade", "websocket"],
+        ],
+      };
 
     // Script aliases.
     const alias = c.paths[path];
@@ -328,7 +347,9 @@ export class SiteRuntime {
     if (extname(page) === this.config.pageExtension) return this.render({ ...req, method: "GET" }, page, status);
     try {
       const bytes = new Uint8Array(await readFile(join(this.config.web, normalizePath(page) as string)));
-      const type = this.config.mime[extname(page).toLowerCase()] ?? (extname(page) === ".html" ? "text/html; charset=utf-8" : "text/plain; charset=utf-8");
+      const type =
+        this.config.mime[extname(page).toLowerCase()] ??
+        (extname(page) === ".html" ? "text/html; charset=utf-8" : "text/plain; charset=utf-8");
       return { status, headers: [["content-type", type]], body: bytes };
     } catch {
       return fallback ?? plainStatus(status);

@@ -23,7 +23,10 @@ if (!g.Deno && !g.Bun) {
     });
 
     it("a message sent in one page arrives in the other", { timeout: 60_000 }, async () => {
-      assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; listed in .ci/apt-packages)`);
+      assert.ok(
+        existsSync(CHROMIUM),
+        `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; listed in .ci/apt-packages)`,
+      );
       const { chromium } = await import("playwright-core");
       const browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -48,7 +51,10 @@ if (!g.Deno && !g.Bun) {
         await one.fill("#text", "hello from page one");
         await one.click("#send");
         await two.waitForFunction(
-          () => [...document.querySelectorAll("#log .line")].some((el) => el.textContent === "one: hello from page one"),
+          () =>
+            Array.from(document.querySelectorAll("#log .line")).some(
+              (el) => el.textContent === "one: hello from page one",
+            ),
           undefined,
           { timeout: 15_000 },
         );

@@ -73,7 +73,10 @@ describe("wirehouse CLI", () => {
     assert.equal(await main(["init", dir], c.io), 2, "refuses a non-empty directory");
     const config = await loadSettings(join(dir, "settings.js"));
     assert.equal(config.sites[0]?.websockets["/chat"], "chat.js");
-    const app = new App({ ...config, listeners: [{ port: 0, host: "127.0.0.1" }] }, { log: () => {}, persistStorage: false });
+    const app = new App(
+      { ...config, listeners: [{ port: 0, host: "127.0.0.1" }] },
+      { log: () => {}, persistStorage: false },
+    );
     const [bound] = await app.start();
     try {
       const r = await get(bound?.port as number, "/");
@@ -92,7 +95,10 @@ describe("wirehouse CLI", () => {
     writeFileSync(file, "export default { sites: { main: { root: '.', headers: { 'X-A': 5 } } } };\n");
     const c = capture();
     assert.equal(await main(["serve", "--config", file], c.io), 2);
-    assert.equal(c.err[0], `wirehouse: ${file}: sites.main.headers["X-A"]: expected a header value (string without CR/LF/NUL) or null`);
+    assert.equal(
+      c.err[0],
+      `wirehouse: ${file}: sites.main.headers["X-A"]: expected a header value (string without CR/LF/NUL) or null`,
+    );
   });
 
   it("the bin starts, prints the banner with the URL, serves, and stops on SIGTERM", async () => {

@@ -39,7 +39,11 @@ describe("settings.js", () => {
   });
 
   it("safe default headers, overridable and removable", async () => {
-    const c = resolveConfig({ sites: { s: { root: ".", headers: { "X-Frame-Options": "DENY", "Referrer-Policy": null, "X-Extra": "1" } } } }, "f", fixtures);
+    const c = resolveConfig(
+      { sites: { s: { root: ".", headers: { "X-Frame-Options": "DENY", "Referrer-Policy": null, "X-Extra": "1" } } } },
+      "f",
+      fixtures,
+    );
     assert.deepEqual(c.sites[0]?.headers, [
       ["X-Content-Type-Options", "nosniff"],
       ["X-Frame-Options", "DENY"],
@@ -67,23 +71,45 @@ describe("settings.js", () => {
   it("bad values name their key path", () => {
     assert.equal(errorOf({ listeners: [{ port: 70000 }], sites: { s: { root: "." } } }).keyPath, "listeners[0].port");
     assert.equal(errorOf({ sites: { s: { root: 5 } } }).keyPath, "sites.s.root");
-    assert.equal(errorOf({ sites: { s: { root: ".", websockets: { chat: "chat.js" } } } }).keyPath, 'sites.s.websockets.chat');
-    assert.equal(errorOf({ sites: { s: { root: ".", headers: { "X-A": "a\r\nb" } } } }).keyPath, 'sites.s.headers["X-A"]');
-    assert.equal(errorOf({ sites: { s: { root: ".", redirects: { "/a": { to: "/b", status: 200 } } } } }).keyPath, 'sites.s.redirects["/a"].status');
-    assert.equal(errorOf({ sites: { s: { root: ".", statusPages: { 999: "/x.html" } } } }).keyPath, 'sites.s.statusPages["999"]');
+    assert.equal(
+      errorOf({ sites: { s: { root: ".", websockets: { chat: "chat.js" } } } }).keyPath,
+      "sites.s.websockets.chat",
+    );
+    assert.equal(
+      errorOf({ sites: { s: { root: ".", headers: { "X-A": "a\r\nb" } } } }).keyPath,
+      'sites.s.headers["X-A"]',
+    );
+    assert.equal(
+      errorOf({ sites: { s: { root: ".", redirects: { "/a": { to: "/b", status: 200 } } } } }).keyPath,
+      'sites.s.redirects["/a"].status',
+    );
+    assert.equal(
+      errorOf({ sites: { s: { root: ".", statusPages: { 999: "/x.html" } } } }).keyPath,
+      'sites.s.statusPages["999"]',
+    );
     assert.equal(errorOf({ sites: { s: { root: ".", cgi: { root: "." } } } }).keyPath, "sites.s.cgi.match");
     assert.equal(errorOf({ sites: { s: { root: "." } }, defaultSite: "t" }).keyPath, "defaultSite");
     assert.equal(errorOf({ sites: {} }).keyPath, "sites");
     assert.equal(errorOf({ workers: 0, sites: { s: { root: "." } } }).keyPath, "workers");
-    assert.equal(errorOf({ sites: { a: { root: ".", hosts: ["x.test"] }, b: { root: ".", hosts: ["X.test"] } } }).keyPath, "sites.b.hosts[0]");
-    assert.match(errorOf({ sites: { s: { root: "." } }, listners: [] }).message, /^settings\.js: listners: unknown key \(did you mean "listeners"\?\)/);
+    assert.equal(
+      errorOf({ sites: { a: { root: ".", hosts: ["x.test"] }, b: { root: ".", hosts: ["X.test"] } } }).keyPath,
+      "sites.b.hosts[0]",
+    );
+    assert.match(
+      errorOf({ sites: { s: { root: "." } }, listners: [] }).message,
+      /^settings\.js: listners: unknown key \(did you mean "listeners"\?\)/,
+    );
   });
 
   it("the imperative function may fail, and its error names the file", async () => {
     await assert.rejects(
-      configFromExport(() => {
-        throw new Error("boom");
-      }, "s.js", fixtures),
+      configFromExport(
+        () => {
+          throw new Error("boom");
+        },
+        "s.js",
+        fixtures,
+      ),
       /s\.js: the settings function threw: boom/,
     );
     await assert.rejects(configFromExport(undefined, "s.js", fixtures), /s\.js: has no default export/);

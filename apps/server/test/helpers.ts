@@ -21,14 +21,23 @@ export interface Got {
 }
 
 /** A GET (or other method) over real loopback HTTP with an explicit Host header. */
-export function get(port: number, path: string, host = "localhost", method = "GET", body?: string, type?: string): Promise<Got> {
+export function get(
+  port: number,
+  path: string,
+  host = "localhost",
+  method = "GET",
+  body?: string,
+  type?: string,
+): Promise<Got> {
   return new Promise((done, fail) => {
     const headers: Record<string, string> = { host, connection: "close" };
     if (type) headers["content-type"] = type;
     const req = request({ host: "127.0.0.1", port, path, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () =>
+        done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+      );
       res.on("error", fail);
     });
     req.on("error", fail);
@@ -54,7 +63,9 @@ export class Client {
       this.ws.once("open", () => done());
       this.ws.once("error", fail);
     });
-    this.closed = new Promise((done) => this.ws.once("close", (code: number, reason: Buffer) => done({ code, reason: reason.toString() })));
+    this.closed = new Promise((done) =>
+      this.ws.once("close", (code: number, reason: Buffer) => done({ code, reason: reason.toString() })),
+    );
   }
 
   async next(timeoutMs = 5000): Promise<{ data: string | Buffer; binary: boolean }> {

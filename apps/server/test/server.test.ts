@@ -174,7 +174,13 @@ describe("multi-host routing", () => {
     const c = new Client(`ws://127.0.0.1:${port}/chat`, { headers: { host: "a.test" } });
     await c.opened;
     const next = resolveConfig(
-      { sites: { a: { root: "./site-a", hosts: ["a.test"], websockets: { "/chat": "chat.js" } }, b: { root: "./site-b", hosts: ["b.test"] } }, defaultSite: "a" },
+      {
+        sites: {
+          a: { root: "./site-a", hosts: ["a.test"], websockets: { "/chat": "chat.js" } },
+          b: { root: "./site-b", hosts: ["b.test"] },
+        },
+        defaultSite: "a",
+      },
       "test",
       fixtures,
     );

@@ -1,3 +1,5 @@
+// biome-ignore-all lint/correctness/noUnusedVariables: the host calls these handlers by name
+// biome-ignore-all lint/correctness/noUnusedFunctionParameters: handler signatures are fixed by the host
 // The default site's chat: every message goes to everyone connected.
 function onConnect(client) {
   client.name = String(client.query.name || "guest" + client.id).slice(0, 32);
