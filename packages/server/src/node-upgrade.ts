@@ -7,14 +7,14 @@
 import type { Connection } from "@wirehouse/transport";
 import type { Server } from "./server.ts";
 
-interface NodeRequest {
+export interface NodeRequest {
   method?: string;
   url?: string;
   httpVersion: string;
   rawHeaders: string[];
 }
 
-interface NodeSocket {
+export interface NodeSocket {
   remoteAddress?: string;
   remotePort?: number;
   writableLength: number;

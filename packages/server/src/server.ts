@@ -28,6 +28,7 @@ import {
 } from "@wirehouse/transport";
 import { HttpConnection } from "./connection.ts";
 import { JobPool } from "./jobs.ts";
+import { handleUpgrade, type NodeRequest, type NodeSocket } from "./node-upgrade.ts";
 import { InProcessPubSub } from "./pubsub.ts";
 import type { Request } from "./request.ts";
 import type {
@@ -288,6 +289,15 @@ export class Server implements SocketOwner {
   /** Open WebSockets. */
   get clients(): number {
     return this.sockets.size;
+  }
+
+  /**
+   * Takes over an upgrade request from an existing node:http server (Express, Fastify, Koa):
+   * `httpServer.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket, head))`.
+   * Routing, hooks, origins and handlers work as on the server's own listeners.
+   */
+  handleUpgrade(req: NodeRequest, socket: NodeSocket, head: Uint8Array): void {
+    handleUpgrade(this, req, socket, head);
   }
 
   /** Adopts a connection from another source (node:http upgrade adoption). @internal */
