@@ -153,6 +153,7 @@ export const wsClient: ClientFactory = async (url, opts = {}) => {
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
+  ws.on("error", () => {}); // a reset after open shows up as the close code
   return {
     name: "ws",
     send: (d) => ws.send(d),

@@ -168,6 +168,7 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
       (s) => echo(s, { maxFrameSize: 1000 }),
       async (port) => {
         const ws = new WS(`ws://127.0.0.1:${port}/echo`);
+        ws.on("error", () => {});
         await new Promise((r) => ws.once("open", r));
         const got = new Promise<Buffer>((r) => ws.once("message", (d: Buffer) => r(d)));
         ws.send("hello ", { fin: false });
@@ -209,6 +210,7 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
         }),
       async (port) => {
         const ws = new WS(`ws://127.0.0.1:${port}/p`);
+        ws.on("error", () => {});
         await new Promise((r) => ws.once("open", r));
         const pong = new Promise<Buffer>((r) => ws.once("pong", r));
         ws.ping("hello");
@@ -342,6 +344,7 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
         ),
       async (port) => {
         const ws = new WS(`ws://127.0.0.1:${port}/bp`);
+        ws.on("error", () => {});
         await new Promise((r) => ws.once("open", r));
         const code = new Promise<number>((r) => ws.once("close", r));
         ws.send("go");
@@ -380,6 +383,7 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
         assert.equal(status, 401);
         bad.terminate();
         const ws = new WS(`ws://127.0.0.1:${port}/room/7?token=ok`, ["chat.v1", "chat.v2"]);
+        ws.on("error", () => {});
         const headers = new Promise<Record<string, unknown>>((r) => ws.once("upgrade", (res) => r(res.headers)));
         const msg = new Promise<string>((r) => ws.once("message", (d) => r(String(d))));
         assert.equal((await headers)["x-hello"], "1");
@@ -405,9 +409,11 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
         assert.equal(status, 403);
         bad.terminate();
         const same = new WS(`ws://127.0.0.1:${port}/echo`, { origin: `http://127.0.0.1:${port}` });
+        same.on("error", () => {});
         await new Promise((r) => same.once("open", r));
         same.close();
         const listed = new WS(`ws://127.0.0.1:${port}/open`, { origin: "https://good.example" });
+        listed.on("error", () => {});
         assert.equal(String(await new Promise((r) => listed.once("message", r))), "hi");
         listed.close();
       },

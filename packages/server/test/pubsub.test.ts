@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { connect, createServer, type PubSubAdapter, type Server, type WebSocket } from "../src/index.ts";
+import { isNode, wsClient } from "./helpers.ts";
+
+async function withServer(
+  setup: (s: Server) => void,
+  fn: (port: number, s: Server) => Promise<void>,
+  s = createServer(),
+) {
+  setup(s);
+  const { port } = await s.listen({ port: 0 });
+  try {
+    await fn(port, s);
+  } finally {
+    await s.close({ deadline: 500 });
+  }
+}
+
+describe("publish / subscribe", () => {
+  it("publish writes the same encoded frame to every subscriber of a topic, and only to them", async () => {
+    const opened: WebSocket[] = [];
+    let allOpen: () => void = () => {};
+    const ready = new Promise<void>((r) => (allOpen = r));
+    await withServer(
+      (s) =>
+        s.websocket("/room/:name", {
+          open(ws) {
+            const name = (ws as unknown as { request: { params: { name: string } } }).request.params.name;
+            ws.subscribe(name);
+            opened.push(ws);
+            if (opened.length === 3) allOpen();
+          },
+          message(ws, data) {
+            // ws.publish excludes the sender
+            ws.publish("red", `relay:${data}`);
+          },
+        }),
+      async (port, server) => {
+        const red1 = await wsClient(`ws://127.0.0.1:${port}/room/red`);
+        const red2 = await wsClient(`ws://127.0.0.1:${port}/room/red`);
+        const blue = await wsClient(`ws://127.0.0.1:${port}/room/blue`);
+        await ready;
+        assert.ok(opened[0]?.isSubscribed("red"));
+        server.publish("red", "to red");
+        server.publish("blue", new Uint8Array([1, 2, 3]));
+        assert.deepEqual(await red1.next(), { data: "to red", binary: false });
+        assert.deepEqual(await red2.next(), { data: "to red", binary: false });
+        assert.deepEqual(await blue.next(), { data: new Uint8Array([1, 2, 3]), binary: true });
+        red1.send("hi");
+        assert.deepEqual(await red2.next(), { data: "relay:hi", binary: false });
+        server.broadcast("everyone");
+        for (const c of [red1, red2, blue]) assert.equal((await c.next()).data, "everyone");
+        opened[1]?.unsubscribe("red");
+        server.publish("red", "after unsubscribe");
+        server.broadcast("end");
+        assert.equal((await red1.next()).data, "after unsubscribe");
+        assert.equal((await red2.next()).data, "end");
+        assert.equal(server.clients, 3);
+        for (const c of [red1, red2, blue]) c.close();
+      },
+    );
+  });
+
+  it("prepare encodes once for ws.send to many sockets; publish goes through a pluggable adapter", async () => {
+    const published: string[] = [];
+    class Recording implements PubSubAdapter {
+      cb: ((t: string, d: Uint8Array, b: boolean) => void) | null = null;
+      topics = new Set<string>();
+      publish(topic: string, data: Uint8Array, binary: boolean) {
+        published.push(topic);
+        this.cb?.(topic, data, binary);
+      }
+      onMessage(cb: (t: string, d: Uint8Array, b: boolean) => void) {
+        this.cb = cb;
+      }
+      subscribe(t: string) {
+        this.topics.add(t);
+      }
+      unsubscribe(t: string) {
+        this.topics.delete(t);
+      }
+      close() {}
+    }
+    const adapter = new Recording();
+    const sockets: WebSocket[] = [];
+    let twoOpen: () => void = () => {};
+    const ready = new Promise<void>((r) => (twoOpen = r));
+    await withServer(
+      (s) =>
+        s.websocket("/", {
+          open(ws) {
+            ws.subscribe("t");
+            sockets.push(ws);
+            if (sockets.length === 2) twoOpen();
+          },
+        }),
+      async (port, server) => {
+        const a = await wsClient(`ws://127.0.0.1:${port}/`);
+        const b = await wsClient(`ws://127.0.0.1:${port}/`);
+        await ready;
+        const p = server.prepare("prepared!");
+        for (const ws of sockets) assert.equal(ws.send(p), 1);
+        assert.equal((await a.next()).data, "prepared!");
+        assert.equal((await b.next()).data, "prepared!");
+        server.publish("t", "via adapter");
+        assert.equal((await a.next()).data, "via adapter");
+        assert.deepEqual(published, ["t"]);
+        assert.ok(adapter.topics.has("t"));
+        a.close();
+        b.close();
+        await a.closed;
+        await b.closed;
+      },
+      createServer({ pubsub: adapter }),
+    );
+  });
+});
+
+describe("event facade", () => {
+  it("on('connection' | 'message' | 'close'), send, setUserData/getUserData", async () => {
+    const log: string[] = [];
+    let closed: () => void = () => {};
+    const gotClose = new Promise<void>((r) => (closed = r));
+    await withServer(
+      (s) => {
+        s.on("connection", (ws) => {
+          s.setUserData(ws, { n: 0 });
+          s.send(ws, "welcome");
+          s.send(ws, new Uint8Array([9]), true);
+        });
+        s.on("message", (ws, data, isBinary) => {
+          const d = s.getUserData(ws) as { n: number };
+          d.n++;
+          s.send(ws, `echo:${data}`, isBinary);
+        });
+        s.on("close", (ws, code) => {
+          log.push(`close ${code} n=${(s.getUserData(ws) as { n: number }).n}`);
+          closed();
+        });
+      },
+      async (port) => {
+        const c = await wsClient(`ws://127.0.0.1:${port}/anything`);
+        assert.deepEqual(await c.next(), { data: "welcome", binary: false });
+        assert.deepEqual(await c.next(), { data: new Uint8Array([9]), binary: true });
+        c.send("a");
+        c.send("b");
+        assert.equal((await c.next()).data, "echo:a");
+        assert.equal((await c.next()).data, "echo:b");
+        c.close(1000);
+        await gotClose;
+        assert.deepEqual(log, ["close 1000 n=2"]);
+      },
+    );
+  });
+});
+
+describe("client connect()", () => {
+  it("talks to a server, with ping/pong, protocols, deflate and close", async () => {
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/e",
+          {
+            message(ws, data, binary) {
+              ws.send(data, { binary });
+            },
+          },
+          { deflate: true, protocols: ["p1"] },
+        ),
+      async (port) => {
+        let pong = "";
+        let pongResolve: () => void = () => {};
+        const gotPong = new Promise<void>((r) => (pongResolve = r));
+        const messages: (string | Uint8Array)[] = [];
+        let msgResolve: () => void = () => {};
+        const gotMsgs = new Promise<void>((r) => (msgResolve = r));
+        const ws = await connect(`ws://127.0.0.1:${port}/e`, {
+          protocols: ["p1"],
+          deflate: true,
+          handler: {
+            pong(_ws, d) {
+              pong = new TextDecoder().decode(d);
+              pongResolve();
+            },
+            message(_ws, d) {
+              messages.push(d);
+              if (messages.length === 2) msgResolve();
+            },
+          },
+        });
+        assert.equal(ws.protocol, "p1");
+        assert.match(ws.extensions, /permessage-deflate/);
+        ws.ping("abc");
+        await gotPong;
+        assert.equal(pong, "abc");
+        ws.send("x".repeat(10_000));
+        ws.send(new Uint8Array(3));
+        await gotMsgs;
+        assert.equal(messages[0], "x".repeat(10_000));
+        assert.deepEqual([...(messages[1] as Uint8Array)], [0, 0, 0]);
+        await assert.rejects(connect(`ws://127.0.0.1:${port}/missing`));
+        ws.close();
+      },
+    );
+  });
+});
+
+if (isNode) {
+  describe("handleUpgrade (node:http adoption)", () => {
+    it("mounts a wirehouse endpoint on an existing node:http server", async () => {
+      const http = await import("node:http");
+      const server = createServer();
+      server.websocket("/ws", {
+        message(ws, data) {
+          ws.send(`adopted:${data}`);
+        },
+      });
+      const httpServer = http.createServer((_req, res) => res.end("plain http"));
+      httpServer.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket as never, head));
+      await new Promise<void>((r) => httpServer.listen(0, "127.0.0.1", r));
+      const port = (httpServer.address() as { port: number }).port;
+      try {
+        assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "plain http");
+        const c = await wsClient(`ws://127.0.0.1:${port}/ws`);
+        c.send("hi");
+        assert.equal((await c.next()).data, "adopted:hi");
+        c.close();
+        await c.closed;
+      } finally {
+        await server.close({ deadline: 200 });
+        await new Promise((r) => httpServer.close(r));
+      }
+    });
+  });
+}
