@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { WebSocketServer } from "ws";
 import type { ResolvedConfig } from "./config.ts";
-import { type AppRequest, type AppResponse, type Logger, SiteRuntime } from "./site.ts";
+import { type AppRequest, type AppResponse, type Logger, SiteRuntime, type SocketSession } from "./site.ts";
 
 export interface AppOptions {
   /** Access-log and message sink (default: stdout / stderr). */
@@ -20,7 +20,14 @@ export interface AppOptions {
   persistStorage?: boolean;
   /** Overrides config.dev. */
   dev?: boolean;
+  /**
+   * The HTTP/WebSocket layer: "node" (node:http + ws, the default) or
+   * "wirehouse" (@wirehouse/server). See the README for the differences.
+   */
+  engine?: Engine;
 }
+
+export type Engine = "node" | "wirehouse";
 
 interface Table {
   byHost: Map<string, SiteRuntime>;
@@ -43,6 +50,7 @@ export class App {
   private readonly retired = new Set<SiteRuntime>();
   private readonly sockets = new Set<Socket>();
   private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private wirehouse: { close(options?: { deadline?: number }): Promise<unknown> } | undefined;
   readonly log: (line: string) => void;
   listeners: BoundListener[] = [];
 
@@ -103,6 +111,7 @@ export class App {
 
   async start(): Promise<BoundListener[]> {
     this.table = await this.buildTable(this.config);
+    if (this.options.engine === "wirehouse") return this.startWirehouse();
     for (const l of this.config.listeners) {
       const server = l.tls
         ? createHttpsServer({ cert: pem(l.tls.cert), key: pem(l.tls.key) }, (req, res) =>
@@ -144,6 +153,92 @@ export class App {
       }
     }, 30_000);
     (this.pingTimer as { unref?(): void }).unref?.();
+    return this.listeners;
+  }
+
+  /** The same sites on @wirehouse/server: one fallback route, one websocket route per configured path. */
+  private async startWirehouse(): Promise<BoundListener[]> {
+    const { createServer } = await import("@wirehouse/server");
+    const limits = this.config.limits;
+    const server = createServer({
+      limits: {
+        maxBodySize: limits.maxBodySize,
+        maxConnections: limits.maxConnections,
+        keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+      },
+      dev: this.dev,
+      log: (e) =>
+        this.log(`${e.method} ${e.host || "-"} ${e.path} ${e.status} ${e.bytes} ${e.durationMs.toFixed(1)}ms`),
+      onError: (e, where) => this.logger("error", `${where}: ${(e as Error)?.stack ?? e}`),
+    });
+    this.wirehouse = server;
+    type Data = {
+      site: SiteRuntime;
+      session?: SocketSession;
+      info: { url: string; headers: Record<string, string>; remoteAddress: string };
+    };
+    const paths = new Set(this.config.sites.flatMap((s) => Object.keys(s.websockets)));
+    for (const path of paths) {
+      server.websocket<Data>(
+        path,
+        {
+          upgrade: (req) => {
+            const site = this.siteFor(req.host);
+            if (!site.socketRoute(req.path)) return { accept: false, status: 404 };
+            const headers: Record<string, string> = {};
+            for (const [k, v] of req.headers) headers[k.toLowerCase()] = v;
+            return { accept: true, data: { site, info: { url: req.url, headers, remoteAddress: req.remoteAddress } } };
+          },
+          open: (ws) => {
+            const { site, info } = ws.data;
+            const route = site.socketRoute(new URL(info.url, "http://x").pathname);
+            ws.data.session = route?.open(
+              { send: (d) => void ws.send(d), close: (code, reason) => ws.close(code, reason) },
+              info,
+            );
+          },
+          message: (ws, data) => ws.data.session?.message(data),
+          close: (ws, code, reason) => {
+            ws.data.session?.close(code, reason);
+            this.retire(ws.data.site);
+          },
+        },
+        { deflate: true, pingInterval: 30 },
+      );
+    }
+    server.fallback(async (req) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of req.headers) {
+        const lower = k.toLowerCase();
+        headers[lower] = headers[lower] === undefined ? v : `${headers[lower]}, ${v}`;
+      }
+      const r = await this.siteFor(req.host).handle({
+        method: req.method,
+        url: req.url,
+        headers,
+        host: req.host,
+        remoteAddress: req.remoteAddress,
+        remotePort: req.remotePort,
+        localPort: 0,
+        https: req.https,
+        body: () => req.body(),
+      });
+      return { status: r.status, headers: r.headers, body: r.body };
+    });
+    for (const l of this.config.listeners) {
+      const bound = await server.listen({
+        port: l.port,
+        hostname: l.host,
+        ...(l.tls ? { tls: { cert: pem(l.tls.cert), key: pem(l.tls.key) } } : {}),
+      });
+      const shown =
+        l.host === "0.0.0.0" || l.host === "::" ? "localhost" : l.host.includes(":") ? `[${l.host}]` : l.host;
+      this.listeners.push({
+        port: bound.port,
+        host: l.host,
+        url: `${l.tls ? "https" : "http"}://${shown}:${bound.port}/`,
+      });
+    }
     return this.listeners;
   }
 
@@ -267,6 +362,7 @@ export class App {
 
   /** Stops listening, closes websockets (1001) and idle connections, terminates scripts. */
   async close(): Promise<void> {
+    if (this.wirehouse) await this.wirehouse.close({ deadline: 1000 });
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const ws of this.wss.clients) ws.close(1001, "server shutting down");
     await Promise.all(

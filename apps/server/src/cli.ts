@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from "node:f
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { App } from "./app.ts";
+import { App, type Engine } from "./app.ts";
 import { ConfigError, type ResolvedConfig, resolveConfig } from "./config.ts";
 import { loadSettings } from "./settings.ts";
 
@@ -27,6 +27,8 @@ serve     Start the server. Without --config (and without ./settings.js) it
   --port N      port for the first listener (default 8080)
   --workers N   worker processes sharing the port (Node only)
   --dev         development mode: error details in pages
+  --engine E    HTTP/WebSocket layer: node (node:http + ws, default) or
+                wirehouse (@wirehouse/server); also WIREHOUSE_ENGINE
 init      Scaffold a site (web/index.sjs, web/chat.html, scripts/chat.js,
           settings.js) in <dir>.
 
@@ -63,6 +65,7 @@ export interface ServeArgs {
   port?: number;
   workers?: number;
   dev: boolean;
+  engine?: Engine;
 }
 
 export class UsageError extends Error {}
@@ -106,6 +109,13 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       case "--dev":
         out.dev = true;
         break;
+      case "--engine": {
+        const v = value();
+        if (v !== "node" && v !== "wirehouse")
+          throw new UsageError(`--engine: expected "node" or "wirehouse", got "${v}"`);
+        out.engine = v;
+        break;
+      }
       default:
         throw new UsageError(`unknown option "${a}" (see wirehouse --help)`);
     }
@@ -178,8 +188,10 @@ export async function serve(args: ServeArgs, io: Out = stdio): Promise<App> {
     const started = await runWorkers(config, args, io);
     if (started) return started;
   }
+  const engine: Engine = args.engine ?? (process.env.WIREHOUSE_ENGINE === "wirehouse" ? "wirehouse" : "node");
   const app = new App(config, {
     log: io.out,
+    engine,
     ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}),
   });
   const bound = await app.start();
@@ -187,14 +199,17 @@ export async function serve(args: ServeArgs, io: Out = stdio): Promise<App> {
     banner(
       config,
       bound.map((b) => b.url),
+      engine,
     ),
   );
   installSignals(app, args, io);
   return app;
 }
 
-export function banner(config: ResolvedConfig, urls: string[]): string {
-  const lines = [`wirehouse ${VERSION} on ${runtimeName()}${config.dev ? " (dev mode)" : ""}`];
+export function banner(config: ResolvedConfig, urls: string[], engine: Engine = "node"): string {
+  const lines = [
+    `wirehouse ${VERSION} on ${runtimeName()}, ${engine === "node" ? "node:http + ws" : "@wirehouse/server"}${config.dev ? " (dev mode)" : ""}`,
+  ];
   lines.push(`config: ${config.file}`);
   for (const s of config.sites)
     lines.push(

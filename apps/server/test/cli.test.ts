@@ -102,7 +102,7 @@ describe("wirehouse CLI", () => {
   });
 
   it("the bin starts, prints the banner with the URL, serves, and stops on SIGTERM", async () => {
-    const child = runBin(["serve", "--port", "0", "--host", "127.0.0.1"]);
+    const child = runBin(["serve", "--port", "0", "--host", "127.0.0.1", "--engine", "wirehouse"]);
     let out = "";
     let err = "";
     child.stderr.on("data", (d: Buffer) => {
@@ -123,6 +123,7 @@ describe("wirehouse CLI", () => {
         child.on("exit", () => fail(new Error(`exited early: ${out} ${err}`)));
       });
       assert.match(out, /^wirehouse 0\.1\.0 on (Node|Deno|Bun) /);
+      assert.match(out, /@wirehouse\/server/);
       assert.match(out, /config: \(embedded default site\)/);
       const r = await get(port, "/demo.sjs");
       assert.equal(r.status, 200);
