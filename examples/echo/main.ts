@@ -1,0 +1,28 @@
+/**
+ * Echo server: every text or binary message comes back as received, on any path.
+ * permessage-deflate is offered to clients that ask for it.
+ *
+ *   node --import tsx examples/echo/main.ts --port 9001 --host 127.0.0.1
+ *   npx deno run -A examples/echo/main.ts --port 9001
+ *   npx bun examples/echo/main.ts --port 9001
+ */
+import process from "node:process";
+import { createServer } from "@wirehouse/server";
+import { closeOnSignal, parseFlags } from "../args.ts";
+
+const { port, host } = parseFlags(9001);
+const server = createServer();
+
+server.websocket(
+  "/*",
+  {
+    message(ws, data, isBinary) {
+      ws.send(data, { binary: isBinary });
+    },
+  },
+  { deflate: true, maxPayload: 64 * 1024 * 1024, origins: "*", idleTimeout: 0 },
+);
+
+const address = await server.listen({ port, hostname: host });
+console.log(`ready port=${address.port} pid=${process.pid}`);
+closeOnSignal(() => server.close({ deadline: 2000 }));

@@ -1,0 +1,138 @@
+/**
+ * Starts each example in /work/main/examples as a child process of the same runtime
+ * (port 0) and talks to it over loopback.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { wsClient } from "./helpers.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const g = globalThis as { Deno?: { execPath(): string }; Bun?: unknown };
+
+function command(file: string): [string, string[]] {
+  const path = join(root, "examples", file);
+  if (g.Deno) return [g.Deno.execPath(), ["run", "-A", path]];
+  if (g.Bun) return [process.execPath, [path]];
+  return [process.execPath, ["--import", "tsx", path]];
+}
+
+interface Running {
+  port: number;
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<string>;
+}
+
+function start(file: string): Promise<Running> {
+  const [cmd, args] = command(file);
+  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  const exited = new Promise<void>((r) => child.on("exit", () => r()));
+  return new Promise((resolvePromise, reject) => {
+    child.stderr?.on("data", (d) => (err += String(d)));
+    child.stdout?.on("data", (d) => {
+      out += String(d);
+      const m = /ready port=(\d+) pid=(\d+)/.exec(out);
+      if (m)
+        resolvePromise({
+          port: Number(m[1]),
+          child,
+          output: () => out,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await exited;
+            return out;
+          },
+        });
+    });
+    child.on("exit", (code) => reject(new Error(`${file} exited (${code}) before ready: ${out} ${err}`)));
+  });
+}
+
+describe("examples", () => {
+  it("echo: text and binary come back as sent, with permessage-deflate", async () => {
+    const app = await start("echo/main.ts");
+    try {
+      const c = await wsClient(`ws://127.0.0.1:${app.port}/`, { deflate: true });
+      assert.match(c.extensions(), /permessage-deflate/);
+      c.send("hello echo");
+      assert.deepEqual(await c.next(), { data: "hello echo", binary: false });
+      const bin = new Uint8Array(100_000).map((_, i) => i % 251);
+      c.send(bin);
+      assert.deepEqual(await c.next(), { data: bin, binary: true });
+      c.close();
+      await c.closed;
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("chat: serves the page and publishes to the room only", async () => {
+    const app = await start("chat/main.ts");
+    try {
+      const page = await (await fetch(`http://127.0.0.1:${app.port}/`)).text();
+      assert.match(page, /new WebSocket/);
+      const alice = await wsClient(`ws://127.0.0.1:${app.port}/chat/red?name=alice`);
+      assert.deepEqual(JSON.parse(String((await alice.next()).data)), { from: "server", text: "alice joined" });
+      const bob = await wsClient(`ws://127.0.0.1:${app.port}/chat/red?name=bob`);
+      const carol = await wsClient(`ws://127.0.0.1:${app.port}/chat/blue?name=carol`);
+      assert.equal(JSON.parse(String((await alice.next()).data)).text, "bob joined");
+      assert.equal(JSON.parse(String((await bob.next()).data)).text, "bob joined");
+      assert.equal(JSON.parse(String((await carol.next()).data)).text, "carol joined");
+      alice.send("hi red");
+      assert.deepEqual(JSON.parse(String((await bob.next()).data)), { from: "alice", text: "hi red" });
+      assert.deepEqual(JSON.parse(String((await alice.next()).data)), { from: "alice", text: "hi red" });
+      carol.send("hi blue");
+      assert.deepEqual(JSON.parse(String((await carol.next()).data)), { from: "carol", text: "hi blue" });
+      for (const c of [alice, bob, carol]) c.close();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("events: welcome text and binary, prefixed echo, user data read on close", async () => {
+    const app = await start("events/main.ts");
+    try {
+      const c = await wsClient(`ws://127.0.0.1:${app.port}/`);
+      assert.deepEqual(await c.next(), { data: "welcome 1", binary: false });
+      assert.deepEqual(await c.next(), { data: new Uint8Array([1, 2, 3, 4]), binary: true });
+      c.send("one");
+      assert.equal((await c.next()).data, "echo: one");
+      c.send(new Uint8Array([7]));
+      assert.deepEqual(await c.next(), { data: new Uint8Array([0xee, 7]), binary: true });
+      c.close(1000);
+      await c.closed;
+    } finally {
+      const out = await app.stop();
+      assert.match(out, /closed id=1 code=1000 messages=2/);
+    }
+  });
+
+  it("engine: overridden text handler, jobs on the worker pool", async () => {
+    const app = await start("engine/main.ts");
+    try {
+      const c = await wsClient(`ws://127.0.0.1:${app.port}/engine`);
+      assert.equal((await c.next()).data, "engine ready");
+      c.send("shout hello");
+      assert.equal((await c.next()).data, "HELLO");
+      c.send("sum 10");
+      assert.equal((await c.next()).data, "sum 10 = 385");
+      c.send(new Uint8Array([1, 2]));
+      assert.equal((await c.next()).data, "binary 2 bytes checksum 33");
+      c.send("plain");
+      assert.equal((await c.next()).data, "text: plain");
+      c.close();
+      await c.closed;
+    } finally {
+      await app.stop();
+    }
+  });
+});
