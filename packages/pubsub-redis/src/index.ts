@@ -1,0 +1,16 @@
+/**
+ * @module @wirehouse/pubsub-redis
+ *
+ * Relays @wirehouse/server topic publishes between processes and machines through
+ * Redis pub/sub, with presence counts per topic across instances.
+ */
+export { decodeEnvelope, type Envelope, encodeEnvelope } from "./envelope.ts";
+export { createRedisPubSub } from "./redis-pubsub.ts";
+export type {
+  LogLevel,
+  Presence,
+  PubSubAdapter,
+  RedisPubSub,
+  RedisPubSubOptions,
+  RedisPubSubStats,
+} from "./types.ts";
