@@ -56,6 +56,7 @@ class RedisPubSubImpl implements RedisPubSub {
   private readonly idBytes: Uint8Array;
   private readonly epoch = crypto.getRandomValues(new Uint32Array(1))[0]!;
   private readonly maxPending: number;
+  private readonly localEcho: boolean;
   private readonly heartbeatMs: number;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly pub: Redis;
@@ -84,6 +85,7 @@ class RedisPubSubImpl implements RedisPubSub {
     this.instanceId = options.instanceId ?? randomId();
     this.idBytes = encodeInstanceId(this.instanceId);
     this.maxPending = options.maxPendingPublishes ?? 65_536;
+    this.localEcho = options.localEcho ?? false;
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.log = options.log ?? defaultLog;
     const min = options.reconnectMinMs ?? 50;
@@ -152,6 +154,9 @@ class RedisPubSubImpl implements RedisPubSub {
 
   publish(topic: string, data: Uint8Array | string, binary: boolean): void {
     if (this.closed) return;
+    const payload = typeof data === "string" ? encoder.encode(data) : data;
+    // Local subscribers never wait for (or depend on) Redis.
+    if (this.localEcho && this.cb !== null && this.topics.has(topic)) this.cb(topic, payload, binary);
     // Dropped publishes use a sequence number too: receivers see the gap, not a reuse.
     const seq = ++this.seq;
     if (!this.pubReady) {
@@ -163,7 +168,6 @@ class RedisPubSubImpl implements RedisPubSub {
         this.log("warn", `${this.stats.droppedOverflow} publishes dropped: ${this.maxPending} already in flight`);
       return;
     }
-    const payload = typeof data === "string" ? encoder.encode(data) : data;
     const msg = encodeEnvelope(this.idBytes, this.epoch, seq, binary, payload);
     this.stats.pending++;
     // ioredis sends Uint8Array as raw bytes (Buffer view, no copy).

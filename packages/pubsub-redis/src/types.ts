@@ -31,6 +31,13 @@ export interface RedisPubSubOptions {
   /** Reconnect backoff: first delay and cap in ms (doubling, with jitter). Default 50 and 2,000. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /**
+   * Also hand this instance's own publishes to `onMessage`, synchronously, before relaying
+   * (connected or not). For servers whose `publish` relies on the adapter for local
+   * delivery, like @wirehouse/server's `server.publish` today (its `InProcessPubSub`
+   * echoes). Default false: messages from other instances only.
+   */
+  localEcho?: boolean;
   /** Presence heartbeat period in ms; an instance silent for 3 periods is not counted. Default 5,000. */
   heartbeatMs?: number;
 }
