@@ -11,7 +11,7 @@ import { createServer } from "@wirehouse/server";
 import { closeOnSignal, parseFlags } from "../args.ts";
 
 const { port, host } = parseFlags(9001);
-const server = createServer();
+const server = createServer({ limits: { maxConnections: 1_000_000 } });
 
 server.websocket(
   "/*",

@@ -48,7 +48,7 @@ enum Phase {
 
 export class HttpConnection {
   private phase = Phase.Idle;
-  private readonly parser: RequestParser;
+  private parser: RequestParser;
   private body: BodyDecoder | null = null;
   private bodyParts: Uint8Array[] | null = null;
   private bodySize = 0;
@@ -316,7 +316,11 @@ export class HttpConnection {
   upgraded(ws: WsSocket, rest: Uint8Array | null): void {
     this.phase = Phase.Ws;
     this.ws = ws;
+    // Keep nothing of the HTTP side alive for the socket's lifetime (memory per idle connection).
+    this.head = null;
+    this.parser = DROPPED_PARSER;
     ws.opened();
+    ws.request = undefined;
     if (rest !== null) ws.receive(rest, false);
   }
 
@@ -352,6 +356,8 @@ export class HttpConnection {
     this.ws?.finish();
   }
 }
+
+const DROPPED_PARSER = new RequestParser();
 
 function onTimeout(c: HttpConnection): void {
   c.timeout();
