@@ -20,7 +20,7 @@ import {
 } from "@wirehouse/handshake";
 import { isPathError, normalizePath } from "@wirehouse/router";
 import type { Connection, Timer } from "@wirehouse/transport";
-import { Request } from "./request.ts";
+import { BodySource, Request } from "./request.ts";
 import type { ServerCore } from "./server.ts";
 import type { ResponseInit, ResponseLike } from "./types.ts";
 import type { WsSocket } from "./websocket.ts";
@@ -50,8 +50,12 @@ export class HttpConnection {
   private phase = Phase.Idle;
   private parser: RequestParser;
   private body: BodyDecoder | null = null;
-  private bodyParts: Uint8Array[] | null = null;
-  private bodySize = 0;
+  /** The body of the request being handled, streamed to the handler as it arrives. */
+  private bodySource: BodySource | null = null;
+  /** The response was completely written while the request body was still arriving. */
+  private responseDone = false;
+  /** The response head was written (errors can no longer be answered with a status). */
+  responseStarted = false;
   private head: RequestHead | null = null;
   /** Bytes received while busy (pipelined requests), copied. */
   private pending: Uint8Array | null = null;
@@ -117,21 +121,28 @@ export class HttpConnection {
         const body = this.body as BodyDecoder;
         const r = body.push(chunk);
         if (r.kind === "error") {
-          this.fail(r.error);
+          this.bodyFailed(r.error);
           return;
         }
-        for (const c of r.chunks) {
-          (this.bodyParts as Uint8Array[]).push(this.copyChunks || c.length < 4096 ? c.slice() : c);
-          this.bodySize += c.length;
-        }
+        const source = this.bodySource;
+        // Chunks outlive this call (the handler reads them later): copy where the transport reuses memory.
+        if (source !== null) for (const c of r.chunks) source.push(this.copyChunks ? c.slice() : c);
         chunk = chunk.subarray(r.consumed);
         if (!r.done) {
           server.wheel.reschedule(this.timer, server.limits.bodyTimeoutMs);
           return;
         }
         this.body = null;
-        this.startRequest();
-        continue;
+        this.bodySource = null;
+        source?.end();
+        if (this.responseDone) {
+          this.done();
+          continue;
+        }
+        this.phase = Phase.Busy;
+        server.wheel.cancel(this.timer);
+        if (chunk.length > 0) this.stash(chunk);
+        return;
       }
       // Phase.Head
       const r = this.parser.push(chunk);
@@ -151,10 +162,11 @@ export class HttpConnection {
         }
         if (head.expectContinue) this.conn.write(CONTINUE_RESPONSE);
         this.body = body;
-        this.bodyParts = [];
-        this.bodySize = 0;
+        this.bodySource = new BodySource();
         this.phase = Phase.Body;
         server.wheel.reschedule(this.timer, server.limits.bodyTimeoutMs);
+        // The handler runs now and reads the body as it arrives.
+        server.handle(this, head, this.bodySource);
         continue;
       }
       if (isWebSocketRequest(head)) {
@@ -173,24 +185,32 @@ export class HttpConnection {
     const head = this.head as RequestHead;
     this.phase = Phase.Busy;
     this.server.wheel.cancel(this.timer);
-    let bodyBytes: Uint8Array | null = null;
-    if (this.bodyParts !== null) {
-      const parts = this.bodyParts;
-      bodyBytes = parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts, this.bodySize);
-      this.bodyParts = null;
+    this.server.handle(this, head, null);
+  }
+
+  /** A bad or oversized body: answer its status if no response was started, else drop the connection. */
+  private bodyFailed(error: HttpError): void {
+    this.bodySource?.fail(error);
+    this.bodySource = null;
+    this.body = null;
+    if (this.responseStarted) {
+      this.phase = Phase.Closed;
+      this.server.wheel.cancel(this.timer);
+      this.conn.destroy();
+      return;
     }
-    this.server.handle(this, head, bodyBytes);
+    this.fail(error);
   }
 
   /** Builds the request object (or answers 400 for a bad path). */
-  makeRequest(head: RequestHead, body: Uint8Array | null): Request | null {
+  makeRequest(head: RequestHead, body: BodySource | null): Request | null {
     const path = normalizePath(head.path);
     if (isPathError(path)) {
       this.fail(new HttpError("bad-target", path.reason, [], 400));
       return null;
     }
     const req = new Request(head, path, this.conn.remoteAddress, this.conn.remotePort, this.https);
-    if (body !== null) req.bodyBytes = body;
+    req.bodySource = body;
     return req;
   }
 
@@ -205,7 +225,7 @@ export class HttpConnection {
     if (this.phase === Phase.Closed) return;
     this.conn.write(bytes);
     if (close) this.shutdown();
-    else this.done();
+    else this.finished();
   }
 
   private shutdown(): void {
@@ -221,6 +241,7 @@ export class HttpConnection {
     res: ResponseInit | ResponseLike | string | Uint8Array,
     startedAt: number,
   ): Promise<void> {
+    if (this.phase === Phase.Closed) return;
     const server = this.server;
     let status = 200;
     let headers: [string, string][] = [];
@@ -258,6 +279,7 @@ export class HttpConnection {
       return;
     }
     const keepAlive = h.keepAlive && !closing;
+    this.responseStarted = true;
     let sent = 0;
     if (!h.bodyAllowed || body === null) {
       this.conn.write(h.bytes);
@@ -284,13 +306,21 @@ export class HttpConnection {
     }
     server.logAccess(head, status, sent, this.conn.remoteAddress, startedAt);
     if (!keepAlive) this.shutdown();
+    else this.finished();
+  }
+
+  /** A response is complete on a kept-alive connection; if its request body is still arriving, read it first. */
+  private finished(): void {
+    if (this.phase === Phase.Body) this.responseDone = true;
     else this.done();
   }
 
-  /** Called once a response is complete on a kept-alive connection. */
+  /** Called once a request and its response are complete on a kept-alive connection. */
   private done(): void {
     if (this.phase === Phase.Closed || this.phase === Phase.Ws) return;
     this.head = null;
+    this.responseDone = false;
+    this.responseStarted = false;
     this.phase = Phase.Idle;
     if (this.server.closing) {
       this.shutdown();
@@ -325,7 +355,13 @@ export class HttpConnection {
   }
 
   timeout(): void {
+    if (this.phase === Phase.Body && this.responseStarted) {
+      this.bodyFailed(new HttpError("truncated-body", "request body timed out", [], 408));
+      return;
+    }
     if (this.phase === Phase.Head || this.phase === Phase.Body) {
+      this.bodySource?.fail(new Error("request body timed out"));
+      this.bodySource = null;
       if (this.phase === Phase.Head && this.parser.buffered === 0 && this.head === null) {
         // Nothing of a request arrived: a quiet close (keep-alive idle or a silent opener).
         this.shutdown();
@@ -353,6 +389,8 @@ export class HttpConnection {
       this.drainWaiter = null;
       w();
     }
+    this.bodySource?.fail(new Error("connection closed before the request body was complete"));
+    this.bodySource = null;
     this.ws?.finish();
   }
 }
@@ -375,14 +413,4 @@ function isResponseLike(r: unknown): r is ResponseLike {
 function abandon(body: AsyncIterable<Uint8Array>): void {
   const it = body[Symbol.asyncIterator]();
   void it.return?.();
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -11,7 +11,7 @@ const EMPTY = new Uint8Array(0);
 export class Request implements ServerRequest {
   params: Record<string, string> = {};
   rest = "/";
-  bodyBytes: Uint8Array = EMPTY;
+  bodySource: BodySource | null = null;
   private cookieMap: Map<string, string> | null = null;
 
   constructor(
@@ -53,16 +53,79 @@ export class Request implements ServerRequest {
   get origin(): string | null {
     return this.head.headers.get("origin") ?? null;
   }
+  /** The whole body (bounded by maxBodySize); rejects if the body is bad, too large or cut off. */
   body(): Promise<Uint8Array> {
-    return Promise.resolve(this.bodyBytes);
+    return this.bodySource === null ? Promise.resolve(EMPTY) : this.bodySource.all();
   }
   text(): Promise<string> {
-    return Promise.resolve(textDecoder.decode(this.bodyBytes));
+    return this.body().then((b) => textDecoder.decode(b));
   }
   json(): Promise<unknown> {
     return this.text().then((t) => JSON.parse(t));
   }
-  async *bodyStream(): AsyncIterable<Uint8Array> {
-    if (this.bodyBytes.length > 0) yield this.bodyBytes;
+  /** The body as it arrives (one consumer). */
+  bodyStream(): AsyncIterable<Uint8Array> {
+    const source = this.bodySource;
+    return source === null ? emptyStream() : source.stream();
+  }
+}
+
+async function* emptyStream(): AsyncIterable<Uint8Array> {}
+
+/** Body chunks from the connection to the handler: a queue with one waiting reader. */
+export class BodySource {
+  private chunks: Uint8Array[] = [];
+  private ended = false;
+  private error: Error | null = null;
+  private waiter: (() => void) | null = null;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.wake();
+  }
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+  fail(error: Error): void {
+    if (this.ended) return;
+    this.error = error;
+    this.wake();
+  }
+  private wake(): void {
+    const w = this.waiter;
+    if (w !== null) {
+      this.waiter = null;
+      w();
+    }
+  }
+  async *stream(): AsyncIterable<Uint8Array> {
+    for (;;) {
+      const c = this.chunks.shift();
+      if (c !== undefined) {
+        yield c;
+        continue;
+      }
+      if (this.error !== null) throw this.error;
+      if (this.ended) return;
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+  async all(): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for await (const c of this.stream()) {
+      parts.push(c);
+      size += c.length;
+    }
+    if (parts.length === 1) return parts[0] as Uint8Array;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 }

@@ -30,7 +30,7 @@ import { HttpConnection } from "./connection.ts";
 import { JobPool } from "./jobs.ts";
 import { handleUpgrade, type NodeRequest, type NodeSocket } from "./node-upgrade.ts";
 import { InProcessPubSub } from "./pubsub.ts";
-import type { Request } from "./request.ts";
+import type { BodySource, Request } from "./request.ts";
 import type {
   AccessLogEntry,
   CloseServerOptions,
@@ -314,7 +314,7 @@ export class Server implements SocketOwner {
   // ---- HTTP ----------------------------------------------------------------------------
 
   /** @internal a complete request (head and body) from a connection. */
-  handle(c: HttpConnection, head: RequestHead, body: Uint8Array | null): void {
+  handle(c: HttpConnection, head: RequestHead, body: BodySource | null): void {
     const startedAt = this.wheel.now;
     const req = c.makeRequest(head, body);
     if (req === null) return;

@@ -79,6 +79,69 @@ describe("HTTP", () => {
     );
   });
 
+  it("streams request bodies to the handler as they arrive (a full-duplex echo)", async () => {
+    await withServer(
+      (s) => s.http("/duplex", (req) => ({ body: req.bodyStream() })),
+      async (port) => {
+        const raw = await rawSocket(port);
+        raw.socket.write("POST /duplex HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+        // The first piece comes back while the request body is still open.
+        await raw.waitFor((b) => b.toString().includes("first"));
+        raw.socket.write("6\r\nsecond\r\n0\r\n\r\n");
+        const out = await raw.waitFor((b) => b.toString().endsWith("0\r\n\r\n"));
+        assert.match(out.toString(), /first[\s\S]*second/);
+        // keep-alive: the next request on the same connection works
+        raw.socket.write(GET("/duplex", "a", "Connection: close\r\n"));
+        const end = await raw.ended;
+        assert.equal(count(end.toString(), "HTTP/1.1 200"), 2);
+      },
+    );
+  });
+
+  it("reads and discards the body of a request answered early, then serves the next one", async () => {
+    await withServer(
+      (s) => {
+        s.http("/early", () => ({ status: 202, body: "early" }));
+        s.http("/next", () => "next");
+      },
+      async (port) => {
+        const body = "z".repeat(50_000);
+        const out = await rawExchange(
+          port,
+          `POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}${GET("/next", "a", "Connection: close\r\n")}`,
+        );
+        assert.match(out, /^HTTP\/1\.1 202/);
+        assert.ok(out.endsWith("next"));
+        assert.equal(count(out, "HTTP/1.1"), 2);
+      },
+    );
+  });
+
+  it("a chunked body growing past maxBodySize gets 413 and the handler's body() rejects", async () => {
+    let rejected = false;
+    await withServer(
+      (s) =>
+        s.http("/up", async (req) => {
+          try {
+            await req.body();
+          } catch {
+            rejected = true;
+          }
+          return "unreachable";
+        }),
+      async (port) => {
+        const chunk = `${(4000).toString(16)}\r\n${"q".repeat(4000)}\r\n`;
+        const out = await rawExchange(
+          port,
+          `POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(4)}`,
+        );
+        assert.match(out, /^HTTP\/1\.1 413/);
+        assert.equal(rejected, true);
+      },
+      { limits: { maxBodySize: 10_000 } },
+    );
+  });
+
   it("maps errors to statuses: 400, 404, 405, 414, 431, 501, and 500 for a throwing handler while the server goes on", async () => {
     let errors = 0;
     await withServer(
