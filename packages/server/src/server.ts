@@ -3,7 +3,15 @@
  * HTTP handlers, static files (@wirehouse/static), WebSocket endpoints, pub/sub,
  * the event facade and graceful shutdown.
  */
-import { encodeFrameBytes, formatExtensionHeader, Opcode } from "@wirehouse/codec";
+import {
+  concatFrame,
+  encodeFrame,
+  encodeFrameBytes,
+  formatExtensionHeader,
+  type NegotiatedDeflate,
+  Opcode,
+  type PerMessageDeflate,
+} from "@wirehouse/codec";
 import { createPerMessageDeflate } from "@wirehouse/codec/deflate";
 import {
   acceptWebSocket,
@@ -555,6 +563,7 @@ export class Server implements SocketOwner {
     const protocol = v?.protocol ?? up.protocol ?? "";
     const ws = new WsSocket(c.conn, this, kind.handler, kind.options, "server", v?.data, protocol, extensions, deflate);
     ws.request = req;
+    ws.deflateParams = params;
     this.sockets.add(ws);
     c.conn.write(bytes);
     c.upgraded(ws, rest);
@@ -597,17 +606,60 @@ export class Server implements SocketOwner {
   }
 
   /** Writes one encoded frame to every local subscriber of `topic` (except `except`). */
-  private deliver(topic: string, data: Uint8Array, binary: boolean, except: WsSocket | null): void {
+  private deliver(topic: string, data: Uint8Array, binary: boolean, except: WsSocket | null, compress = false): void {
     const set = this.topics.get(topic);
     if (set === undefined || set.size === 0) return;
-    const frame = encodeFrameBytes(binary ? Opcode.Binary : Opcode.Text, data);
-    for (const ws of set) if (ws !== except) ws.sendFrame(frame, null);
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    let plain: Uint8Array | null = null;
+    let shared: Map<number, Promise<Uint8Array>> | null = null;
+    for (const ws of set) {
+      if (ws === except) continue;
+      const params = ws.deflateParams;
+      if (compress && params !== undefined && ws.deflate?.shouldCompress(data.length)) {
+        if (params.serverNoContextTakeover) {
+          // Without context takeover a compressed message depends only on the window size: compress once per size.
+          shared ??= new Map();
+          let frame = shared.get(params.serverMaxWindowBits);
+          if (frame === undefined) {
+            frame = this.compressShared(opcode, data, params.serverMaxWindowBits);
+            shared.set(params.serverMaxWindowBits, frame);
+          }
+          ws.sendFrameLater(frame, data);
+        } else ws.send(data, { binary, compress: true }); // its own compression context
+        continue;
+      }
+      plain ??= encodeFrameBytes(opcode, data);
+      ws.sendFrame(plain, null);
+    }
+  }
+
+  private readonly sharedDeflate = new Map<number, PerMessageDeflate>();
+
+  private compressShared(opcode: number, data: Uint8Array, windowBits: number): Promise<Uint8Array> {
+    let z = this.sharedDeflate.get(windowBits);
+    if (z === undefined) {
+      const params: NegotiatedDeflate = {
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+        serverMaxWindowBits: windowBits,
+        clientMaxWindowBits: 15,
+      };
+      z = createPerMessageDeflate(params, "server", { threshold: 0 });
+      this.sharedDeflate.set(windowBits, z);
+    }
+    return z.compress(data).then((c) => concatFrame(encodeFrame(opcode as 1, c, { rsv1: true })));
   }
 
   /** Sends `data` to every subscriber of `topic`: the frame is encoded once, the same bytes go to each. */
   publish(topic: string, data: string | Uint8Array, options?: SendOptions | boolean): void {
     const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
-    this.pubsub.publish(topic, typeof data === "string" ? encoder.encode(data) : data, binary);
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (typeof options === "object" && options.compress === true && this.pubsub instanceof InProcessPubSub) {
+      // compress: once for every subscriber without context takeover, per socket for the others
+      this.deliver(topic, bytes, binary, null, true);
+      return;
+    }
+    this.pubsub.publish(topic, bytes, binary);
   }
 
   /** Sends `data` to every open WebSocket (one encoding). */
@@ -685,6 +737,7 @@ export class Server implements SocketOwner {
     // adopted connections (handleUpgrade) are not tracked by a listener
     for (const c of [...this.conns]) c.conn.destroy();
     for (const s of this.statics) s.close();
+    for (const z of this.sharedDeflate.values()) z.close();
     await this.pubsub.close();
     this.jobPool?.close();
     this.wheel.clear();

@@ -13,6 +13,7 @@ import {
   fragmentMessage,
   isValidCloseCode,
   MessageDecoder,
+  type NegotiatedDeflate,
   Opcode,
   type PerMessageDeflate,
   type ProtocolError,
@@ -71,8 +72,10 @@ function isPrepared(data: unknown): data is PreparedMessage {
 
 export class WsSocket<T = unknown> implements WebSocket<T> {
   data: T;
-  /** The upgrade request (server role). */
+  /** The upgrade request (server role; released after open). */
   request: unknown = undefined;
+  /** The agreed permessage-deflate parameters, if any. */
+  deflateParams: NegotiatedDeflate | undefined = undefined;
   readonly protocol: string;
   readonly extensions: string;
   /** The topics this socket is subscribed to (created on first subscribe). */
@@ -311,6 +314,36 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
       return this.write(frame) ? 1 : 0;
     }
     return this.writeMessage(opcode, payload as Uint8Array, false);
+  }
+
+  /**
+   * Writes a frame that is still being compressed (one compression shared by many sockets,
+   * see `server.publish(..., { compress: true })`), after everything queued before it.
+   */
+  sendFrameLater(frame: Promise<Uint8Array>, payload: Uint8Array): SendResult {
+    if (this.state !== State.Open) return -1;
+    const size = payload.length;
+    if (this.bufferedAmount + size > this.options.maxBackpressure) return this.dropped(payload);
+    this.pendingBytes += size;
+    this.pendingSends++;
+    const prev = this.tail ?? Promise.resolve();
+    const next: Promise<void> = prev.then(async () => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await frame;
+      } catch (e) {
+        this.owner.onError?.(e, "websocket compress");
+        this.settle(size, next);
+        this.terminate();
+        return;
+      }
+      this.settle(size, next);
+      if (this.state === State.Closed) return;
+      this.touchSend();
+      this.write(bytes);
+    });
+    this.tail = next;
+    return 0;
   }
 
   private dropped(data: string | Uint8Array | ArrayBuffer | PreparedMessage): SendResult {

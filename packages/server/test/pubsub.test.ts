@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import WS from "ws";
 import { connect, createServer, type PubSubAdapter, type Server, type WebSocket } from "../src/index.ts";
-import { isNode, wsClient } from "./helpers.ts";
+import { isNode, rawSocket, UPGRADE, wsClient } from "./helpers.ts";
 
 async function withServer(
   setup: (s: Server) => void,
@@ -113,6 +114,64 @@ describe("publish / subscribe", () => {
         await b.closed;
       },
       createServer({ pubsub: adapter }),
+    );
+  });
+});
+
+describe("publish with compress", () => {
+  it("compresses once for sockets without context takeover, per socket for the others, in order", async () => {
+    let opened = 0;
+    let allOpen: () => void = () => {};
+    const ready = new Promise<void>((r) => (allOpen = r));
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/",
+          {
+            open(ws) {
+              ws.subscribe("news");
+              if (++opened === 5) allOpen();
+            },
+          },
+          { deflate: { threshold: 0 } },
+        ),
+      async (port, server) => {
+        const ext = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+        const raws = [await rawSocket(port), await rawSocket(port)];
+        for (const r of raws) r.socket.write(UPGRADE("/", ext));
+        const mk = (perMessageDeflate: boolean | object) => {
+          const ws = new WS(`ws://127.0.0.1:${port}/`, { perMessageDeflate });
+          ws.on("error", () => {});
+          const got: string[] = [];
+          ws.on("message", (d) => got.push(String(d)));
+          return { ws, got };
+        };
+        const clients = [mk({ serverNoContextTakeover: true, threshold: 0 }), mk({ threshold: 0 }), mk(false)];
+        await ready;
+        const big = "news ".repeat(2000);
+        server.publish("news", big, { compress: true });
+        server.publish("news", "plain in between");
+        server.publish("news", `${big}2`, { compress: true });
+        for (const c of clients) {
+          while (c.got.length < 3) await new Promise((r) => c.ws.once("message", r));
+          assert.deepEqual(c.got, [big, "plain in between", `${big}2`]);
+        }
+        // The two raw sockets (no context takeover) got the very same compressed frame bytes, RSV1 set.
+        const bodies = await Promise.all(
+          raws.map((r) =>
+            r
+              .waitFor((b) => b.indexOf("\r\n\r\n") >= 0 && b.length > b.indexOf("\r\n\r\n") + 4 + 40)
+              .then((b) => b.subarray(b.indexOf("\r\n\r\n") + 4)),
+          ),
+        );
+        assert.match(raws[0]?.received().toString() ?? "", /server_no_context_takeover/);
+        assert.equal((bodies[0]?.[0] ?? 0) & 0x40, 0x40);
+        assert.ok(((bodies[0]?.[1] ?? 0) & 0x7f) < 126, "compressed 10,000 bytes of text into a small frame");
+        const len = 2 + ((bodies[0]?.[1] ?? 0) & 0x7f);
+        assert.deepEqual(bodies[0]?.subarray(0, len), bodies[1]?.subarray(0, len));
+        for (const c of clients) c.ws.close();
+        for (const r of raws) r.socket.destroy();
+      },
     );
   });
 });
