@@ -196,6 +196,25 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
     );
   });
 
+  it("closes a socket at maxLifetime even while it is busy", async () => {
+    await withServer(
+      (s) => echo(s, { maxLifetime: 0.3 }),
+      async (port) => {
+        const c = await wsClient(`ws://127.0.0.1:${port}/echo`);
+        const t = Date.now();
+        const closed = c.closed;
+        let done = false;
+        void closed.then(() => (done = true));
+        while (!done) {
+          c.send("busy");
+          await Promise.race([c.next(), closed]);
+        }
+        assert.equal((await closed).code, 1000);
+        assert.ok(Date.now() - t >= 250);
+      },
+    );
+  });
+
   it("answers pings with pongs and reports pings/pongs to the handler", async () => {
     const pings: string[] = [];
     await withServer(
