@@ -36,6 +36,7 @@ import {
 } from "@wirehouse/transport";
 import { HttpConnection } from "./connection.ts";
 import { JobPool } from "./jobs.ts";
+import { Limiter } from "./limiter.ts";
 import { handleUpgrade, type NodeRequest, type NodeSocket } from "./node-upgrade.ts";
 import { InProcessPubSub } from "./pubsub.ts";
 import type { BodySource, Request } from "./request.ts";
@@ -114,10 +115,13 @@ export function resolveWsOptions(o: WebSocketOptions = {}): WsKind["options"] {
 
 function wsKind(handler: WebSocketHandler<unknown>, o: WebSocketOptions = {}): WsKind {
   const deflate = o.deflate === true ? {} : o.deflate ? o.deflate : null;
+  const options = resolveWsOptions(o);
+  if (deflate?.maxConcurrency !== undefined && deflate.maxConcurrency > 0)
+    options.zlib = new Limiter(deflate.maxConcurrency);
   return {
     type: "ws",
     handler,
-    options: resolveWsOptions(o),
+    options,
     negotiators: deflate ? [perMessageDeflate(deflate)] : [],
     deflate,
     protocols: o.protocols,

@@ -207,6 +207,8 @@ export interface DeflateOptions {
   threshold?: number;
   level?: number;
   memLevel?: number;
+  /** At most this many compressions/inflations of this endpoint run at once (the rest wait, in order). Default: no cap. */
+  maxConcurrency?: number;
 }
 
 export interface WebSocketOptions {

@@ -19,6 +19,7 @@ import {
   type ProtocolError,
 } from "@wirehouse/codec";
 import type { Connection, Timer, TimerWheel } from "@wirehouse/transport";
+import type { Limiter } from "./limiter.ts";
 import type { PreparedMessage, SendOptions, SendResult, WebSocket, WebSocketHandler } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -37,6 +38,8 @@ export interface ResolvedWsOptions {
   closeOnBackpressureLimit: boolean;
   maxFrameSize: number;
   highWaterMark: number;
+  /** Caps concurrent zlib work of the endpoint (deflate.maxConcurrency), if set. */
+  zlib?: Limiter;
 }
 
 /** What a socket needs from its owner (the server, or the client for connect()). */
@@ -158,7 +161,8 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
     for (let ev = d.next(); ev !== DecoderEvent.None; ev = d.next()) {
       if (ev === DecoderEvent.Compressed) {
         this.draining = true;
-        void d.inflate().then((r) => {
+        const zlib = this.options.zlib;
+        void (zlib ? zlib.run(() => d.inflate()) : d.inflate()).then((r) => {
           this.dispatch(r, false);
           this.draining = false;
           if (this.state !== State.Closed && !d.failed) {
@@ -262,7 +266,8 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
       // Compress in order; the frames are written when their compression (and every earlier one) is done.
       this.pendingBytes += payload.length;
       this.pendingSends++;
-      const compressed = z.compress(payload);
+      const zlib = this.options.zlib;
+      const compressed = zlib ? zlib.run(() => z.compress(payload)) : z.compress(payload);
       const prev = this.tail ?? Promise.resolve();
       const next: Promise<void> = prev.then(async () => {
         let out: Uint8Array;
