@@ -117,11 +117,12 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
     this.extensions = extensions;
     this.client = role === "client";
     this.decoder = new MessageDecoder({ role, maxPayload: options.maxPayload, deflate, isUtf8 });
-    this.lastReceived = owner.wheel.now;
-    this.openedAt = this.lastReceived;
+    // Schedule first: scheduling on an empty wheel brings `wheel.now` up to date.
     const first = this.nextDeadline();
     if (first > 0)
       this.timer = owner.wheel.schedule(first, onTimer, this as unknown as WsSocket) as unknown as Timer<never>;
+    this.lastReceived = owner.wheel.now;
+    this.openedAt = this.lastReceived;
   }
 
   get remoteAddress(): string {

@@ -196,6 +196,35 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
     );
   });
 
+  it("does not close a socket that keeps talking before idleTimeout", async () => {
+    let closes = 0;
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/echo",
+          {
+            message(ws, data) {
+              ws.send(data);
+            },
+            close() {
+              closes++;
+            },
+          },
+          { idleTimeout: 0.3 },
+        ),
+      async (port) => {
+        const c = await wsClient(`ws://127.0.0.1:${port}/echo`);
+        for (let i = 0; i < 6; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          c.send(`tick ${i}`);
+          assert.equal((await c.next()).data, `tick ${i}`);
+        }
+        assert.equal(closes, 0);
+        assert.equal((await c.closed).code, 1001); // and once quiet, it goes
+      },
+    );
+  });
+
   it("closes a socket at maxLifetime even while it is busy", async () => {
     await withServer(
       (s) => echo(s, { maxLifetime: 0.3 }),
