@@ -244,6 +244,9 @@ function installSignals(app: App, args: ServeArgs, io: Out): void {
   };
   const stop = async () => {
     io.out("shutting down");
+    // Exit even if a connection does not let go.
+    const force = setTimeout(() => process.exit(0), 3000);
+    (force as { unref?(): void }).unref?.();
     await app.close();
     process.exit(0);
   };

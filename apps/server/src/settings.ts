@@ -3,7 +3,9 @@
  * default export is a {@link Config} object or a function of a
  * {@link ConfigBuilder} (which may be async and may also return a Config).
  */
-import { dirname, resolve } from "node:path";
+import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { ConfigBuilder } from "./builder.ts";
 import { ConfigError, type ResolvedConfig, resolveConfig } from "./config.ts";
@@ -38,17 +40,32 @@ export async function configFromExport(exported: unknown, file: string, baseDir:
 
 let generation = 0;
 
-/** Imports `path` afresh (a new query string each time, so a reload sees edits) and validates it. */
+/**
+ * Imports `path` and validates it. Reloads import a fresh copy (a hidden
+ * sibling file, removed afterwards): loaders such as tsx cache a module by
+ * path whatever its query string, and the copy keeps relative imports working.
+ */
 export async function loadSettings(path: string): Promise<ResolvedConfig> {
   const file = resolve(path);
+  if (!existsSync(file)) throw new ConfigError(file, "", "file not found");
+  const first = !loaded.has(file);
+  // The copy's extension says "ES module" (.mjs / .mts), whatever package.json says.
+  const ext = extname(file);
+  const copyExt = ext === ".ts" || ext === ".mts" ? ".mts" : ext === ".cjs" ? ".cjs" : ".mjs";
+  const target = first
+    ? file
+    : join(dirname(file), `.${basename(file, ext)}.reload-${process.pid}-${generation}${copyExt}`);
   let mod: { default?: unknown };
   try {
-    mod = await import(`${pathToFileURL(file).href}?v=${Date.now()}-${generation++}`);
+    if (!first) copyFileSync(file, target);
+    mod = await import(`${pathToFileURL(target).href}?v=${generation++}`);
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err?.code === "ERR_MODULE_NOT_FOUND" && String(err.message).includes(file))
-      throw new ConfigError(file, "", "file not found");
-    throw new ConfigError(file, "", `could not load: ${err?.message ?? err}`);
+    throw new ConfigError(file, "", `could not load: ${(e as Error)?.message ?? e}`);
+  } finally {
+    if (!first) rmSync(target, { force: true });
   }
+  loaded.add(file);
   return configFromExport(mod.default, file, dirname(file));
 }
+
+const loaded = new Set<string>();
