@@ -225,6 +225,24 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
     );
   });
 
+  it("answers 503 to an upgrade that completes while the server is shutting down", async () => {
+    const server = createServer();
+    echo(server);
+    server.http("/ping", () => "pong");
+    const { port } = await server.listen({ port: 0 });
+    const raw = await rawSocket(port);
+    const head = UPGRADE("/echo");
+    // One write: a request, then the start of an upgrade. Its answer proves the server has read both.
+    raw.socket.write(`GET /ping HTTP/1.1\r\nHost: a\r\n\r\n${head.slice(0, 40)}`);
+    await raw.waitFor((b) => b.toString().endsWith("pong"));
+    const closing = server.close({ deadline: 2000 });
+    raw.socket.write(head.slice(40));
+    const out = (await raw.ended).toString();
+    assert.match(out, /HTTP\/1\.1 503/);
+    assert.match(out, /^HTTP\/1\.1 200/);
+    await closing;
+  });
+
   it("closes a socket at maxLifetime even while it is busy", async () => {
     await withServer(
       (s) => echo(s, { maxLifetime: 0.3 }),
