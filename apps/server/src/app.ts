@@ -25,6 +25,8 @@ export interface AppOptions {
    * "wirehouse" (@wirehouse/server). See the README for the differences.
    */
   engine?: Engine;
+  /** Bind with SO_REUSEPORT (worker processes on Bun and Deno; wirehouse engine). */
+  reusePort?: boolean;
 }
 
 export type Engine = "node" | "wirehouse";
@@ -229,6 +231,7 @@ export class App {
       const bound = await server.listen({
         port: l.port,
         hostname: l.host,
+        ...(this.options.reusePort ? { reusePort: true } : {}),
         ...(l.tls ? { tls: { cert: pem(l.tls.cert), key: pem(l.tls.key) } } : {}),
       });
       const shown =

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { App, type Engine } from "./app.ts";
 import { ConfigError, type ResolvedConfig, resolveConfig } from "./config.ts";
 import { loadSettings } from "./settings.ts";
+import type { Primary } from "./workers.ts";
 
 export const VERSION = "0.1.0";
 
@@ -25,7 +26,8 @@ serve     Start the server. Without --config (and without ./settings.js) it
                 or export default function (server) {...}
   --host H      bind address for the first listener (default 0.0.0.0)
   --port N      port for the first listener (default 8080)
-  --workers N   worker processes sharing the port (Node only)
+  --workers N   worker processes sharing the port (Bun and Deno workers use
+                the wirehouse engine: each binds its own SO_REUSEPORT socket)
   --dev         development mode: error details in pages
   --engine E    HTTP/WebSocket layer: node (node:http + ws, default) or
                 wirehouse (@wirehouse/server); also WIREHOUSE_ENGINE
@@ -151,7 +153,7 @@ type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => console.log(s), err: (s) => console.error(s) };
 
 /** Runs the command line; resolves with the exit code (serve resolves with a running App). */
-export async function main(argv: string[], io: Out = stdio): Promise<number | App> {
+export async function main(argv: string[], io: Out = stdio): Promise<number | App | Primary> {
   const [cmd, ...rest] = argv;
   try {
     if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
@@ -181,27 +183,40 @@ export async function main(argv: string[], io: Out = stdio): Promise<number | Ap
   }
 }
 
-export async function serve(args: ServeArgs, io: Out = stdio): Promise<App> {
+export async function serve(args: ServeArgs, io: Out = stdio): Promise<App | Primary> {
   const config = await configFor(args);
+  const engine: Engine = args.engine ?? (process.env.WIREHOUSE_ENGINE === "wirehouse" ? "wirehouse" : "node");
   if (config.workers > 1) {
     const { runWorkers } = await import("./workers.ts");
-    const started = await runWorkers(config, args, io);
-    if (started) return started;
+    return runWorkers(
+      config.workers,
+      ({ index, reusePort }) => startApp(config, args, io, reusePort ? "wirehouse" : engine, { index, reusePort }),
+      io,
+    );
   }
-  const engine: Engine = args.engine ?? (process.env.WIREHOUSE_ENGINE === "wirehouse" ? "wirehouse" : "node");
+  return startApp(config, args, io, engine);
+}
+
+async function startApp(
+  config: ResolvedConfig,
+  args: ServeArgs,
+  io: Out,
+  engine: Engine,
+  worker?: { index: number; reusePort: boolean },
+): Promise<App> {
   const app = new App(config, {
     log: io.out,
     engine,
+    ...(worker?.reusePort ? { reusePort: true } : {}),
     ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}),
   });
   const bound = await app.start();
-  io.out(
-    banner(
-      config,
-      bound.map((b) => b.url),
-      engine,
-    ),
+  const text = banner(
+    config,
+    bound.map((b) => b.url),
+    engine,
   );
+  io.out(worker ? `[worker ${worker.index}, pid ${process.pid}] ${text}` : text);
   installSignals(app, args, io);
   return app;
 }

@@ -1,17 +1,43 @@
 /**
  * `--workers N`: N processes sharing the port through @wirehouse/transport's
- * workers() (Node's cluster). Returns undefined when this process should
- * serve itself (a worker, or a runtime without process workers).
+ * workers(). Node: node:cluster (workers share the primary's socket, either
+ * engine). Bun and Deno: N copies each binding its own SO_REUSEPORT socket,
+ * which needs the wirehouse engine (node:http cannot set SO_REUSEPORT there),
+ * so workers on those runtimes use it.
  */
+import process from "node:process";
+import { workers } from "@wirehouse/transport";
 import type { App } from "./app.ts";
-import type { ServeArgs } from "./cli.ts";
-import type { ResolvedConfig } from "./config.ts";
 
+export interface Primary {
+  primary: true;
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+/** In the primary: forks the workers and relays signals; in a worker: runs `start`. */
 export async function runWorkers(
-  _config: ResolvedConfig,
-  _args: ServeArgs,
-  io: { out: (s: string) => void; err: (s: string) => void },
-): Promise<App | undefined> {
-  io.err("wirehouse: --workers is not supported yet; serving with one process");
-  return undefined;
+  count: number,
+  start: (info: { index: number; reusePort: boolean }) => Promise<App>,
+  io: { out: (s: string) => void },
+): Promise<App | Primary> {
+  const r = await workers({ count, respawn: true }, start);
+  if (!r.primary) return r.result as App;
+  io.out(`wirehouse primary ${process.pid}: ${count} workers (pids ${r.pids().join(", ")})`);
+  const stop = async () => {
+    await r.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  try {
+    process.on("SIGHUP", () => {
+      for (const pid of r.pids()) {
+        try {
+          process.kill(pid, "SIGHUP");
+        } catch {}
+      }
+    });
+  } catch {}
+  return { primary: true, pids: () => r.pids(), stop: () => r.stop() };
 }
