@@ -4,7 +4,7 @@
  * (@wirehouse/cgi), custom status pages and default headers for HTTP; the
  * websocket routes (scripts run by WebsocketScriptHost, or the built-in echo).
  */
-import { readFileSync, statSync } from "node:fs";
+import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { type CgiGateway, type CgiSiteHandler, createGateway } from "@wirehouse/cgi";
@@ -70,6 +70,8 @@ export interface SiteRuntimeOptions {
   /** Persist `storage` in <root>/storage.json (default true; the embedded site keeps it in memory). */
   persistStorage?: boolean;
   maxBodySize: number;
+  /** Reload websocket scripts when their file changes (default true). */
+  watch?: boolean;
 }
 
 const TEXT = new TextEncoder();
@@ -110,6 +112,8 @@ export class SiteRuntime {
   private readonly scripts = new Map<string, WebsocketScriptHost>();
   private readonly routes = new Map<string, SocketRoute>();
   private nextClient = 1;
+  private watcher: FSWatcher | undefined;
+  private readonly pending = new Map<string, ReturnType<typeof setTimeout>>();
   /** Open sockets on this runtime (a reload retires a runtime once this reaches 0). */
   sockets = 0;
 
@@ -198,6 +202,7 @@ export class SiteRuntime {
         },
       });
     }
+    this.watchScripts();
     // A script that fails to load is logged (and refuses its clients with 1011); the site still starts.
     await Promise.all([...this.scripts.values()].map((h) => h.ready.catch(() => undefined)));
   }
@@ -386,12 +391,46 @@ export class SiteRuntime {
     }
   }
 
+  /** A changed script file is reloaded (its clients are closed with 1012 "service restart"). */
+  private watchScripts(): void {
+    if (this.scripts.size === 0 || this.options.watch === false) return;
+    const byFile = new Map<string, [string, WebsocketScriptHost]>();
+    for (const [path, host] of this.scripts) byFile.set(this.config.websockets[path] as string, [path, host]);
+    try {
+      this.watcher = watch(this.config.scripts, (_event, name) => {
+        const hit = name ? byFile.get(String(name).replaceAll("\\", "/")) : undefined;
+        if (!hit) return;
+        const [path, host] = hit;
+        clearTimeout(this.pending.get(path));
+        this.pending.set(
+          path,
+          setTimeout(() => {
+            this.pending.delete(path);
+            host.reload().then(
+              () => this.options.log("info", `[${this.config.name}] reloaded /scripts/${this.config.websockets[path]}`),
+              (e: Error) =>
+                this.options.log(
+                  "error",
+                  `[${this.config.name}] /scripts/${this.config.websockets[path]}: ${e.message}`,
+                ),
+            );
+          }, 100),
+        );
+      });
+      (this.watcher as { unref?(): void }).unref?.();
+    } catch {
+      // No watcher on this file system: scripts are reloaded with the settings.
+    }
+  }
+
   /** Reloads every websocket script (their clients are closed with 1012). */
   async reloadScripts(): Promise<void> {
     await Promise.all([...this.scripts.values()].map((h) => h.reload()));
   }
 
   async close(): Promise<void> {
+    this.watcher?.close();
+    for (const t of this.pending.values()) clearTimeout(t);
     await Promise.all([...this.scripts.values()].map((h) => h.terminate().catch(() => undefined)));
     this.staticSite?.close();
     await (this.storage as { close?(): unknown })?.close?.();
