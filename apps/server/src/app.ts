@@ -221,7 +221,7 @@ export class App {
         host: req.host,
         remoteAddress: req.remoteAddress,
         remotePort: req.remotePort,
-        localPort: 0,
+        localPort: this.listeners[0]?.port ?? 0,
         https: req.https,
         body: () => req.body(),
       });
