@@ -5,6 +5,14 @@
  * Redis pub/sub, with presence counts per topic across instances.
  */
 export { decodeEnvelope, type Envelope, encodeEnvelope } from "./envelope.ts";
+export {
+  createIpcPubSub,
+  createIpcRelay,
+  type IpcChannel,
+  type IpcPubSub,
+  type IpcPubSubOptions,
+  type IpcRelay,
+} from "./ipc-relay.ts";
 export { createRedisPubSub } from "./redis-pubsub.ts";
 export type {
   LogLevel,
