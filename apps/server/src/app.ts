@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import type { ServerRequest } from "@wirehouse/server";
 import { WebSocketServer } from "ws";
 import type { ResolvedConfig } from "./config.ts";
 import { type AppRequest, type AppResponse, type Logger, SiteRuntime, type SocketSession } from "./site.ts";
@@ -21,8 +22,8 @@ export interface AppOptions {
   /** Overrides config.dev. */
   dev?: boolean;
   /**
-   * The HTTP/WebSocket layer: "node" (node:http + ws, the default) or
-   * "wirehouse" (@wirehouse/server). See the README for the differences.
+   * The HTTP/WebSocket layer: "wirehouse" (@wirehouse/server, the default) or
+   * "node" (node:http + ws, kept only as a comparison and fallback). See the README.
    */
   engine?: Engine;
   /** Bind with SO_REUSEPORT (worker processes on Bun and Deno; wirehouse engine). */
@@ -113,7 +114,7 @@ export class App {
 
   async start(): Promise<BoundListener[]> {
     this.table = await this.buildTable(this.config);
-    if (this.options.engine === "wirehouse") return this.startWirehouse();
+    if (this.options.engine !== "node") return this.startWirehouse();
     for (const l of this.config.listeners) {
       const server = l.tls
         ? createHttpsServer({ cert: pem(l.tls.cert), key: pem(l.tls.key) }, (req, res) =>
@@ -179,6 +180,25 @@ export class App {
       session?: SocketSession;
       info: { url: string; headers: Record<string, string>; remoteAddress: string };
     };
+    const serveSite = async (req: ServerRequest) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of req.headers) {
+        const lower = k.toLowerCase();
+        headers[lower] = headers[lower] === undefined ? v : `${headers[lower]}, ${v}`;
+      }
+      const r = await this.siteFor(req.host).handle({
+        method: req.method,
+        url: req.url,
+        headers,
+        host: req.host,
+        remoteAddress: req.remoteAddress,
+        remotePort: req.remotePort,
+        localPort: this.listeners[0]?.port ?? 0,
+        https: req.https,
+        body: () => req.body(),
+      });
+      return { status: r.status, headers: r.headers, body: r.body };
+    };
     const paths = new Set(this.config.sites.flatMap((s) => Object.keys(s.websockets)));
     for (const path of paths) {
       server.websocket<Data>(
@@ -199,6 +219,8 @@ export class App {
               info,
             );
           },
+          // A plain request to a websocket path: the site answers (a websocket script's onRequest).
+          request: serveSite,
           message: (ws, data) => ws.data.session?.message(data),
           close: (ws, code, reason) => {
             ws.data.session?.close(code, reason);
@@ -208,25 +230,7 @@ export class App {
         { deflate: true, pingInterval: 30 },
       );
     }
-    server.fallback(async (req) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of req.headers) {
-        const lower = k.toLowerCase();
-        headers[lower] = headers[lower] === undefined ? v : `${headers[lower]}, ${v}`;
-      }
-      const r = await this.siteFor(req.host).handle({
-        method: req.method,
-        url: req.url,
-        headers,
-        host: req.host,
-        remoteAddress: req.remoteAddress,
-        remotePort: req.remotePort,
-        localPort: this.listeners[0]?.port ?? 0,
-        https: req.https,
-        body: () => req.body(),
-      });
-      return { status: r.status, headers: r.headers, body: r.body };
-    });
+    server.fallback(serveSite);
     for (const l of this.config.listeners) {
       const bound = await server.listen({
         port: l.port,

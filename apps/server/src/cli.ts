@@ -29,8 +29,8 @@ serve     Start the server. Without --config (and without ./settings.js) it
   --workers N   worker processes sharing the port (Bun and Deno workers use
                 the wirehouse engine: each binds its own SO_REUSEPORT socket)
   --dev         development mode: error details in pages
-  --engine E    HTTP/WebSocket layer: node (node:http + ws, default) or
-                wirehouse (@wirehouse/server); also WIREHOUSE_ENGINE
+  --engine E    HTTP/WebSocket layer: wirehouse (@wirehouse/server, default)
+                or node (node:http + ws, for comparison); also WIREHOUSE_ENGINE
 init      Scaffold a site (web/index.sjs, web/chat.html, scripts/chat.js,
           settings.js) in <dir>.
 
@@ -185,7 +185,7 @@ export async function main(argv: string[], io: Out = stdio): Promise<number | Ap
 
 export async function serve(args: ServeArgs, io: Out = stdio): Promise<App | Primary> {
   const config = await configFor(args);
-  const engine: Engine = args.engine ?? (process.env.WIREHOUSE_ENGINE === "wirehouse" ? "wirehouse" : "node");
+  const engine: Engine = args.engine ?? (process.env.WIREHOUSE_ENGINE === "node" ? "node" : "wirehouse");
   if (config.workers > 1) {
     const { runWorkers } = await import("./workers.ts");
     return runWorkers(
@@ -221,7 +221,7 @@ async function startApp(
   return app;
 }
 
-export function banner(config: ResolvedConfig, urls: string[], engine: Engine = "node"): string {
+export function banner(config: ResolvedConfig, urls: string[], engine: Engine = "wirehouse"): string {
   const lines = [
     `wirehouse ${VERSION} on ${runtimeName()}, ${engine === "node" ? "node:http + ws" : "@wirehouse/server"}${config.dev ? " (dev mode)" : ""}`,
   ];

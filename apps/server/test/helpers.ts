@@ -6,7 +6,7 @@ import type { ResolvedConfig } from "../src/config.ts";
 /** Starts `config` on 127.0.0.1, port 0; the log lines are collected. */
 export async function startApp(
   config: ResolvedConfig,
-  engine: Engine = "node",
+  engine: Engine = "wirehouse",
 ): Promise<{ app: App; port: number; lines: string[] }> {
   const lines: string[] = [];
   const app = new App(

@@ -48,13 +48,11 @@ for (const engine of ["node", "wirehouse"] as const) {
       assert.equal((await get(port, "/../scripts/chat.js")).status, 404);
     });
 
-    // @wirehouse/server answers a plain request to a websocket route with 426 itself.
-    if (engine === "node")
-      it("a plain GET of /chat is redirected by the script's onRequest", async () => {
-        const r = await get(port, "/chat");
-        assert.equal(r.status, 302);
-        assert.equal(r.headers.location, "/chat.html");
-      });
+    it("a plain GET of /chat is redirected by the script's onRequest", async () => {
+      const r = await get(port, "/chat");
+      assert.equal(r.status, 302);
+      assert.equal(r.headers.location, "/chat.html");
+    });
 
     it("writes one access-log line per request", async () => {
       await get(port, "/style.css", "log.test");

@@ -341,10 +341,14 @@ export class Server implements SocketOwner {
   private dispatch(c: HttpConnection, head: RequestHead, req: Request, m: RouteMatch<Kind>, startedAt: number): void {
     req.params = m.params as Record<string, string>;
     req.rest = m.rest;
-    const kind = m.route.kind;
+    let kind = m.route.kind;
     if (kind.type === "ws") {
-      void c.respond(head, { status: 426, headers: [["Upgrade", "websocket"]], body: "Upgrade Required" }, startedAt);
-      return;
+      const request = kind.handler.request;
+      if (request === undefined) {
+        void c.respond(head, { status: 426, headers: [["Upgrade", "websocket"]], body: "Upgrade Required" }, startedAt);
+        return;
+      }
+      kind = { type: "http", handler: request, methods: null, allow: "" };
     }
     const hook = m.route.accept;
     if (hook !== undefined) {

@@ -196,6 +196,11 @@ export interface WebSocketHandler<T = unknown> {
   close?(ws: WebSocket<T>, code: number, reason: string): void;
   /** A message refused over `maxBackpressure`. */
   dropped?(ws: WebSocket<T>, data: string | Uint8Array | PreparedMessage): void;
+  /**
+   * A plain HTTP request (no upgrade) to this endpoint's path, e.g. to redirect a browser to
+   * the page that opens the socket. Without it such a request gets 426 Upgrade Required.
+   */
+  request?: HttpHandler;
 }
 
 export interface DeflateOptions {

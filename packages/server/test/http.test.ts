@@ -42,6 +42,25 @@ describe("HTTP", () => {
     );
   });
 
+  it("answers a plain request to a websocket path with 426, or with the endpoint's request handler", async () => {
+    await withServer(
+      (s) => {
+        s.websocket("/bare", {});
+        s.websocket("/chat", {
+          request: (req) => ({
+            status: 302,
+            headers: { Location: `/chat.html${req.rawQuery ? `?${req.rawQuery}` : ""}` },
+          }),
+        });
+      },
+      async (port) => {
+        const out = await rawExchange(port, GET("/bare") + GET("/chat?room=1", "127.0.0.1", "Connection: close\r\n"));
+        assert.match(out, /^HTTP\/1\.1 426 /);
+        assert.match(out, /Upgrade RequiredHTTP\/1\.1 302 [\s\S]*\r\nLocation: \/chat\.html\?room=1\r\n/i);
+      },
+    );
+  });
+
   it("keeps HTTP/1.1 connections alive and closes HTTP/1.0 ones", async () => {
     await withServer(
       (s) => s.http("/", () => "ok"),
