@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", deflate: "src/deflate-node.ts" },
+  entry: { index: "src/index.ts", deflate: "src/node/deflate.ts" },
   format: ["esm"],
   dts: { compilerOptions: { types: ["node"] } },
   clean: true,

@@ -1,9 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/sha1-node.ts"],
+  entry: { index: "src/index.ts", "sha1-node": "src/node/sha1.ts" },
   format: ["esm"],
-  // sha1-node.ts imports node:crypto, so the declaration build sees Node's types.
+  // src/node/sha1.ts imports node:crypto, so the declaration build sees Node's types.
   dts: { compilerOptions: { types: ["node"] } },
   clean: true,
   target: "es2022",

@@ -131,7 +131,7 @@ export function writeFrameHeader(target: Uint8Array, at: number, opts: FrameHead
 }
 
 /**
- * Small outputs come from 8 KiB slabs (bump allocation, never reused), like Node's Buffer
+ * Small outputs come from 8 KiB slabs (bump allocation, never reused), like Node's buffer
  * pool: one cheap view instead of a zero-filled allocation per frame. A slab stays alive
  * while any frame cut from it does, so only frames up to SMALL bytes use it.
  */

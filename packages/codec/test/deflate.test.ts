@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { createNodeDeflate, createPerMessageDeflate } from "../src/deflate-node.ts";
 import {
   concatFrame,
   DecoderEvent,
@@ -12,6 +11,7 @@ import {
   Opcode,
   ProtocolError,
 } from "../src/index.ts";
+import { createNodeDeflate, createPerMessageDeflate } from "../src/node/deflate.ts";
 import { bytes, concat, hex, td, te } from "./helpers.ts";
 
 const takeover: NegotiatedDeflate = {

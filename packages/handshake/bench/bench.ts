@@ -14,10 +14,10 @@
  */
 import { createHash } from "node:crypto";
 import { RequestParser } from "../src/head-parser.ts";
+import { sha1 as nodeSha1 } from "../src/node/sha1.ts";
 import { perMessageDeflate } from "../src/permessage-deflate.ts";
 import type { RequestHead } from "../src/request-head.ts";
 import { sha1 as pureSha1 } from "../src/sha1.ts";
-import { sha1 as nodeSha1 } from "../src/sha1-node.ts";
 import { acceptWebSocket, negotiateWebSocket } from "../src/websocket-server.ts";
 import { chromium, get12 } from "../test/fixtures/browsers.ts";
 

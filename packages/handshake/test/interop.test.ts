@@ -10,9 +10,9 @@ import { describe, it } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
 import { errorResponse, HttpError } from "../src/errors.ts";
 import { type HeadResult, RequestParser, type ResponseHead, ResponseParser } from "../src/head-parser.ts";
+import { sha1 } from "../src/node/sha1.ts";
 import { findDeflate, perMessageDeflate, perMessageDeflateClient } from "../src/permessage-deflate.ts";
 import type { RequestHead } from "../src/request-head.ts";
-import { sha1 } from "../src/sha1-node.ts";
 import { createClientHandshake, validateServerHandshake } from "../src/websocket-client.ts";
 import { acceptWebSocket, negotiateWebSocket } from "../src/websocket-server.ts";
 

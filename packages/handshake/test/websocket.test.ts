@@ -4,9 +4,9 @@ import fc from "fast-check";
 import { errorResponse, HttpError } from "../src/errors.ts";
 import type { ExtensionNegotiator } from "../src/extensions.ts";
 import { parseResponse, RequestParser } from "../src/head-parser.ts";
+import { sha1 as nodeSha1 } from "../src/node/sha1.ts";
 import { findDeflate, perMessageDeflate, perMessageDeflateClient } from "../src/permessage-deflate.ts";
 import { sha1 as pureSha1 } from "../src/sha1.ts";
-import { sha1 as nodeSha1 } from "../src/sha1-node.ts";
 import { createClientHandshake, validateServerHandshake, WebSocketHandshakeError } from "../src/websocket-client.ts";
 import { computeAcceptKey, isValidWebSocketKey, WEBSOCKET_GUID } from "../src/websocket-key.ts";
 import {

@@ -13,7 +13,7 @@ import {
   PerMessageDeflate,
   type PerMessageDeflateOptions,
   type Role,
-} from "./permessage-deflate.ts";
+} from "../permessage-deflate.ts";
 
 type Stream = zlib.DeflateRaw | zlib.InflateRaw;
 

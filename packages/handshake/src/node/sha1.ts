@@ -5,9 +5,9 @@
  * handshake's Sec-WebSocket-Accept value.
  */
 import { createHash } from "node:crypto";
-import type { Sha1 } from "./sha1.ts";
+import type { Sha1 } from "../sha1.ts";
 
-export type { Sha1 } from "./sha1.ts";
+export type { Sha1 } from "../sha1.ts";
 
 /** SHA-1 through node:crypto. */
 export const sha1: Sha1 = (data: Uint8Array): Uint8Array => createHash("sha1").update(data).digest();
