@@ -9,10 +9,19 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import type { ServerRequest } from "@wirehouse/server";
+import type { ServerRequest, Server as WirehouseServer, WebSocket as WirehouseSocket } from "@wirehouse/server";
 import { WebSocketServer } from "ws";
 import type { ResolvedConfig } from "./config.ts";
-import { type AppRequest, type AppResponse, type Logger, SiteRuntime, type SocketSession } from "./site.ts";
+import { createPubSub, type RelayedPubSub } from "./pubsub.ts";
+import {
+  type AppRequest,
+  type AppResponse,
+  type Logger,
+  type ScriptTopics,
+  SiteRuntime,
+  type SocketPeer,
+  type SocketSession,
+} from "./site.ts";
 
 export interface AppOptions {
   /** Access-log and message sink (default: stdout / stderr). */
@@ -28,6 +37,11 @@ export interface AppOptions {
   engine?: Engine;
   /** Bind with SO_REUSEPORT (worker processes on Bun and Deno; wirehouse engine). */
   reusePort?: boolean;
+  /**
+   * Relay topics through the parent's IPC channel (a `--workers` process; the
+   * primary runs the relay). Ignored when config.pubsub.redis is set (Redis wins).
+   */
+  ipc?: boolean;
 }
 
 export type Engine = "node" | "wirehouse";
@@ -53,7 +67,11 @@ export class App {
   private readonly retired = new Set<SiteRuntime>();
   private readonly sockets = new Set<Socket>();
   private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private wirehouse: { close(options?: { deadline?: number }): Promise<unknown> } | undefined;
+  private wirehouse: WirehouseServer | undefined;
+  /** The cross-instance adapter (Redis or IPC relay), when configured (wirehouse engine). */
+  pubsub: RelayedPubSub | undefined;
+  private readonly peers = new WeakMap<SocketPeer, WirehouseSocket<unknown>>();
+  private topics: ScriptTopics | undefined;
   readonly log: (line: string) => void;
   listeners: BoundListener[] = [];
 
@@ -83,6 +101,7 @@ export class App {
           dev: this.dev,
           log: this.logger,
           maxBodySize: config.limits.maxBodySize,
+          ...(this.topics ? { topics: this.topics } : {}),
           ...(this.options.persistStorage === false ? { persistStorage: false } : {}),
         });
         sites.push(rt);
@@ -113,6 +132,20 @@ export class App {
   }
 
   async start(): Promise<BoundListener[]> {
+    if (this.options.engine !== "node") {
+      // Websocket scripts' broadcast = a publish on the script's topic (carried by the adapter, if any).
+      this.topics = {
+        publish: (topic, data, except) => {
+          const server = this.wirehouse;
+          if (!server) return;
+          const ws = except ? this.peers.get(except) : undefined;
+          if (ws && ws.readyState === 1) {
+            ws.publish(topic, data); // local subscribers but `except`
+            this.pubsub?.publishRemote(topic, data, typeof data !== "string");
+          } else server.publish(topic, data);
+        },
+      };
+    }
     this.table = await this.buildTable(this.config);
     if (this.options.engine !== "node") return this.startWirehouse();
     for (const l of this.config.listeners) {
@@ -163,7 +196,13 @@ export class App {
   private async startWirehouse(): Promise<BoundListener[]> {
     const { createServer } = await import("@wirehouse/server");
     const limits = this.config.limits;
+    this.pubsub = await createPubSub({
+      redis: this.config.pubsub.redis,
+      ipc: this.options.ipc === true,
+      log: (level, message) => this.logger(level, `pubsub: ${message}`),
+    });
     const server = createServer({
+      ...(this.pubsub ? { pubsub: this.pubsub } : {}),
       limits: {
         maxBodySize: limits.maxBodySize,
         maxConnections: limits.maxConnections,
@@ -214,10 +253,13 @@ export class App {
           open: (ws) => {
             const { site, info } = ws.data;
             const route = site.socketRoute(new URL(info.url, "http://x").pathname);
-            ws.data.session = route?.open(
-              { send: (d) => void ws.send(d), close: (code, reason) => ws.close(code, reason) },
-              info,
-            );
+            const peer: SocketPeer = {
+              send: (d) => void ws.send(d),
+              close: (code, reason) => ws.close(code, reason),
+              subscribe: (topic) => ws.subscribe(topic),
+            };
+            this.peers.set(peer, ws as WirehouseSocket<unknown>);
+            ws.data.session = route?.open(peer, info);
           },
           // A plain request to a websocket path: the site answers (a websocket script's onRequest).
           request: serveSite,

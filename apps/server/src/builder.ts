@@ -3,7 +3,15 @@
  * calls these methods; {@link ConfigBuilder.toConfig} gives the same plain
  * {@link Config} the object style exports, so both go through one validator.
  */
-import type { CgiMapping, Config, ListenerConfig, ScriptLimits, ServerLimits, SiteConfig } from "./config.ts";
+import type {
+  CgiMapping,
+  Config,
+  ListenerConfig,
+  PubSubConfig,
+  ScriptLimits,
+  ServerLimits,
+  SiteConfig,
+} from "./config.ts";
 
 export class SiteBuilder {
   /** @internal */
@@ -73,6 +81,7 @@ export class ConfigBuilder {
   private defaultSite: string | undefined;
   private workers: number | undefined;
   private limits: ServerLimits | undefined;
+  private pubsub: PubSubConfig | undefined;
 
   addListener(listener: ListenerConfig): this {
     this.listeners.push(listener);
@@ -92,6 +101,11 @@ export class ConfigBuilder {
     this.workers = count;
     return this;
   }
+  /** Topics and websocket-script broadcasts across instances: `{ redis: "redis://127.0.0.1:6379" }`. */
+  setPubSub(pubsub: PubSubConfig): this {
+    this.pubsub = pubsub;
+    return this;
+  }
   setLimits(limits: ServerLimits): this {
     this.limits = { ...this.limits, ...limits };
     return this;
@@ -104,6 +118,7 @@ export class ConfigBuilder {
     if (this.defaultSite !== undefined) config.defaultSite = this.defaultSite;
     if (this.workers !== undefined) config.workers = this.workers;
     if (this.limits !== undefined) config.limits = this.limits;
+    if (this.pubsub !== undefined) config.pubsub = this.pubsub;
     return config;
   }
 }

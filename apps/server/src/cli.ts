@@ -7,7 +7,8 @@ import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { App, type Engine } from "./app.ts";
-import { ConfigError, type ResolvedConfig, resolveConfig } from "./config.ts";
+import { ConfigError, checkRedisUrl, type ResolvedConfig, resolveConfig } from "./config.ts";
+import { hasIpcChannel } from "./pubsub.ts";
 import { loadSettings } from "./settings.ts";
 import type { Primary } from "./workers.ts";
 
@@ -16,7 +17,7 @@ export const VERSION = "0.1.0";
 export const HELP = `wirehouse ${VERSION} — a scriptable web and WebSocket server
 
 Usage:
-  wirehouse serve [--config settings.js] [--host H] [--port N] [--workers N] [--dev]
+  wirehouse serve [--config settings.js] [--host H] [--port N] [--workers N] [--redis URL] [--dev]
   wirehouse init <dir>
   wirehouse --help | --version
 
@@ -27,7 +28,12 @@ serve     Start the server. Without --config (and without ./settings.js) it
   --host H      bind address for the first listener (default 0.0.0.0)
   --port N      port for the first listener (default 8080)
   --workers N   worker processes sharing the port (Bun and Deno workers use
-                the wirehouse engine: each binds its own SO_REUSEPORT socket)
+                the wirehouse engine: each binds its own SO_REUSEPORT socket).
+                On Node, topics and websocket-script broadcasts are relayed
+                between the workers by the primary (no Redis needed)
+  --redis URL   relay topics and websocket-script broadcasts through Redis
+                (redis://host:port), across processes and machines; same as
+                pubsub: { redis } in settings.js
   --dev         development mode: error details in pages
   --engine E    HTTP/WebSocket layer: wirehouse (@wirehouse/server, default)
                 or node (node:http + ws, for comparison); also WIREHOUSE_ENGINE
@@ -66,6 +72,7 @@ export interface ServeArgs {
   host?: string;
   port?: number;
   workers?: number;
+  redis?: string;
   dev: boolean;
   engine?: Engine;
 }
@@ -108,6 +115,13 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       case "--workers":
         out.workers = num(1, 256);
         break;
+      case "--redis": {
+        const v = value();
+        const problem = checkRedisUrl(v);
+        if (problem) throw new UsageError(`--redis: ${problem}`);
+        out.redis = v;
+        break;
+      }
       case "--dev":
         out.dev = true;
         break;
@@ -146,7 +160,13 @@ export function applyFlags(config: ResolvedConfig, args: ServeArgs): ResolvedCon
     if (args.port !== undefined) first.port = args.port;
     if (args.host !== undefined) first.host = args.host;
   }
-  return { ...config, listeners, workers: args.workers ?? config.workers, dev: args.dev || config.dev };
+  return {
+    ...config,
+    listeners,
+    workers: args.workers ?? config.workers,
+    pubsub: args.redis !== undefined ? { ...config.pubsub, redis: args.redis } : config.pubsub,
+    dev: args.dev || config.dev,
+  };
 }
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -192,6 +212,7 @@ export async function serve(args: ServeArgs, io: Out = stdio): Promise<App | Pri
       config.workers,
       ({ index, reusePort }) => startApp(config, args, io, reusePort ? "wirehouse" : engine, { index, reusePort }),
       io,
+      { relay: !config.pubsub.redis },
     );
   }
   return startApp(config, args, io, engine);
@@ -204,18 +225,27 @@ async function startApp(
   engine: Engine,
   worker?: { index: number; reusePort: boolean },
 ): Promise<App> {
+  // A Node cluster worker without Redis: the primary's in-host relay, over the IPC channel.
+  const ipc = worker !== undefined && !worker.reusePort && !config.pubsub.redis && hasIpcChannel();
   const app = new App(config, {
     log: io.out,
     engine,
+    ...(ipc ? { ipc: true } : {}),
     ...(worker?.reusePort ? { reusePort: true } : {}),
     ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}),
   });
   const bound = await app.start();
-  const text = banner(
+  let text = banner(
     config,
     bound.map((b) => b.url),
     engine,
   );
+  if (app.pubsub)
+    text += `\npubsub: ${app.pubsub.kind === "redis" ? `Redis ${redactUrl(config.pubsub.redis ?? "")}` : "in-host relay (IPC to the primary)"}`;
+  else if (worker)
+    text += "\npubsub: this worker only (no IPC channel on this runtime; use --redis to reach every worker)";
+  else if (engine === "node" && config.pubsub.redis)
+    text += "\npubsub: ignored by the node engine (use the wirehouse engine)";
   io.out(worker ? `[worker ${worker.index}, pid ${process.pid}] ${text}` : text);
   installSignals(app, args, io);
   return app;
@@ -232,6 +262,17 @@ export function banner(config: ResolvedConfig, urls: string[], engine: Engine = 
     );
   for (const u of urls) lines.push(`listening on ${u}`);
   return lines.join("\n");
+}
+
+/** The URL without its password (for logs). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 export function runtimeName(): string {

@@ -80,8 +80,15 @@ export interface Config {
   /** The site that answers unknown hosts (default: the one marked `default`, else the first). */
   defaultSite?: string;
   workers?: number;
+  /** Topics and websocket-script broadcasts across instances (see the README, "Scaling out"). */
+  pubsub?: PubSubConfig;
   limits?: ServerLimits;
   dev?: boolean;
+}
+
+export interface PubSubConfig {
+  /** Redis URL (redis:// or rediss://): relay publishes between processes and machines. */
+  redis?: string;
 }
 
 /** Identity function that gives settings.js type checking and completion. */
@@ -124,6 +131,7 @@ export interface ResolvedConfig {
   sites: ResolvedSite[];
   defaultSite: string;
   workers: number;
+  pubsub: { redis?: string };
   limits: {
     cpuMs: number;
     memoryBytes: number;
@@ -243,6 +251,24 @@ const extKey: Check = (v, p, fail) => {
 const redirectStatus: Check = (v, p, fail) => {
   if (![301, 302, 303, 307, 308].includes(v as number)) fail(p, `expected 301, 302, 303, 307 or 308, got ${show(v)}`);
 };
+/** A Redis URL: redis://[user:pass@]host[:port][/db] or rediss://. */
+export function checkRedisUrl(v: unknown): string | undefined {
+  if (typeof v !== "string") return `expected a Redis URL like "redis://127.0.0.1:6379", got ${show(v)}`;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return `expected a Redis URL like "redis://127.0.0.1:6379", got ${show(v)}`;
+  }
+  if (u.protocol !== "redis:" && u.protocol !== "rediss:")
+    return `expected a redis:// or rediss:// URL, got ${show(v)}`;
+  if (!u.hostname) return `expected a host in the Redis URL, got ${show(v)}`;
+  return undefined;
+}
+const redisUrl: Check = (v, p, fail) => {
+  const problem = checkRedisUrl(v);
+  if (problem) fail(p, problem);
+};
 const scriptLimits = shape({ cpuMs: int(1, 600_000), memoryBytes: int(1 << 20, 2 ** 31) });
 
 const cgiMapping = shape(
@@ -303,6 +329,7 @@ const configShape = shape({
   hosts: record(nonEmpty, nonEmpty),
   defaultSite: nonEmpty,
   workers: int(1, 256),
+  pubsub: shape({ redis: redisUrl }),
   limits: shape({
     cpuMs: int(1, 600_000),
     memoryBytes: int(1 << 20, 2 ** 31),
@@ -362,7 +389,16 @@ export function resolveConfig(config: unknown, file: string, baseDir: string): R
     ...(l.tls ? { tls: l.tls } : {}),
   }));
   if (listeners.length === 0) fail("listeners", "at least one listener is required");
-  return { file, listeners, sites, defaultSite, workers: c.workers ?? 1, limits, dev: c.dev ?? false };
+  return {
+    file,
+    listeners,
+    sites,
+    defaultSite,
+    workers: c.workers ?? 1,
+    pubsub: c.pubsub?.redis ? { redis: c.pubsub.redis } : {},
+    limits,
+    dev: c.dev ?? false,
+  };
 }
 
 function resolveSite(

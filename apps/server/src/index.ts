@@ -13,10 +13,12 @@ export {
   ConfigError,
   defineConfig,
   type ListenerConfig,
+  type PubSubConfig,
   type ResolvedConfig,
   type ResolvedSite,
   resolveConfig,
   SAFE_HEADERS,
   type SiteConfig,
 } from "./config.ts";
+export { createPubSub, RelayedPubSub } from "./pubsub.ts";
 export { configFromExport, loadSettings } from "./settings.ts";

@@ -49,6 +49,23 @@ export interface AppResponse {
 export interface SocketPeer {
   send(data: string | Uint8Array): void;
   close(code: number, reason: string): void;
+  /** Subscribes the socket to a server topic (engines with topics; see {@link ScriptTopics}). */
+  subscribe?(topic: string): void;
+}
+
+/**
+ * Server topics for websocket scripts' `broadcast`: every client of a script
+ * subscribes to the script's topic and a broadcast is a publish, so a pub/sub
+ * adapter (in-host relay, Redis) carries it to the clients of every instance.
+ */
+export interface ScriptTopics {
+  /** Publishes to every subscriber of `topic` on every instance, except `except` (a local socket). */
+  publish(topic: string, data: string | Uint8Array, except: SocketPeer | undefined): void;
+}
+
+/** The topic of a site's websocket script path. */
+export function scriptTopic(site: string, path: string): string {
+  return `wirehouse:script:${site}:${path}`;
 }
 
 export interface SocketRoute {
@@ -72,6 +89,8 @@ export interface SiteRuntimeOptions {
   maxBodySize: number;
   /** Reload websocket scripts when their file changes (default true). */
   watch?: boolean;
+  /** Route scripts' `broadcast` through server topics (else: to this script's own clients). */
+  topics?: ScriptTopics;
 }
 
 const TEXT = new TextEncoder();
@@ -166,6 +185,8 @@ export class SiteRuntime {
       }
       const file = join(c.scripts, script);
       const sockets = new Map<number, SocketPeer>();
+      const topics = this.options.topics;
+      const topic = scriptTopic(c.name, path);
       const host = new WebsocketScriptHost({
         file: `/scripts/${script}`,
         source: () => readFileSync(file, "utf8"),
@@ -175,6 +196,16 @@ export class SiteRuntime {
         ...(c.fetch.length ? { fetch: { allow: c.fetch } } : {}),
         onSend: (id, data) => sockets.get(id)?.send(typeof data === "string" ? data : new Uint8Array(data)),
         onClose: (id, code, reason) => sockets.get(id)?.close(code, reason),
+        ...(topics
+          ? {
+              onBroadcast: (data: string | ArrayBuffer, except: number | undefined) =>
+                topics.publish(
+                  topic,
+                  typeof data === "string" ? data : new Uint8Array(data),
+                  except === undefined ? undefined : sockets.get(except),
+                ),
+            }
+          : {}),
         onLog: (e) =>
           this.options.log(
             e.level === "error" ? "error" : e.level === "warn" ? "warn" : "info",
@@ -189,9 +220,16 @@ export class SiteRuntime {
           const id = this.nextClient++;
           sockets.set(id, peer);
           this.sockets++;
+          if (topics) peer.subscribe?.(topic);
           host.connect({ id, url: info.url, headers: info.headers, remoteAddress: info.remoteAddress });
           return {
-            message: (data) => host.message(id, data),
+            // A Node Buffer's slice() is a view, not a copy: hand the host a plain Uint8Array
+            // (WebsocketScriptHost.message copies with slice() and transfers the .buffer).
+            message: (data) =>
+              host.message(
+                id,
+                typeof data === "string" || data.constructor === Uint8Array ? data : new Uint8Array(data),
+              ),
             close: (code, reason) => {
               if (!sockets.delete(id)) return;
               this.sockets--;

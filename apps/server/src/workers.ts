@@ -20,10 +20,29 @@ export async function runWorkers(
   count: number,
   start: (info: { index: number; reusePort: boolean }) => Promise<App>,
   io: { out: (s: string) => void },
+  options: { relay?: boolean } = {},
 ): Promise<App | Primary> {
+  // Node cluster workers get an IPC channel: the primary relays topics between them
+  // (structured-clone serialization, so payload bytes cross as bytes).
+  let relayed = false;
+  const isWorker = process.env.WIREHOUSE_WORKER_INDEX !== undefined;
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (options.relay && !isWorker && !g.Deno && !g.Bun) {
+    const [{ default: cluster }, { createIpcRelay }] = await Promise.all([
+      import("node:cluster"),
+      import("@wirehouse/pubsub-redis"),
+    ]);
+    cluster.setupPrimary({ serialization: "advanced" });
+    const relay = createIpcRelay();
+    cluster.on("fork", (w) => relay.add(w));
+    cluster.on("exit", (w) => relay.remove(w));
+    relayed = true;
+  }
   const r = await workers({ count, respawn: true }, start);
   if (!r.primary) return r.result as App;
-  io.out(`wirehouse primary ${process.pid}: ${count} workers (pids ${r.pids().join(", ")})`);
+  io.out(
+    `wirehouse primary ${process.pid}: ${count} workers (pids ${r.pids().join(", ")})${relayed ? "; topics relayed between workers" : ""}`,
+  );
   const stop = async () => {
     await r.stop();
     process.exit(0);

@@ -39,7 +39,10 @@ describe("wirehouse CLI", () => {
     const c = capture();
     assert.equal(await main(["--help"], c.io), 0);
     assert.equal(c.out[0], HELP);
-    assert.match(HELP, /wirehouse serve \[--config settings\.js\] \[--host H\] \[--port N\] \[--workers N\] \[--dev\]/);
+    assert.match(
+      HELP,
+      /wirehouse serve \[--config settings\.js\] \[--host H\] \[--port N\] \[--workers N\] \[--redis URL\] \[--dev\]/,
+    );
     assert.match(HELP, /wirehouse init <dir>/);
     const v = capture();
     assert.equal(await main(["--version"], v.io), 0);

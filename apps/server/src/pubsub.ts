@@ -1,0 +1,91 @@
+/**
+ * Pub/sub across instances for the wirehouse engine: the Redis adapter
+ * (`pubsub: { redis }` / `--redis URL`) or, in `--workers` processes forked
+ * with an IPC channel, the in-host relay run by the primary. Both come from
+ * @wirehouse/pubsub-redis.
+ *
+ * The inner adapter runs without `localEcho`; {@link RelayedPubSub} does the
+ * local echo itself (synchronously, as the adapter's `localEcho: true` would),
+ * so that the app can also publish to the *other* instances only
+ * (`publishRemote`): a websocket script's `broadcast(data, except)` is
+ * delivered locally by `ws.publish` (every local subscriber but `except`) and
+ * remotely by `publishRemote`.
+ */
+import type { PubSubAdapter } from "@wirehouse/server";
+
+const encoder = new TextEncoder();
+
+export class RelayedPubSub implements PubSubAdapter {
+  private cb: ((topic: string, data: Uint8Array, binary: boolean) => void) | null = null;
+  private readonly topics = new Map<string, number>();
+
+  constructor(
+    readonly inner: PubSubAdapter,
+    /** "redis" or "ipc", for the banner. */
+    readonly kind: "redis" | "ipc",
+  ) {
+    inner.onMessage((topic, data, binary) => this.cb?.(topic, data, binary));
+  }
+
+  /** Local subscribers (synchronously), then every other instance. */
+  publish(topic: string, data: Uint8Array, binary: boolean): void {
+    if (this.topics.has(topic)) this.cb?.(topic, data, binary);
+    this.inner.publish(topic, data, binary);
+  }
+
+  /** Every other instance only (the caller delivers locally). */
+  publishRemote(topic: string, data: string | Uint8Array, binary: boolean): void {
+    this.inner.publish(topic, typeof data === "string" ? encoder.encode(data) : data, binary);
+  }
+
+  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void {
+    this.cb = cb;
+  }
+
+  subscribe(topic: string): void {
+    this.topics.set(topic, (this.topics.get(topic) ?? 0) + 1);
+    this.inner.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    const n = this.topics.get(topic);
+    if (n === undefined) return;
+    if (n > 1) this.topics.set(topic, n - 1);
+    else this.topics.delete(topic);
+    this.inner.unsubscribe(topic);
+  }
+
+  async close(): Promise<void> {
+    this.cb = null;
+    await this.inner.close();
+  }
+}
+
+export interface PubSubChoice {
+  /** Redis URL (settings `pubsub.redis` or `--redis`). */
+  redis?: string | undefined;
+  /** Use the parent's IPC channel (a `--workers` process forked with one). */
+  ipc?: boolean;
+  log?: (level: "info" | "warn" | "error", message: string) => void;
+}
+
+/** The adapter for `choice`, or undefined (in-process, the server's default). */
+export async function createPubSub(choice: PubSubChoice): Promise<RelayedPubSub | undefined> {
+  if (choice.redis) {
+    const { createRedisPubSub } = await import("@wirehouse/pubsub-redis");
+    return new RelayedPubSub(
+      createRedisPubSub({ url: choice.redis, ...(choice.log ? { log: choice.log } : {}) }),
+      "redis",
+    );
+  }
+  if (choice.ipc) {
+    const { createIpcPubSub } = await import("@wirehouse/pubsub-redis");
+    return new RelayedPubSub(createIpcPubSub(), "ipc");
+  }
+  return undefined;
+}
+
+/** Whether this process has an IPC channel to a parent (a Node cluster worker, or a fork with ipc stdio). */
+export function hasIpcChannel(): boolean {
+  return typeof (globalThis as { process?: { send?: unknown } }).process?.send === "function";
+}
