@@ -242,10 +242,10 @@ async function startApp(
   );
   if (app.pubsub)
     text += `\npubsub: ${app.pubsub.kind === "redis" ? `Redis ${redactUrl(config.pubsub.redis ?? "")}` : "in-host relay (IPC to the primary)"}`;
+  else if (engine === "node" && (worker || config.pubsub.redis))
+    text += "\npubsub: none with the node engine (broadcasts stay in this process; use the wirehouse engine)";
   else if (worker)
     text += "\npubsub: this worker only (no IPC channel on this runtime; use --redis to reach every worker)";
-  else if (engine === "node" && config.pubsub.redis)
-    text += "\npubsub: ignored by the node engine (use the wirehouse engine)";
   io.out(worker ? `[worker ${worker.index}, pid ${process.pid}] ${text}` : text);
   installSignals(app, args, io);
   return app;

@@ -4,10 +4,95 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { get } from "./helpers.ts";
+import { Client, get } from "./helpers.ts";
+import { startRedis } from "./redis-server.ts";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "wirehouse.mjs");
-const g = globalThis as { Deno?: unknown };
+const g = globalThis as { Deno?: unknown; Bun?: unknown };
+const onNode = !g.Deno && !g.Bun;
+
+/** Runs `wirehouse serve --workers 2 …extra` on a random port until both workers are up; `use` gets the port and the output so far. */
+async function withWorkers(extra: string[], use: (port: number, out: () => string) => Promise<void>): Promise<void> {
+  // A fixed port is needed (every worker must bind the same one): pick one at random.
+  const port = 20_000 + Math.floor(Math.random() * 30_000);
+  const child = spawn(
+    process.execPath,
+    [
+      ...(g.Deno ? ["run", "-A"] : []),
+      bin,
+      "serve",
+      "--workers",
+      "2",
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      ...extra,
+    ],
+    { env: { ...process.env, WIREHOUSE_FROM_SOURCE: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<void>((done) => child.on("exit", () => done()));
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((out.match(/\[worker \d, pid \d+\]/g) ?? []).length < 2) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`workers did not start:\n${out}`);
+      await new Promise((d) => setTimeout(d, 100));
+    }
+    await use(port, () => out);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+/**
+ * Chat clients on two different workers: clients connect until one's own join message says
+ * "(1 here)" while the first is still connected (so it landed on the other worker). A message
+ * from it reaches the first client exactly once.
+ */
+async function acrossWorkers(port: number): Promise<void> {
+  const clients: Client[] = [];
+  try {
+    const open = async (name: string) => {
+      const c = new Client(`ws://127.0.0.1:${port}/chat?name=${name}`);
+      clients.push(c);
+      await c.opened;
+      return { c, here: await c.nextMatching(new RegExp(`^\\* ${name} joined`)) };
+    };
+    const first = await open("c0");
+    assert.equal(first.here, "* c0 joined (1 here)");
+    let other: Client | undefined;
+    let name = "";
+    for (let i = 1; i < 24 && !other; i++) {
+      const next = await open(`c${i}`);
+      if (next.here.endsWith("(1 here)")) {
+        other = next.c;
+        name = `c${i}`;
+      }
+    }
+    assert.ok(other, "no client landed on the second worker in 23 tries");
+    // The other worker's join reached c0 through the relay.
+    await first.c.nextMatching(new RegExp(`^\\* ${name} joined \\(1 here\\)$`));
+    other.ws.send("one");
+    other.ws.send("two");
+    assert.equal(await first.c.nextMatching(new RegExp(`^${name}: `)), `${name}: one`);
+    assert.equal(await first.c.nextMatching(new RegExp(`^${name}: `)), `${name}: two`);
+    first.c.ws.send("back");
+    assert.equal(await other.nextMatching(/^c0: /), "c0: back");
+    // Exactly once: the next message of that sender is the next one sent.
+    other.ws.send("three");
+    assert.equal(await first.c.nextMatching(new RegExp(`^${name}: `)), `${name}: three`);
+  } finally {
+    for (const c of clients) c.ws.terminate();
+  }
+}
 
 describe("--workers", () => {
   it("two worker processes serve one port; SIGTERM stops them all", { timeout: 60_000 }, async () => {
@@ -40,6 +125,32 @@ describe("--workers", () => {
     } finally {
       child.kill("SIGTERM");
       await exited;
+    }
+  });
+
+  it(onNode
+    ? "without Redis, the primary relays websocket-script broadcasts between the workers"
+    : "without Redis, Bun and Deno workers have no IPC channel: broadcasts stay per worker (banner says so)", {
+    timeout: 60_000,
+  }, async () => {
+    await withWorkers([], async (port, out) => {
+      if (onNode) {
+        assert.match(out(), /2 workers \(pids [\d, ]+\); topics relayed between workers/);
+        assert.equal((out().match(/pubsub: in-host relay/g) ?? []).length, 2);
+        await acrossWorkers(port);
+      } else assert.equal((out().match(/pubsub: this worker only/g) ?? []).length, 2);
+    });
+  });
+
+  it("with --redis, websocket-script broadcasts reach the clients of every worker", { timeout: 60_000 }, async () => {
+    const redis = await startRedis();
+    try {
+      await withWorkers(["--redis", redis.url], async (port, out) => {
+        assert.equal((out().match(/pubsub: Redis redis:\/\/127\.0\.0\.1:\d+/g) ?? []).length, 2);
+        await acrossWorkers(port);
+      });
+    } finally {
+      await redis.stop();
     }
   });
 });
