@@ -149,7 +149,9 @@ export class WebsocketScriptHost {
     }
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
     this.enqueue(["m", clientId, { $b: this.bins.length }]);
-    this.bins.push(bytes.slice().buffer);
+    // Uint8Array.prototype.slice copies; a Node Buffer's own slice() is a view of the
+    // shared receive buffer, which must never be transferred to the worker.
+    this.bins.push(Uint8Array.prototype.slice.call(bytes).buffer);
   }
 
   /** A client's socket closed: the script's `onDisconnect(client, code, reason)`. */
