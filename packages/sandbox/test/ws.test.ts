@@ -70,7 +70,7 @@ describe("websocket scripts", { timeout: 60_000 }, () => {
     h.host.message(1, new Uint8Array([1, 2, 3]));
     // Bytes whose own slice() returns a view, as Node's Buffer does: only the message's bytes may cross.
     class ViewSlicing extends Uint8Array {
-      override slice(start?: number, end?: number): Uint8Array {
+      override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
         return this.subarray(start, end);
       }
     }
