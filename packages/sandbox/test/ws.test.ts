@@ -44,9 +44,20 @@ function harness(source: string | (() => string), extra: Partial<WebsocketScript
     limits: { cpuMs: 5000 },
     ...extra,
   });
-  /** Resolves once `cond()` is true (re-checked after every callback); the test's own timeout bounds it. */
-  const until = async (cond: () => boolean): Promise<void> => {
-    while (!cond()) await new Promise<void>((r) => waiters.push(r));
+  /** Resolves once `cond()` is true (re-checked after every callback); fails if it is not within `ms`. */
+  const until = async (cond: () => boolean, ms = 20_000): Promise<void> => {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`condition not met within ${ms} ms: ${cond}`);
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, left);
+        waiters.push(() => {
+          clearTimeout(timer);
+          r();
+        });
+      });
+    }
   };
   const texts = (id: number) => sent.filter(([i, d]) => i === id && typeof d === "string").map(([, d]) => d as string);
   return { host, sent, closed, logs, until, texts, poke };
