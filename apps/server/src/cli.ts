@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from "node:f
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { App, type Engine } from "./app.ts";
+import { App } from "./app.ts";
 import { ConfigError, checkRedisUrl, type ResolvedConfig, resolveConfig } from "./config.ts";
-import { hasIpcChannel } from "./pubsub.ts";
+import { RELAY_ENV } from "./pubsub.ts";
 import { loadSettings } from "./settings.ts";
 import type { Primary } from "./workers.ts";
 
@@ -27,16 +27,13 @@ serve     Start the server. Without --config (and without ./settings.js) it
                 or export default function (server) {...}
   --host H      bind address for the first listener (default 0.0.0.0)
   --port N      port for the first listener (default 8080)
-  --workers N   worker processes sharing the port (Bun and Deno workers use
-                the wirehouse engine: each binds its own SO_REUSEPORT socket).
-                On Node, topics and websocket-script broadcasts are relayed
-                between the workers by the primary (no Redis needed)
+  --workers N   worker processes sharing the port; topics and websocket-script
+                broadcasts are relayed between them by the primary (in-host
+                relay on a loopback socket, no Redis needed)
   --redis URL   relay topics and websocket-script broadcasts through Redis
                 (redis://host:port), across processes and machines; same as
                 pubsub: { redis } in settings.js
   --dev         development mode: error details in pages
-  --engine E    HTTP/WebSocket layer: wirehouse (@wirehouse/server, default)
-                or node (node:http + ws, for comparison); also WIREHOUSE_ENGINE
 init      Scaffold a site (web/index.sjs, web/chat.html, scripts/chat.js,
           settings.js) in <dir>.
 
@@ -74,7 +71,6 @@ export interface ServeArgs {
   workers?: number;
   redis?: string;
   dev: boolean;
-  engine?: Engine;
 }
 
 export class UsageError extends Error {}
@@ -125,13 +121,6 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       case "--dev":
         out.dev = true;
         break;
-      case "--engine": {
-        const v = value();
-        if (v !== "node" && v !== "wirehouse")
-          throw new UsageError(`--engine: expected "node" or "wirehouse", got "${v}"`);
-        out.engine = v;
-        break;
-      }
       default:
         throw new UsageError(`unknown option "${a}" (see wirehouse --help)`);
     }
@@ -205,32 +194,26 @@ export async function main(argv: string[], io: Out = stdio): Promise<number | Ap
 
 export async function serve(args: ServeArgs, io: Out = stdio): Promise<App | Primary> {
   const config = await configFor(args);
-  const engine: Engine = args.engine ?? (process.env.WIREHOUSE_ENGINE === "node" ? "node" : "wirehouse");
   if (config.workers > 1) {
     const { runWorkers } = await import("./workers.ts");
-    return runWorkers(
-      config.workers,
-      ({ index, reusePort }) => startApp(config, args, io, reusePort ? "wirehouse" : engine, { index, reusePort }),
-      io,
-      { relay: !config.pubsub.redis },
-    );
+    return runWorkers(config.workers, ({ index, reusePort }) => startApp(config, args, io, { index, reusePort }), io, {
+      relay: !config.pubsub.redis,
+    });
   }
-  return startApp(config, args, io, engine);
+  return startApp(config, args, io);
 }
 
 async function startApp(
   config: ResolvedConfig,
   args: ServeArgs,
   io: Out,
-  engine: Engine,
   worker?: { index: number; reusePort: boolean },
 ): Promise<App> {
-  // A Node cluster worker without Redis: the primary's in-host relay, over the IPC channel.
-  const ipc = worker !== undefined && !worker.reusePort && !config.pubsub.redis && hasIpcChannel();
+  // A worker without Redis: the primary's in-host relay, whose address the primary put in the environment.
+  const relay = worker !== undefined && !config.pubsub.redis ? process.env[RELAY_ENV] : undefined;
   const app = new App(config, {
     log: io.out,
-    engine,
-    ...(ipc ? { ipc: true } : {}),
+    ...(relay ? { relay } : {}),
     ...(worker?.reusePort ? { reusePort: true } : {}),
     ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}),
   });
@@ -238,23 +221,17 @@ async function startApp(
   let text = banner(
     config,
     bound.map((b) => b.url),
-    engine,
   );
   if (app.pubsub)
-    text += `\npubsub: ${app.pubsub.kind === "redis" ? `Redis ${redactUrl(config.pubsub.redis ?? "")}` : "in-host relay (IPC to the primary)"}`;
-  else if (engine === "node" && (worker || config.pubsub.redis))
-    text += "\npubsub: none with the node engine (broadcasts stay in this process; use the wirehouse engine)";
-  else if (worker)
-    text += "\npubsub: this worker only (no IPC channel on this runtime; use --redis to reach every worker)";
+    text += `\npubsub: ${app.pubsub.kind === "redis" ? `Redis ${redactUrl(config.pubsub.redis ?? "")}` : `in-host relay via the primary (${relay?.replace(/\/.*/, "")})`}`;
+  else if (worker) text += "\npubsub: this worker only (no relay address from the primary)";
   io.out(worker ? `[worker ${worker.index}, pid ${process.pid}] ${text}` : text);
   installSignals(app, args, io);
   return app;
 }
 
-export function banner(config: ResolvedConfig, urls: string[], engine: Engine = "wirehouse"): string {
-  const lines = [
-    `wirehouse ${VERSION} on ${runtimeName()}, ${engine === "node" ? "node:http + ws" : "@wirehouse/server"}${config.dev ? " (dev mode)" : ""}`,
-  ];
+export function banner(config: ResolvedConfig, urls: string[]): string {
+  const lines = [`wirehouse ${VERSION} on ${runtimeName()}, @wirehouse/server${config.dev ? " (dev mode)" : ""}`];
   lines.push(`config: ${config.file}`);
   for (const s of config.sites)
     lines.push(

@@ -1,7 +1,8 @@
 /**
- * Pub/sub across instances for the wirehouse engine: the Redis adapter
- * (`pubsub: { redis }` / `--redis URL`) or, in `--workers` processes forked
- * with an IPC channel, the in-host relay run by the primary. Both come from
+ * Pub/sub across instances: the Redis adapter
+ * (`pubsub: { redis }` / `--redis URL`) or, in `--workers` processes, the
+ * in-host relay run by the primary (a loopback socket whose address the
+ * workers get in `WIREHOUSE_RELAY`; every runtime). Both come from
  * @wirehouse/pubsub-redis.
  *
  * The inner adapter runs without `localEcho`; {@link RelayedPubSub} does the
@@ -11,6 +12,7 @@
  * delivered locally by `ws.publish` (every local subscriber but `except`) and
  * remotely by `publishRemote`.
  */
+import type { RedisPubSub, SocketPubSub } from "@wirehouse/pubsub-redis";
 import type { PubSubAdapter } from "@wirehouse/server";
 
 const encoder = new TextEncoder();
@@ -21,8 +23,8 @@ export class RelayedPubSub implements PubSubAdapter {
 
   constructor(
     readonly inner: PubSubAdapter,
-    /** "redis" or "ipc", for the banner. */
-    readonly kind: "redis" | "ipc",
+    /** "redis" or "relay" (the in-host relay of `--workers`), for the banner and the status. */
+    readonly kind: "redis" | "relay",
   ) {
     inner.onMessage((topic, data, binary) => this.cb?.(topic, data, binary));
   }
@@ -64,8 +66,8 @@ export class RelayedPubSub implements PubSubAdapter {
 export interface PubSubChoice {
   /** Redis URL (settings `pubsub.redis` or `--redis`). */
   redis?: string | undefined;
-  /** Use the parent's IPC channel (a `--workers` process forked with one). */
-  ipc?: boolean;
+  /** The in-host relay's address (`host:port/token`, from `WIREHOUSE_RELAY` in a `--workers` process). */
+  relay?: string | undefined;
   log?: (level: "info" | "warn" | "error", message: string) => void;
 }
 
@@ -78,14 +80,22 @@ export async function createPubSub(choice: PubSubChoice): Promise<RelayedPubSub 
       "redis",
     );
   }
-  if (choice.ipc) {
-    const { createIpcPubSub } = await import("@wirehouse/pubsub-redis");
-    return new RelayedPubSub(createIpcPubSub(), "ipc");
+  if (choice.relay) {
+    const { createSocketPubSub } = await import("@wirehouse/pubsub-redis");
+    const inner = createSocketPubSub({ address: choice.relay, ...(choice.log ? { log: choice.log } : {}) });
+    // Start serving connected to the relay (the adapter keeps retrying in the background otherwise).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      inner.ready().catch(() => {}),
+      new Promise<void>((done) => {
+        timer = setTimeout(done, 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    return new RelayedPubSub(inner, "relay");
   }
   return undefined;
 }
 
-/** Whether this process has an IPC channel to a parent (a Node cluster worker, or a fork with ipc stdio). */
-export function hasIpcChannel(): boolean {
-  return typeof (globalThis as { process?: { send?: unknown } }).process?.send === "function";
-}
+/** The environment variable that hands the primary's relay address to `--workers` processes. */
+export const RELAY_ENV = "WIREHOUSE_RELAY";

@@ -49,7 +49,7 @@ export interface AppResponse {
 export interface SocketPeer {
   send(data: string | Uint8Array): void;
   close(code: number, reason: string): void;
-  /** Subscribes the socket to a server topic (engines with topics; see {@link ScriptTopics}). */
+  /** Subscribes the socket to a server topic (see {@link ScriptTopics}). */
   subscribe?(topic: string): void;
 }
 

@@ -1,18 +1,21 @@
 /**
  * `--workers N`: N processes sharing the port through @wirehouse/transport's
- * workers(). Node: node:cluster (workers share the primary's socket, either
- * engine). Bun and Deno: N copies each binding its own SO_REUSEPORT socket,
- * which needs the wirehouse engine (node:http cannot set SO_REUSEPORT there),
- * so workers on those runtimes use it.
+ * workers(). Node: node:cluster (workers share the primary's socket). Bun and
+ * Deno: N copies each binding its own SO_REUSEPORT socket. Without Redis the
+ * primary runs the in-host relay (a loopback socket) for topics.
  */
 import process from "node:process";
+import type { SocketRelay } from "@wirehouse/pubsub-redis";
 import { workers } from "@wirehouse/transport";
 import type { App } from "./app.ts";
+import { RELAY_ENV } from "./pubsub.ts";
 
 export interface Primary {
   primary: true;
   pids(): number[];
   stop(): Promise<void>;
+  /** The in-host relay (without Redis). */
+  relay?: SocketRelay;
 }
 
 /** In the primary: forks the workers and relays signals; in a worker: runs `start`. */
@@ -22,29 +25,27 @@ export async function runWorkers(
   io: { out: (s: string) => void },
   options: { relay?: boolean } = {},
 ): Promise<App | Primary> {
-  // Node cluster workers get an IPC channel: the primary relays topics between them
-  // (structured-clone serialization, so payload bytes cross as bytes).
-  let relayed = false;
+  // Without Redis the primary relays topics between the workers: it listens on a
+  // loopback socket and hands its address (with a random token) to the workers in
+  // the environment they inherit. Works the same on Node, Deno and Bun.
+  let relay: SocketRelay | undefined;
   const isWorker = process.env.WIREHOUSE_WORKER_INDEX !== undefined;
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (options.relay && !isWorker && !g.Deno && !g.Bun) {
-    const [{ default: cluster }, { createIpcRelay }] = await Promise.all([
-      import("node:cluster"),
-      import("@wirehouse/pubsub-redis"),
-    ]);
-    cluster.setupPrimary({ serialization: "advanced" });
-    const relay = createIpcRelay();
-    cluster.on("fork", (w) => relay.add(w));
-    cluster.on("exit", (w) => relay.remove(w));
-    relayed = true;
+  if (options.relay && !isWorker) {
+    const { createSocketRelay } = await import("@wirehouse/pubsub-redis");
+    relay = await createSocketRelay();
+    process.env[RELAY_ENV] = relay.address;
   }
   const r = await workers({ count, respawn: true }, start);
   if (!r.primary) return r.result as App;
   io.out(
-    `wirehouse primary ${process.pid}: ${count} workers (pids ${r.pids().join(", ")})${relayed ? "; topics relayed between workers" : ""}`,
+    `wirehouse primary ${process.pid}: ${count} workers (pids ${r.pids().join(", ")})${relay ? `; topics relayed between workers (in-host relay on 127.0.0.1:${relay.port})` : ""}`,
   );
-  const stop = async () => {
+  const stopAll = async () => {
     await r.stop();
+    await relay?.close();
+  };
+  const stop = async () => {
+    await stopAll();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop());
@@ -58,5 +59,5 @@ export async function runWorkers(
       }
     });
   } catch {}
-  return { primary: true, pids: () => r.pids(), stop: () => r.stop() };
+  return { primary: true, pids: () => r.pids(), stop: stopAll, ...(relay ? { relay } : {}) };
 }

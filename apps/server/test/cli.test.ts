@@ -57,6 +57,10 @@ describe("wirehouse CLI", () => {
     assert.match(c.err[1] ?? "", /--port: expected an integer from 0 to 65535/);
     assert.equal(await main(["serve", "--bogus"], c.io), 2);
     assert.match(c.err[2] ?? "", /unknown option "--bogus"/);
+    // The node:http + ws engine is gone, and its option with it.
+    assert.equal(await main(["serve", "--engine", "node"], c.io), 2);
+    assert.match(c.err[3] ?? "", /unknown option "--engine"/);
+    assert.doesNotMatch(HELP, /--engine/);
     assert.throws(() => parseServeArgs(["--config"]), /--config needs a value/);
     assert.deepEqual(parseServeArgs(["--port=0", "--host", "::1", "--dev", "--workers", "2", "-c", "s.js"]), {
       port: 0,
@@ -105,7 +109,7 @@ describe("wirehouse CLI", () => {
   });
 
   it("the bin starts, prints the banner with the URL, serves, and stops on SIGTERM", async () => {
-    const child = runBin(["serve", "--port", "0", "--host", "127.0.0.1", "--engine", "wirehouse"]);
+    const child = runBin(["serve", "--port", "0", "--host", "127.0.0.1"]);
     let out = "";
     let err = "";
     child.stderr.on("data", (d: Buffer) => {

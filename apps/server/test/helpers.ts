@@ -1,17 +1,14 @@
 import { request } from "node:http";
 import WebSocket from "ws";
-import { App, type Engine } from "../src/app.ts";
+import { App } from "../src/app.ts";
 import type { ResolvedConfig } from "../src/config.ts";
 
 /** Starts `config` on 127.0.0.1, port 0; the log lines are collected. */
-export async function startApp(
-  config: ResolvedConfig,
-  engine: Engine = "wirehouse",
-): Promise<{ app: App; port: number; lines: string[] }> {
+export async function startApp(config: ResolvedConfig): Promise<{ app: App; port: number; lines: string[] }> {
   const lines: string[] = [];
   const app = new App(
     { ...config, listeners: [{ port: 0, host: "127.0.0.1" }] },
-    { log: (l) => lines.push(l), persistStorage: false, engine },
+    { log: (l) => lines.push(l), persistStorage: false },
   );
   const [bound] = await app.start();
   return { app, port: bound?.port as number, lines };

@@ -9,7 +9,6 @@ import { startRedis } from "./redis-server.ts";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "wirehouse.mjs");
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
-const onNode = !g.Deno && !g.Bun;
 
 /** Runs `wirehouse serve --workers 2 …extra` on a random port until both workers are up; `use` gets the port and the output so far. */
 async function withWorkers(extra: string[], use: (port: number, out: () => string) => Promise<void>): Promise<void> {
@@ -128,17 +127,17 @@ describe("--workers", () => {
     }
   });
 
-  it(onNode
-    ? "without Redis, the primary relays websocket-script broadcasts between the workers"
-    : "without Redis, Bun and Deno workers have no IPC channel: broadcasts stay per worker (banner says so)", {
+  it("without Redis, the primary relays websocket-script broadcasts between the workers (in-host relay)", {
     timeout: 60_000,
   }, async () => {
     await withWorkers([], async (port, out) => {
-      if (onNode) {
-        assert.match(out(), /2 workers \(pids [\d, ]+\); topics relayed between workers/);
-        assert.equal((out().match(/pubsub: in-host relay/g) ?? []).length, 2);
-        await acrossWorkers(port);
-      } else assert.equal((out().match(/pubsub: this worker only/g) ?? []).length, 2);
+      assert.match(
+        out(),
+        /2 workers \(pids [\d, ]+\); topics relayed between workers \(in-host relay on 127\.0\.0\.1:\d+\)/,
+      );
+      assert.equal((out().match(/pubsub: in-host relay via the primary \(127\.0\.0\.1:\d+\)/g) ?? []).length, 2);
+      await acrossWorkers(port);
+      assert.doesNotMatch(out(), /lost the connection to the in-host relay|cannot reach the in-host relay/);
     });
   });
 
