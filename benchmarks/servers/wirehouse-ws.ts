@@ -5,7 +5,11 @@
 // message from any client to all clients connected on /broadcast, sender included (the frame
 // is encoded once and the same bytes are written to every subscriber).
 // No permessage-deflate (like the peers). Prints `ready port=<port> pid=<pid>` once listening.
+// With `--redis redis://127.0.0.1:PORT` publishes go through @wirehouse/pubsub-redis, so several instances
+// pointing at one Redis form one /broadcast (local subscribers get each message synchronously, the other
+// instances through Redis).
 import process from "node:process";
+import { createRedisPubSub } from "@wirehouse/pubsub-redis";
 import { createServer } from "@wirehouse/server";
 
 const arg = (name: string, fallback: string) => {
@@ -13,7 +17,11 @@ const arg = (name: string, fallback: string) => {
   return i > 0 ? String(process.argv[i + 1]) : fallback;
 };
 
-const server = createServer({ limits: { maxConnections: 1_000_000 } });
+const redis = arg("redis", "");
+// localEcho: @wirehouse/server's publish delivers to local subscribers through its adapter (see the adapter's README).
+const pubsub = redis ? createRedisPubSub({ url: redis, localEcho: true }) : undefined;
+if (pubsub) await pubsub.ready();
+const server = createServer({ limits: { maxConnections: 1_000_000 }, ...(pubsub ? { pubsub } : {}) });
 const options = { idleTimeout: 0, maxPayload: 64 * 1024 * 1024, origins: "*" as const };
 
 server.websocket(

@@ -18,9 +18,10 @@ import { availableParallelism, cpus, hostname, loadavg, release, tmpdir, totalme
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./args.ts";
+import { type Fixture, type FixtureName, startFixture } from "./fixtures.ts";
 import { hasCommand, runHttpLoad } from "./httpload.ts";
-import { runLoad } from "./loadgen.ts";
-import { writeNginxSite } from "./nginx.ts";
+import { readCpuSeconds, runLoad } from "./loadgen.ts";
+import { writeNginxPhpSite, writeNginxSite } from "./nginx.ts";
 import {
   formatNumber,
   type Results,
@@ -60,21 +61,38 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 export interface RunningServer {
+  /** The first instance's pid and port (most servers have one). */
   pid: number;
   port: number;
+  /** Every instance's pid and port (several for `instances`). */
+  pids: number[];
+  ports: number[];
   stop(): Promise<void>;
 }
 
-/** Starts a server pinned to `cpu` and waits until it accepts connections (its ready line or a TCP connect). */
-export async function startServer(spec: ServerSpec, cpu: string | undefined): Promise<RunningServer> {
+/** Starts one process of a server pinned to `cpu` and waits until it accepts connections (its ready line or a TCP connect). */
+async function startInstance(
+  spec: ServerSpec,
+  cpu: string | undefined,
+  vars: Record<string, string>,
+): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
   const port = await freePort();
   let tmp: string | undefined;
   let nginxConf: string | undefined;
   if (spec.script === "nginx") {
     tmp = mkdtempSync(join(tmpdir(), "wirehouse-nginx-"));
-    nginxConf = writeNginxSite(tmp, port);
+    nginxConf =
+      spec.nginx === "php"
+        ? writeNginxPhpSite(tmp, port, vars.phpRoot ?? "", vars.fpm ?? "")
+        : writeNginxSite(tmp, port);
   }
-  const argv = serverCommand(spec, port, nginxConf);
+  let argv: string[];
+  try {
+    argv = serverCommand(spec, port, nginxConf, vars);
+  } catch (e) {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   const [cmd, args] = cpu ? ["taskset", ["-c", cpu, ...argv]] : [argv[0]!, argv.slice(1)];
   const child = spawn(cmd, args as string[], {
     cwd: repoRoot,
@@ -82,15 +100,18 @@ export async function startServer(spec: ServerSpec, cpu: string | undefined): Pr
     detached: true,
     env: { ...process.env, NO_COLOR: "1" },
   });
+  // Only the tail is kept: a server that logs per request must not grow the harness's memory.
   let output = "";
   let readyPid: number | undefined;
   let exited = false;
   child.stdout.on("data", (d) => {
-    output += d;
-    const m = /ready port=\d+ pid=(\d+)/.exec(output);
+    output = (output + d).slice(-8000);
+    const m = readyPid === undefined ? /ready port=\d+ pid=(\d+)/.exec(output) : null;
     if (m) readyPid = Number(m[1]);
   });
-  child.stderr.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => {
+    output = (output + d).slice(-8000);
+  });
   const exit = new Promise<void>((resolve) =>
     child.on("exit", () => {
       exited = true;
@@ -122,6 +143,45 @@ export async function startServer(spec: ServerSpec, cpu: string | undefined): Pr
   }
   await stop();
   throw new Error(`${spec.id} did not start: ${output.trim().slice(-300) || "no output"}`);
+}
+
+/** Starts a server (all its instances) pinned to `cpu`; `vars` are the running fixtures' values for its args. */
+export async function startServer(
+  spec: ServerSpec,
+  cpu: string | undefined,
+  vars: Record<string, string> = {},
+): Promise<RunningServer> {
+  const instances: Array<Awaited<ReturnType<typeof startInstance>>> = [];
+  const stop = async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+  };
+  try {
+    for (let i = 0; i < (spec.instances ?? 1); i++) instances.push(await startInstance(spec, cpu, vars));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    pid: instances[0]!.pid,
+    port: instances[0]!.port,
+    pids: instances.map((i) => i.pid),
+    ports: instances.map((i) => i.port),
+    stop,
+  };
+}
+
+/** Everything the harness has running (servers, fixtures), stopped on SIGINT/SIGTERM so nothing outlives it. */
+const running = new Set<{ stop(): Promise<void> }>();
+let signalsInstalled = false;
+function installSignalHandlers(): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping the servers and fixtures\n`);
+      void Promise.all([...running].map((r) => r.stop().catch(() => {}))).then(() => process.exit(130));
+    });
+  }
 }
 
 interface Options {
@@ -220,15 +280,17 @@ export async function waitQuiet(maxMs: number): Promise<number> {
 /** One measured run of a scenario against a started server. */
 async function measure(
   sc: ScenarioSpec,
+  spec: ServerSpec,
   server: RunningServer,
   loadCpu: string | undefined,
+  fixturePids: number[],
 ): Promise<{ metrics: Record<string, number>; details: Record<string, unknown> }> {
   const run = sc.run;
   const base = `ws://127.0.0.1:${server.port}`;
   if (run.type === "echo") {
     const r = await runLoad({
       mode: "echo",
-      url: `${base}/`,
+      url: `${base}${run.path ?? "/"}`,
       connections: run.connections,
       size: run.size,
       inFlight: run.inFlight,
@@ -255,9 +317,15 @@ async function measure(
     };
   }
   if (run.type === "broadcast") {
+    // Several instances: subscribers spread over all of them, the publisher on the first. The CPU of every
+    // server process and fixture (Redis) is summed over the whole load (connecting included).
+    const group = [...server.pids, ...fixturePids];
+    const cpu0 = group.map((p) => safeCpuSeconds(p));
+    const t0 = Date.now();
     const r = await runLoad({
       mode: "broadcast",
       url: `${base}/broadcast`,
+      moreUrls: server.ports.slice(1).map((p) => `ws://127.0.0.1:${p}/broadcast`),
       connections: run.subscribers,
       size: run.size,
       inFlight: run.inFlight,
@@ -266,13 +334,22 @@ async function measure(
       cpus: loadCpu,
       pid: server.pid,
     });
+    const groupCpu =
+      group.length > 1
+        ? (group.reduce((a, p, i) => a + safeCpuSeconds(p) - cpu0[i]!, 0) * 100_000) / (Date.now() - t0)
+        : undefined;
+    if (r.opened < run.subscribers)
+      throw new Error(`only ${r.opened}/${run.subscribers} subscribers connected: ${r.firstError}`);
+    const metrics: Record<string, number> = { msgs: r.messagesPerSecond };
+    if (r.messages > 0) metrics.p99 = r.latency.p99;
     return {
-      metrics: { msgs: r.messagesPerSecond },
+      metrics,
       details: {
         latency: r.latency,
         published: r.published,
         loadCpu: r.loadCpuMaxWorker,
         serverCpu: r.serverCpuPercent,
+        ...(groupCpu !== undefined ? { serverGroupCpu: Math.round(groupCpu), instances: server.pids.length } : {}),
       },
     };
   }
@@ -310,16 +387,39 @@ async function measure(
   }
   const r = await runHttpLoad({
     tool: run.tool,
-    url: `http://127.0.0.1:${server.port}${run.path}`,
-    connections: run.connections,
+    url: `http://127.0.0.1:${server.port}${spec.pathPrefix ?? ""}${run.path}`,
+    connections: spec.httpConnections ?? run.connections,
     seconds: run.seconds,
     cpus: loadCpu,
   });
   if (r.errors > r.requests / 100) throw new Error(`${r.errors} errors in ${r.requests} requests`);
   return {
     metrics: { reqs: r.requestsPerSecond },
-    details: { p50: r.latencyP50, p99: r.latencyP99, errors: r.errors },
+    details: {
+      p50: r.latencyP50,
+      p99: r.latencyP99,
+      errors: r.errors,
+      connections: spec.httpConnections ?? run.connections,
+    },
   };
+}
+
+/** CPU seconds of a process, 0 once it is gone. */
+function safeCpuSeconds(pid: number): number {
+  try {
+    return readCpuSeconds(pid);
+  } catch {
+    return 0;
+  }
+}
+
+/** The fixtures a scenario's runnable servers need, in a stable order. */
+export function fixturesFor(servers: readonly ServerSpec[], runs: readonly ServerRuns[]): FixtureName[] {
+  const out = new Set<FixtureName>();
+  servers.forEach((spec, i) => {
+    if (!runs[i]?.skipped) for (const f of spec.needs ?? []) out.add(f);
+  });
+  return [...out].sort();
 }
 
 function toolLabel(sc: ScenarioSpec, v: Record<string, string>): string {
@@ -361,7 +461,7 @@ export async function runHarness(o: Options): Promise<Results> {
     });
     return { sc, servers, runs };
   });
-  const total = plan.reduce((a, p) => a + p.runs.filter((r) => !r.skipped).length * repeats, 0);
+  let total = plan.reduce((a, p) => a + p.runs.filter((r) => !r.skipped).length * repeats, 0);
   let done = 0;
   const tty = process.stderr.isTTY;
   const progress = (text: string) => {
@@ -370,42 +470,80 @@ export async function runHarness(o: Options): Promise<Results> {
     else process.stderr.write(`${line}\n`);
   };
   let outOfTime = false;
+  installSignalHandlers();
   for (const { sc, servers, runs } of plan) {
-    for (let rep = 0; rep < repeats; rep++) {
-      for (let i = 0; i < servers.length; i++) {
-        const spec = servers[i]!;
-        const out = runs[i]!;
-        if (out.skipped) continue;
-        if (Date.now() - started > s.limitSeconds * 1000) {
-          outOfTime = true;
-          break;
-        }
-        progress(`${sc.id} ${spec.id} run ${rep + 1}/${repeats}`);
-        let server: RunningServer | undefined;
-        try {
-          const busyBefore = await waitQuiet(o.quietWaitMs ?? s.quietWaitMs);
-          server = await startServer(spec, serverCpu);
-          const t0 = cpuTimes();
-          const r = await measure(sc, server, loadCpu);
-          // Busy share of all CPUs during the run: well above (server + load generator) / cores means other work ran too.
-          r.details.machineBusy = Math.round(busy(t0, cpuTimes()) * 100);
-          if (!Number.isNaN(busyBefore)) r.details.busyBefore = Math.round(busyBefore * 100);
-          out.runs.push(r);
-          const loadBusy = r.details.loadCpu;
-          if (typeof loadBusy === "number" && loadBusy > 95) {
-            notes.push(
-              `${sc.id} ${spec.id} run ${rep + 1}: the load generator's worker was ${Math.round(loadBusy)}% busy (may be the limit).`,
-            );
+    if (Date.now() - started > s.limitSeconds * 1000) {
+      outOfTime = true;
+      break;
+    }
+    // Fixtures (php-fpm, redis-server) run for the whole scenario, pinned with the servers.
+    const fixtures: Fixture[] = [];
+    const vars: Record<string, string> = {};
+    for (const name of fixturesFor(servers, runs)) {
+      try {
+        progress(`${sc.id}: starting ${name}`);
+        const f = await startFixture(name, serverCpu, freePort);
+        fixtures.push(f);
+        running.add(f);
+        Object.assign(vars, f.vars);
+      } catch (e) {
+        const why = `${name} did not start: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`;
+        servers.forEach((spec, i) => {
+          if (spec.needs?.includes(name) && !runs[i]!.skipped) {
+            runs[i]!.skipped = why;
+            total -= repeats;
           }
-        } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
-          notes.push(`${sc.id} ${spec.id} run ${rep + 1} failed: ${msg.split("\n")[0]}`);
-        } finally {
-          await server?.stop();
-        }
-        done++;
+        });
+        notes.push(`${sc.id}: ${why}`);
       }
-      if (outOfTime) break;
+    }
+    const fixturePids = fixtures.flatMap((f) => f.pids);
+    try {
+      for (let rep = 0; rep < repeats; rep++) {
+        for (let i = 0; i < servers.length; i++) {
+          const spec = servers[i]!;
+          const out = runs[i]!;
+          if (out.skipped) continue;
+          if (Date.now() - started > s.limitSeconds * 1000) {
+            outOfTime = true;
+            break;
+          }
+          progress(`${sc.id} ${spec.id} run ${rep + 1}/${repeats}`);
+          let server: RunningServer | undefined;
+          try {
+            const busyBefore = await waitQuiet(o.quietWaitMs ?? s.quietWaitMs);
+            server = await startServer(spec, serverCpu, vars);
+            running.add(server);
+            const t0 = cpuTimes();
+            const r = await measure(sc, spec, server, loadCpu, fixturePids);
+            // Busy share of all CPUs during the run: well above (server + load generator) / cores means other work ran too.
+            r.details.machineBusy = Math.round(busy(t0, cpuTimes()) * 100);
+            if (!Number.isNaN(busyBefore)) r.details.busyBefore = Math.round(busyBefore * 100);
+            out.runs.push(r);
+            const loadBusy = r.details.loadCpu;
+            if (typeof loadBusy === "number" && loadBusy > 95) {
+              notes.push(
+                `${sc.id} ${spec.id} run ${rep + 1}: the load generator's worker was ${Math.round(loadBusy)}% busy (may be the limit).`,
+              );
+            }
+          } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            notes.push(`${sc.id} ${spec.id} run ${rep + 1} failed: ${msg.split("\n")[0]}`);
+          } finally {
+            if (server) {
+              running.delete(server);
+              await server.stop();
+            }
+          }
+          done++;
+        }
+        if (outOfTime) break;
+      }
+    } finally {
+      for (const f of fixtures.reverse()) {
+        running.delete(f);
+        await f.stop();
+      }
     }
     if (outOfTime) break;
   }

@@ -25,6 +25,8 @@ export interface LoadOptions {
   mode: Mode;
   /** ws://host:port/path of the server (for broadcast, the endpoint that fans out, e.g. /broadcast). */
   url: string;
+  /** More instances to spread the connections over (round-robin with `url`; the broadcast publisher stays on `url`). */
+  moreUrls?: string[];
   /** Connections (subscribers in broadcast mode). */
   connections: number;
   /** Message size in bytes (echo, broadcast; at least 8 in broadcast for the timestamp). */
@@ -213,6 +215,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const plan: WorkerPlan = {
         mode,
         url: url.href,
+        ...(options.moreUrls?.length ? { moreUrls: options.moreUrls } : {}),
         connections,
         firstIndex: first,
         sources,
@@ -381,7 +384,8 @@ export function formatResult(r: LoadResult): string {
   return lines.join("\n");
 }
 
-const USAGE = `usage: loadgen <echo|idle|connect|broadcast> --url ws://127.0.0.1:PORT/ [options]
+const USAGE = `usage: loadgen <echo|idle|connect|broadcast> --url ws://127.0.0.1:PORT/[,ws://…] [options]
+  --url A,B,…         several URLs: connections spread round-robin (broadcast: the publisher on the first)
   --connections N     connections (subscribers for broadcast)        default 100
   --size B            message size in bytes                           default 32
   --binary / --text   frame type (default: text below 1 KiB)
@@ -404,9 +408,11 @@ async function cli(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const num = (k: string) => (flags[k] === undefined ? undefined : Number(flags[k]));
+  const [first, ...more] = flags.url.split(",");
   const result = await runLoad({
     mode,
-    url: flags.url,
+    url: first!,
+    moreUrls: more,
     connections: num("connections") ?? 100,
     size: num("size"),
     binary: flags.binary ? true : flags.text ? false : undefined,

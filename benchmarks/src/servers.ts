@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { type FixtureName, findCommand, fixtureUnavailable } from "./fixtures.ts";
 
 export type Runtime = "node" | "deno" | "bun" | "native";
 
@@ -28,6 +29,18 @@ export interface ServerSpec {
   broadcast?: boolean;
   /** Part of wirehouse (rows that carry targets). */
   wirehouse?: boolean;
+  /** Fixtures the harness starts first (php-fpm, redis-server); `args` may name their values as `{key}`. */
+  needs?: FixtureName[];
+  /** Other programs it needs (e.g. php-cgi): missing ones skip the row with the reason. */
+  requires?: string[];
+  /** Processes started side by side (each on its own port); the load spreads its connections over them. */
+  instances?: number;
+  /** nginx rows: which site the harness writes (static bodies, or PHP through the php fixture's pool). */
+  nginx?: "static" | "php";
+  /** HTTP scenarios: connections for this row instead of the scenario's (stated in the label). */
+  httpConnections?: number;
+  /** HTTP scenarios: put before the scenario's path (a server that serves it under a prefix). */
+  pathPrefix?: string;
 }
 
 /** The repository root (benchmarks/..). */
@@ -48,6 +61,19 @@ export const WIREHOUSE_ECHO = [
 /** wirehouse's broadcast and static peers live here once written (same contracts as the other peers). */
 export const WIREHOUSE_BROADCAST = "benchmarks/servers/wirehouse-ws.ts";
 export const WIREHOUSE_STATIC = "benchmarks/servers/wirehouse-http.ts";
+/** The wirehouse app (`wirehouse serve`) serving a site folder: page scripts and websocket scripts. */
+export const WIREHOUSE_SITE = "benchmarks/servers/wirehouse-site.ts";
+/** The benchmark site: /shop.sjs (20-item loop) and the /echo websocket script. */
+export const SCRIPTED_SITE = "benchmarks/sites/scripted/settings.js";
+/**
+ * @wirehouse/server + @wirehouse/cgi serving the php fixture's page (`--root DIR`): `/fcgi/<script>` through
+ * the php-fpm pool at `--fastcgi ADDRESS`, `/cgi/<script>` through `--php-cgi BIN` (a process per request).
+ */
+export const WIREHOUSE_PHP = "benchmarks/servers/wirehouse-php.ts";
+
+const RUNTIME_NAME = { node: "Node", deno: "Deno", bun: "Bun" } as const;
+/** Connections for the CGI row: a process per request, so fewer keep a 2-core machine responsive. */
+export const CGI_CONNECTIONS = 16;
 
 const firstExisting = (paths: string[]) => paths.find((p) => existsSync(join(repoRoot, p))) ?? paths[0]!;
 
@@ -130,8 +156,102 @@ export function serverTable(): ServerSpec[] {
     { id: "node-http", label: "node:http", runtime: "node", kind: "http", script: "benchmarks/servers/node-http.mjs" },
     { id: "bun-http", label: "Bun.serve", runtime: "bun", kind: "http", script: "benchmarks/servers/bun-http.ts" },
     { id: "deno-http", label: "Deno.serve", runtime: "deno", kind: "http", script: "benchmarks/servers/deno-http.ts" },
-    { id: "nginx", label: "nginx (1 worker)", runtime: "native", kind: "http", script: "nginx" },
+    { id: "nginx", label: "nginx (1 worker)", runtime: "native", kind: "http", script: "nginx", nginx: "static" },
+    // Page scripts (issue 7): the app rendering /shop.sjs in a fresh QuickJS context per request, next to EJS.
+    ...(["node", "deno", "bun"] as const).map(
+      (runtime): ServerSpec => ({
+        id: `wirehouse-page-${runtime}`,
+        label: `wirehouse page script (${RUNTIME_NAME[runtime]})`,
+        runtime,
+        kind: "http",
+        script: WIREHOUSE_SITE,
+        args: ["--config", SCRIPTED_SITE],
+        wirehouse: true,
+      }),
+    ),
+    {
+      id: "ejs-node",
+      label: "EJS 3 on node:http",
+      runtime: "node",
+      kind: "http",
+      script: "benchmarks/servers/ejs-http.mjs",
+    },
+    // Websocket scripts (issue 7): the app's /echo script, next to the TypeScript-handler echo (wirehouse-<runtime>).
+    ...(["node", "deno", "bun"] as const).map(
+      (runtime): ServerSpec => ({
+        id: `wirehouse-script-${runtime}`,
+        label: `wirehouse websocket script (${RUNTIME_NAME[runtime]})`,
+        runtime,
+        kind: "ws",
+        script: WIREHOUSE_SITE,
+        args: ["--config", SCRIPTED_SITE],
+        wirehouse: true,
+      }),
+    ),
+    // PHP (issue 8): one php-fpm pool (the php fixture) behind nginx and behind wirehouse; php-cgi per request.
+    {
+      id: "nginx-php",
+      label: "nginx (1 worker) + php-fpm",
+      runtime: "native",
+      kind: "http",
+      script: "nginx",
+      nginx: "php",
+      needs: ["php"],
+    },
+    ...(["node", "deno", "bun"] as const).map(
+      (runtime): ServerSpec => ({
+        id: `wirehouse-php-fastcgi-${runtime}`,
+        label: `wirehouse FastCGI + php-fpm (${RUNTIME_NAME[runtime]})`,
+        runtime,
+        kind: "http",
+        script: WIREHOUSE_PHP,
+        args: ["--root", "{phpRoot}", "--fastcgi", "{fpm}"],
+        pathPrefix: "/fcgi",
+        needs: ["php"],
+        wirehouse: true,
+      }),
+    ),
+    {
+      id: "wirehouse-php-cgi-node",
+      label: `wirehouse CGI, php-cgi per request (Node, ${CGI_CONNECTIONS} connections)`,
+      runtime: "node",
+      kind: "http",
+      script: WIREHOUSE_PHP,
+      // --fastcgi too: without it the script would start a php-fpm of its own.
+      args: ["--root", "{phpRoot}", "--fastcgi", "{fpm}", "--php-cgi", "{phpCgi}"],
+      pathPrefix: "/cgi",
+      needs: ["php"],
+      requires: ["php-cgi"],
+      httpConnections: CGI_CONNECTIONS,
+      wirehouse: true,
+    },
+    // Broadcast across instances (issue 10): two wirehouse-ws.ts processes relaying through the redis fixture.
+    ...(["node", "deno", "bun"] as const).map(
+      (runtime): ServerSpec => ({
+        id: `wirehouse-redis-${runtime}`,
+        label: `wirehouse, 2 instances via Redis (${RUNTIME_NAME[runtime]})`,
+        runtime,
+        kind: "ws",
+        script: WIREHOUSE_BROADCAST,
+        args: ["--redis", "{redis}"],
+        needs: ["redis"],
+        instances: 2,
+        broadcast: true,
+        wirehouse: true,
+      }),
+    ),
   ];
+}
+
+/** Replaces `{key}` in each argument with the fixtures' values; an unknown key is an error. */
+export function fillArgs(args: readonly string[], vars: Record<string, string>): string[] {
+  return args.map((a) =>
+    a.replace(/\{(\w+)\}/g, (_, k: string) => {
+      const v = vars[k];
+      if (v === undefined) throw new Error(`no value for {${k}} (is its fixture running?)`);
+      return v;
+    }),
+  );
 }
 
 /** The binary of each runtime: node itself, and Bun and Deno from the npm packages (native binaries, so the pid is the server). */
@@ -143,10 +263,16 @@ export function runtimeBinary(runtime: Runtime): string {
 }
 
 /** The argv that starts `spec` on `port` (without pinning). */
-export function serverCommand(spec: ServerSpec, port: number, nginxConf?: string): string[] {
+export function serverCommand(
+  spec: ServerSpec,
+  port: number,
+  nginxConf?: string,
+  vars: Record<string, string> = {},
+): string[] {
+  const args = fillArgs(spec.args ?? [], vars);
   if (spec.runtime === "native") {
     if (spec.script === "nginx") return ["nginx", "-p", join(nginxConf!, ".."), "-c", nginxConf!];
-    return [spec.script, ...(spec.args ?? []), "--port", String(port)];
+    return [spec.script, ...args, "--port", String(port)];
   }
   const script = join(repoRoot, spec.script);
   const flags =
@@ -157,12 +283,22 @@ export function serverCommand(spec: ServerSpec, port: number, nginxConf?: string
       : spec.runtime === "deno"
         ? ["run", "-A"]
         : [];
-  return [runtimeBinary(spec.runtime), ...flags, script, ...(spec.args ?? []), "--port", String(port)];
+  return [runtimeBinary(spec.runtime), ...flags, script, ...args, "--port", String(port)];
 }
 
 /** Why a server cannot run here, or undefined when it can. */
-export function unavailable(spec: ServerSpec, hasCommand: (name: string) => boolean): string | undefined {
-  if (spec.runtime === "native") return hasCommand(spec.script) ? undefined : `${spec.script} not installed`;
-  if (!existsSync(join(repoRoot, spec.script))) return `${spec.script} not written yet`;
+export function unavailable(
+  spec: ServerSpec,
+  hasCommand: (name: string) => boolean,
+  find: (name: string) => string | undefined = findCommand,
+): string | undefined {
+  if (spec.runtime === "native" && !hasCommand(spec.script)) return `${spec.script} not installed`;
+  if (spec.runtime !== "native" && !existsSync(join(repoRoot, spec.script))) return `${spec.script} not written yet`;
+  for (const f of spec.needs ?? []) {
+    const why = fixtureUnavailable(f, find);
+    if (why) return why;
+  }
+  const missing = (spec.requires ?? []).filter((c) => !hasCommand(c) && !find(c));
+  if (missing.length) return `${missing.join(", ")} not installed`;
   return undefined;
 }

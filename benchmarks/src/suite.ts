@@ -8,7 +8,16 @@ import type { HttpTool } from "./httpload.ts";
 import type { Metric, Target } from "./results.ts";
 
 export type ScenarioKind =
-  | { type: "echo"; connections: number; size: number; inFlight: number; seconds: number; warmup: number }
+  | {
+      type: "echo";
+      connections: number;
+      size: number;
+      inFlight: number;
+      seconds: number;
+      warmup: number;
+      /** Path of the echo endpoint (default "/"). */
+      path?: string;
+    }
   | { type: "connect"; connections: number; inFlight: number; hold: number }
   | { type: "broadcast"; subscribers: number; size: number; inFlight: number; seconds: number; warmup: number }
   | { type: "http"; tool: HttpTool; path: string; connections: number; seconds: number };
@@ -39,6 +48,8 @@ const CONNS_PER_CORE: Metric = {
 };
 const BYTES: Metric = { key: "bytes", label: "memory per idle connection", unit: "B/conn", higher: false };
 const REQS: Metric = { key: "reqs", label: "requests/s", unit: "req/s", higher: true };
+/** Broadcast: the 99th percentile of publish → each subscriber's receipt. */
+const P99: Metric = { key: "p99", label: "p99 fan-out latency", unit: "ms", higher: false };
 
 const WS_CORE = ["wirehouse-node", "wirehouse-deno", "wirehouse-bun", "ws-node", "bun-ws", "deno-ws"];
 const WS_FULL = [...WS_CORE, "ws-deno", "ws-bun", "ws-shim-bun"];
@@ -94,16 +105,15 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
       servers: ws,
     },
   ];
-  if (full) {
-    scenarios.push({
-      id: "broadcast-1k",
-      title: "Broadcast to 1,000 subscribers, 32 B, 4 in flight",
-      run: { type: "broadcast", subscribers: 1000, size: 32, inFlight: 4, seconds, warmup },
-      metrics: [MSGS],
-      reference: "ws-node",
-      servers: ws,
-    });
-  }
+  // Issue 9: broadcast in both suites.
+  scenarios.push({
+    id: "broadcast-1k",
+    title: "Broadcast to 1,000 subscribers, 32 B, 4 in flight",
+    run: { type: "broadcast", subscribers: 1000, size: 32, inFlight: 4, seconds, warmup },
+    metrics: [MSGS, P99],
+    reference: "ws-node",
+    servers: ws,
+  });
   // autocannon's own core caps it near 20–26k req/s on a 2-core machine (ANCHORS.md), below nginx and Bun:
   // the quick suite uses wrk when it is installed, the full suite both.
   const tools: HttpTool[] = full ? ["autocannon", "wrk"] : [hasWrk ? "wrk" : "autocannon"];
@@ -125,13 +135,59 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
       });
     }
   }
+  if (full) scenarios.push(...scriptedScenarios(warmup));
   return {
     name,
     repeats: full ? 5 : 3,
     scenarios,
-    limitSeconds: full ? 60 * 60 : 8 * 60,
+    limitSeconds: full ? 90 * 60 : 5 * 60,
     quietWaitMs: full ? 2_000 : 0,
   };
+}
+
+const RUNTIMES = ["node", "deno", "bun"] as const;
+
+/**
+ * Issues 7, 8 and 10 (full suite): page scripts next to EJS, websocket-script echo next to the
+ * TypeScript-handler echo, a PHP page through wirehouse next to nginx + the same php-fpm pool, and
+ * broadcast over two instances through Redis next to one instance in-process.
+ */
+function scriptedScenarios(warmup: number): ScenarioSpec[] {
+  return [
+    {
+      id: "page-20",
+      title: "Page script looping over 20 items, fresh context per request, 100 connections (autocannon)",
+      // The issue's figure: autocannon, 100 connections, 10 s.
+      run: { type: "http", tool: "autocannon", path: "/shop.sjs", connections: 100, seconds: 10 },
+      metrics: [REQS],
+      reference: "ejs-node",
+      servers: [...RUNTIMES.map((r) => `wirehouse-page-${r}`), "ejs-node"],
+    },
+    {
+      id: "script-echo-32",
+      title: "Websocket-script echo, 32 B text, 100 connections, 1 in flight",
+      run: { type: "echo", connections: 100, size: 32, inFlight: 1, seconds: 5, warmup, path: "/echo" },
+      metrics: [MSGS, PER_CORE],
+      reference: "wirehouse-node",
+      servers: [...RUNTIMES.map((r) => `wirehouse-script-${r}`), ...RUNTIMES.map((r) => `wirehouse-${r}`)],
+    },
+    {
+      id: "php",
+      title: "Small PHP page, php-fpm (static pool of 4) or php-cgi, 100 connections (autocannon)",
+      run: { type: "http", tool: "autocannon", path: "/hello.php?name=bench", connections: 100, seconds: 5 },
+      metrics: [REQS],
+      reference: "nginx-php",
+      servers: ["nginx-php", ...RUNTIMES.map((r) => `wirehouse-php-fastcgi-${r}`), "wirehouse-php-cgi-node"],
+    },
+    {
+      id: "broadcast-1k-redis",
+      title: "Broadcast to 1,000 subscribers over 2 instances via Redis, 32 B, 4 in flight",
+      run: { type: "broadcast", subscribers: 1000, size: 32, inFlight: 4, seconds: 5, warmup },
+      metrics: [MSGS, P99],
+      reference: "wirehouse-node",
+      servers: RUNTIMES.flatMap((r) => [`wirehouse-${r}`, `wirehouse-redis-${r}`]),
+    },
+  ];
 }
 
 /** The targets of issues 6 and 9 (and ANCHORS.md for memory on Bun and Deno), reported next to the figures. */
@@ -237,6 +293,50 @@ export function targets(scenarioIds: readonly string[]): Target[] {
       text: "broadcast: wirehouse (Bun) ≥ 0.8× Bun.serve publish",
     });
   }
+  if (has("page-20")) {
+    out.push({
+      scenario: "page-20",
+      metric: "reqs",
+      server: "wirehouse-page-node",
+      op: ">=",
+      value: 2000,
+      text: "page script: wirehouse (Node) ≥ 2,000 req/s",
+    });
+    out.push({
+      scenario: "page-20",
+      metric: "reqs",
+      server: "wirehouse-page-node",
+      peer: "ejs-node",
+      op: ">=",
+      value: 0.25,
+      text: "page script: wirehouse (Node) ≥ 25% of EJS on node:http",
+    });
+  }
+  if (has("script-echo-32")) {
+    for (const r of RUNTIMES) {
+      const name = r === "node" ? "Node" : r === "deno" ? "Deno" : "Bun";
+      out.push({
+        scenario: "script-echo-32",
+        metric: "msgs",
+        server: `wirehouse-script-${r}`,
+        peer: `wirehouse-${r}`,
+        op: ">=",
+        value: 0.5,
+        text: `websocket-script echo: wirehouse (${name}) ≥ 50% of the TypeScript-handler echo (${name})`,
+      });
+    }
+  }
+  if (has("php")) {
+    out.push({
+      scenario: "php",
+      metric: "reqs",
+      server: "wirehouse-php-fastcgi-node",
+      peer: "nginx-php",
+      op: ">=",
+      value: 0.8,
+      text: "PHP via FastCGI: wirehouse (Node) ≥ 80% of nginx + the same php-fpm pool",
+    });
+  }
   for (const tool of ["autocannon", "wrk"]) {
     const id = `static-4k-${tool}`;
     if (!has(id)) continue;
@@ -281,7 +381,7 @@ export function targets(scenarioIds: readonly string[]): Target[] {
   // one core caps the rate (Bun.serve's echo, every fast server's connection set-up), these still compare.
   for (const t of [...out]) {
     if (t.metric !== "msgs" && t.metric !== "conns") continue;
-    if (!t.scenario.startsWith("echo-") && t.scenario !== "connect-10k") continue;
+    if (!/^(script-)?echo-/.test(t.scenario) && t.scenario !== "connect-10k") continue;
     out.push({
       ...t,
       metric: t.metric === "msgs" ? "msgsPerCore" : "connsPerCore",

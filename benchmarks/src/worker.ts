@@ -15,6 +15,11 @@ import { encodeHistogram, newLatencyHistogram } from "./stats.ts";
 export interface WorkerPlan {
   mode: "echo" | "idle" | "connect" | "broadcast";
   url: string;
+  /**
+   * More servers to spread the connections over, round-robin by global index with `url` (several
+   * instances of one service, e.g. broadcast through Redis). The publisher always uses `url`.
+   */
+  moreUrls?: string[];
   /** Connections this worker owns (subscribers in broadcast mode). */
   connections: number;
   /** Global index of this worker's first connection (picks its source address). */
@@ -69,6 +74,8 @@ const send = (m: FromWorker) => process.send!(m);
 
 let plan: WorkerPlan;
 const conns: Conn[] = [];
+/** Broadcast: the publisher's connection (the last of this worker's plan, on the first URL). */
+let publisherConn: Conn | undefined;
 let errors = 0;
 let closedByServer = 0;
 let lastError: string | undefined;
@@ -230,8 +237,8 @@ function open(index: number, request: Uint8Array, url: URL, retry = 0): Promise<
 
 /** Opens this worker's connections, `connectInFlight` handshakes at a time. */
 async function openAll(): Promise<{ opened: number; failed: number; elapsedMs: number; cpuPercent: number }> {
-  const url = new URL(plan.url);
-  const request = buildUpgradeRequest(url);
+  const urls = [plan.url, ...(plan.moreUrls ?? [])].map((u) => new URL(u));
+  const requests = urls.map((u) => buildUpgradeRequest(u));
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   let next = 0;
@@ -239,9 +246,13 @@ async function openAll(): Promise<{ opened: number; failed: number; elapsedMs: n
   const lane = async () => {
     while (next < plan.connections) {
       const i = next++;
-      const conn = await open(plan.firstIndex + i, request, url);
-      if (conn) conns.push(conn);
-      else failed++;
+      // The publisher (this worker's last connection when it owns it) is always on the first URL.
+      const u = plan.publisher && i === plan.connections - 1 ? 0 : (plan.firstIndex + i) % urls.length;
+      const conn = await open(plan.firstIndex + i, requests[u]!, urls[u]!);
+      if (conn) {
+        conns.push(conn);
+        if (plan.publisher && i === plan.connections - 1) publisherConn = conn;
+      } else failed++;
     }
   };
   const lanes = Math.max(1, Math.min(plan.connectInFlight, plan.connections));
@@ -348,7 +359,7 @@ async function main(): Promise<void> {
       }
       case "run": {
         let publisher: Conn | undefined;
-        if (plan.mode === "broadcast" && plan.publisher) publisher = conns[conns.length - 1];
+        if (plan.mode === "broadcast" && plan.publisher) publisher = publisherConn ?? conns[conns.length - 1];
         if (plan.mode === "echo") runEcho();
         else runBroadcast(publisher);
         setTimeout(() => {

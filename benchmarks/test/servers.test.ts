@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { nginxConfig } from "../src/nginx.ts";
-import { type ServerSpec, serverCommand, serverTable, unavailable } from "../src/servers.ts";
+import { nginxConfig, nginxPhpConfig } from "../src/nginx.ts";
+import { fillArgs, type ServerSpec, serverCommand, serverTable, unavailable } from "../src/servers.ts";
 import { suite, targets } from "../src/suite.ts";
 
 describe("server table", () => {
@@ -54,6 +54,53 @@ describe("server table", () => {
     );
     assert.match(unavailable(byId("nginx"), () => false)!, /not installed/);
   });
+
+  it("rows for the scripted site, EJS, PHP and Redis, with their fixtures and args", () => {
+    for (const rt of ["node", "deno", "bun"]) {
+      const page = byId(`wirehouse-page-${rt}`);
+      assert.equal(page.kind, "http");
+      assert.deepEqual(page.args, ["--config", "benchmarks/sites/scripted/settings.js"]);
+      assert.equal(byId(`wirehouse-script-${rt}`).kind, "ws");
+      const redis = byId(`wirehouse-redis-${rt}`);
+      assert.equal(redis.instances, 2);
+      assert.deepEqual(redis.needs, ["redis"]);
+      assert.equal(redis.broadcast, true);
+      assert.deepEqual(byId(`wirehouse-php-fastcgi-${rt}`).needs, ["php"]);
+    }
+    assert.equal(byId("ejs-node").wirehouse, undefined);
+    assert.equal(byId("nginx-php").nginx, "php");
+    assert.equal(byId("wirehouse-php-fastcgi-node").pathPrefix, "/fcgi");
+    const cgi = byId("wirehouse-php-cgi-node");
+    assert.equal(cgi.pathPrefix, "/cgi");
+    assert.ok(cgi.httpConnections! < 100);
+    assert.match(cgi.label, new RegExp(`${cgi.httpConnections} connections`));
+    // The fixture's values fill the args; --port stays last.
+    const argv = serverCommand(cgi, 8, undefined, { phpRoot: "/r", fpm: "/s.sock", phpCgi: "/usr/bin/php-cgi" });
+    assert.match(
+      argv.join(" "),
+      /wirehouse-php\.ts --root \/r --fastcgi \/s\.sock --php-cgi \/usr\/bin\/php-cgi --port 8$/,
+    );
+    const redisArgv = serverCommand(byId("wirehouse-redis-bun"), 9, undefined, { redis: "redis://127.0.0.1:1" });
+    assert.deepEqual(redisArgv.slice(-4), ["--redis", "redis://127.0.0.1:1", "--port", "9"]);
+  });
+
+  it("fills {key} args and refuses unknown keys", () => {
+    assert.deepEqual(fillArgs(["a{x}b", "{y}", "plain"], { x: "1", y: "2" }), ["a1b", "2", "plain"]);
+    assert.throws(() => fillArgs(["{missing}"], {}), /no value for \{missing\}/);
+  });
+
+  it("skips a row whose fixture or program is missing, with the reason", () => {
+    const none = () => undefined;
+    assert.match(unavailable(byId("wirehouse-redis-node"), () => true, none)!, /redis-server not installed/);
+    assert.match(unavailable(byId("nginx-php"), () => true, none)!, /php-fpm not installed/);
+    assert.match(unavailable(byId("nginx-php"), () => false, none)!, /nginx not installed/);
+    const fpmOnly = (name: string) => (name === "php-fpm" ? "/usr/sbin/php-fpm8.2" : undefined);
+    assert.match(unavailable(byId("wirehouse-php-cgi-node"), () => false, fpmOnly)!, /php-cgi not installed/);
+    assert.equal(
+      unavailable(byId("ejs-node"), () => true, none),
+      undefined,
+    );
+  });
 });
 
 describe("nginx config", () => {
@@ -70,10 +117,29 @@ describe("nginx config", () => {
   });
 });
 
+describe("nginx PHP config", () => {
+  it("one worker, *.php to the php-fpm pool with the CGI parameters, loopback on the given port", () => {
+    const conf = nginxPhpConfig("/tmp/run", 8124, "/tmp/php/www", "/tmp/php/fpm.sock", false);
+    assert.match(conf, /worker_processes 1;/);
+    assert.match(conf, /access_log off;/);
+    assert.match(conf, /listen 127\.0\.0\.1:8124;/);
+    assert.match(conf, /root \/tmp\/php\/www;/);
+    assert.match(conf, /location ~ \\\.php\$ \{/);
+    assert.match(conf, /fastcgi_pass unix:\/tmp\/php\/fpm\.sock;/);
+    assert.match(conf, /fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;/);
+    assert.match(conf, /fastcgi_param REDIRECT_STATUS 200;/);
+    assert.match(conf, /fastcgi_param QUERY_STRING \$query_string;/);
+    assert.doesNotMatch(conf, /include /);
+    assert.match(nginxPhpConfig("/d", 1, "/w", "127.0.0.1:9000", true), /fastcgi_pass 127\.0\.0\.1:9000;/);
+    assert.match(nginxPhpConfig("/d", 1, "/w", "127.0.0.1:9000", true), /^user root root;/m);
+  });
+});
+
 describe("suites", () => {
-  it("quick: echo 32 B and 16 KiB, 10k connections, static 4 KiB; full adds broadcast and 256 KiB", () => {
+  it("quick: echo 32 B and 16 KiB, 10k connections, broadcast, static 4 KiB; full adds 256 KiB and the scripted, PHP and Redis scenarios", () => {
     const quick = suite("quick", true).scenarios.map((s) => s.id);
-    assert.deepEqual(quick, ["echo-32", "echo-16k", "connect-10k", "static-4k-wrk"]);
+    assert.deepEqual(quick, ["echo-32", "echo-16k", "connect-10k", "broadcast-1k", "static-4k-wrk"]);
+    assert.ok(suite("quick").limitSeconds <= 300, "the quick suite is bounded to 5 minutes");
     assert.deepEqual(
       suite("quick", false)
         .scenarios.map((s) => s.id)
@@ -81,9 +147,61 @@ describe("suites", () => {
       ["static-4k-autocannon"],
     );
     const full = suite("full").scenarios.map((s) => s.id);
-    for (const id of ["broadcast-1k", "static-256k-autocannon", "static-256k-wrk", "static-4k-autocannon"])
+    for (const id of [
+      "broadcast-1k",
+      "static-256k-autocannon",
+      "static-256k-wrk",
+      "static-4k-autocannon",
+      "page-20",
+      "script-echo-32",
+      "php",
+      "broadcast-1k-redis",
+    ])
       assert.ok(full.includes(id), id);
     assert.ok(suite("full").repeats > suite("quick").repeats);
+  });
+
+  it("the scripted, PHP and Redis scenarios run the issues' loads next to their peers", () => {
+    const byId = (id: string) => suite("full").scenarios.find((s) => s.id === id)!;
+    const page = byId("page-20");
+    assert.deepEqual(page.run, {
+      type: "http",
+      tool: "autocannon",
+      path: "/shop.sjs",
+      connections: 100,
+      seconds: 10,
+    });
+    assert.equal(page.reference, "ejs-node");
+    assert.ok(page.servers.includes("wirehouse-page-node"));
+    const echo = byId("script-echo-32");
+    assert.equal(echo.run.type === "echo" && echo.run.path, "/echo");
+    assert.equal(echo.reference, "wirehouse-node");
+    assert.ok(echo.servers.includes("wirehouse-script-node"));
+    const php = byId("php");
+    assert.equal(php.reference, "nginx-php");
+    assert.ok(php.servers.includes("wirehouse-php-fastcgi-node") && php.servers.includes("wirehouse-php-cgi-node"));
+    const redis = byId("broadcast-1k-redis");
+    assert.equal(redis.run.type === "broadcast" && redis.run.subscribers, 1000);
+    assert.equal(redis.reference, "wirehouse-node");
+    assert.ok(redis.servers.includes("wirehouse-redis-node"));
+    assert.deepEqual(
+      redis.metrics.map((m) => [m.key, m.higher]),
+      [
+        ["msgs", true],
+        ["p99", false],
+      ],
+    );
+    const all = targets(suite("full").scenarios.map((s) => s.id));
+    const t = (text: string) => all.find((x) => x.text.startsWith(text));
+    assert.deepEqual(
+      [t("page script: wirehouse (Node) ≥ 2,000")?.value, t("page script: wirehouse (Node) ≥ 2,000")?.peer],
+      [2000, undefined],
+    );
+    assert.equal(t("page script: wirehouse (Node) ≥ 25%")?.value, 0.25);
+    assert.equal(t("websocket-script echo: wirehouse (Node)")?.value, 0.5);
+    assert.equal(t("websocket-script echo: wirehouse (Node)")?.peer, "wirehouse-node");
+    assert.equal(t("PHP via FastCGI")?.value, 0.8);
+    assert.equal(t("PHP via FastCGI")?.peer, "nginx-php");
   });
 
   it("every target names a wirehouse server and a scenario metric that exist", () => {
