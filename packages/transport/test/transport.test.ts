@@ -392,7 +392,8 @@ for (const adapter of availableAdapters()) {
         hostname: HOST,
         tls: { ...certs.localhost, sni: { "other.test": certs.other, "*.other.test": certs.other } },
       };
-      if (adapter !== "node") {
+      // Bun.listen takes one TLS object (Bun.serve's array with serverName is not accepted there).
+      if (adapter === "bun") {
         await assert.rejects(listen(options, { data() {} }), (e: unknown) => {
           return e instanceof TransportError && e.code === "ERR_TLS_SNI_UNSUPPORTED" && /SNI/.test(e.message);
         });
@@ -421,7 +422,8 @@ for (const adapter of availableAdapters()) {
           c.conn.end();
           await c.closed;
         }
-        assert.deepEqual(names, ["other.test", "a.other.test", "localhost"]);
+        // Deno's certificate resolver does not tell a connection which name it served ("" there).
+        assert.deepEqual(names, adapter === "deno" ? ["", "", ""] : ["other.test", "a.other.test", "localhost"]);
       } finally {
         await listener.close({ deadline: 1000 });
       }

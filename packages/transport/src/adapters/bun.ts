@@ -226,7 +226,7 @@ class BunListenerImpl<S> extends ListenerCore<S> {
     if (t?.sni !== undefined && Object.keys(t.sni).length > 0) {
       throw new TransportError(
         "ERR_TLS_SNI_UNSUPPORTED",
-        "Bun.listen takes one certificate: several certificates chosen by SNI are not supported on the bun adapter (use adapter: 'node', which runs on Bun through node:tls)",
+        "Bun.listen takes one TLS certificate (only Bun.serve accepts a list chosen by serverName; Bun's node:tls uses a private hook), so several certificates chosen by SNI are not supported on the bun adapter: use adapter: 'node', which runs on Bun through node:tls and supports SNI",
       );
     }
     const handlers = makeHandlers(this.settings, t !== undefined, false, (c) => this.admit(c), null);

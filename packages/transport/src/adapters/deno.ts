@@ -39,13 +39,42 @@ interface DenoGlobal {
   listenTls(o: {
     hostname: string;
     port: number;
-    cert: string;
-    key: string;
+    cert?: string;
+    key?: string;
     alpnProtocols?: string[];
     reusePort?: boolean;
+    [SNI_RESOLVER]?: (serverName: string) => { cert: string; key: string };
   }): DenoListener;
   connect(o: { hostname: string; port: number }): Promise<DenoConn>;
-  connectTls(o: { hostname: string; port: number; caCerts?: string[]; alpnProtocols?: string[] }): Promise<DenoConn>;
+  connectTls(o: {
+    hostname: string;
+    port: number;
+    caCerts?: string[];
+    alpnProtocols?: string[];
+    [SERVER_NAME]?: string;
+  }): Promise<DenoConn>;
+}
+
+/**
+ * Deno 2.9's hooks for SNI, the ones its own TLS tests and node:tls layer
+ * use (ext/net/02_tls.js; not in the public typings yet): `listenTls` takes
+ * a certificate resolver called with the name the client asked for ("" when
+ * it sent none) in place of `cert`/`key`, and `connectTls` takes the name to
+ * send and verify apart from the hostname it connects to. A Deno without the
+ * resolver rejects a `listenTls` without `cert`/`key`, which is how its
+ * absence is detected.
+ */
+const SNI_RESOLVER: unique symbol = Symbol.for("unstableSniResolver");
+const SERVER_NAME: unique symbol = Symbol.for("unstableServerName");
+
+/** `"example.com"` matches itself; `"*.example.com"` matches one more label (`a.example.com`). Case-insensitive. */
+function matchServername(pattern: string, name: string): boolean {
+  pattern = pattern.toLowerCase();
+  name = name.toLowerCase();
+  if (pattern === name) return true;
+  if (!pattern.startsWith("*.")) return false;
+  const dot = name.indexOf(".");
+  return dot > 0 && name.slice(dot + 1) === pattern.slice(2);
 }
 
 function deno(): DenoGlobal {
@@ -287,12 +316,6 @@ class DenoListenerImpl<S> extends ListenerCore<S> {
     const d = deno();
     const hostname = options.hostname ?? "0.0.0.0";
     const port = options.port ?? 0;
-    if (t?.sni !== undefined && Object.keys(t.sni).length > 0) {
-      throw new TransportError(
-        "ERR_TLS_SNI_UNSUPPORTED",
-        "Deno.listenTls takes one certificate: several certificates chosen by SNI are not supported on the deno adapter",
-      );
-    }
     if (options.reusePort) {
       // Deno exits the process (not throws) when an unstable API is used
       // without its flag, so check first: listenDatagram exists only with --unstable-net.
@@ -304,18 +327,45 @@ class DenoListenerImpl<S> extends ListenerCore<S> {
         );
       }
     }
+    const sni = t?.sni !== undefined && Object.keys(t.sni).length > 0 ? t.sni : undefined;
     try {
-      this.listener =
-        t === undefined
-          ? d.listen({ hostname, port, reusePort: options.reusePort || undefined })
-          : d.listenTls({
-              hostname,
-              port,
-              cert: pem(t.cert),
-              key: pem(t.key),
-              alpnProtocols: t.alpn ?? ["http/1.1"],
-              reusePort: options.reusePort || undefined,
-            });
+      if (t === undefined) this.listener = d.listen({ hostname, port, reusePort: options.reusePort || undefined });
+      else if (sni === undefined) {
+        this.listener = d.listenTls({
+          hostname,
+          port,
+          cert: pem(t.cert),
+          key: pem(t.key),
+          alpnProtocols: t.alpn ?? ["http/1.1"],
+          reusePort: options.reusePort || undefined,
+        });
+      } else {
+        const fallback = { cert: pem(t.cert), key: pem(t.key) };
+        const named = Object.entries(sni).map(
+          ([name, ck]) => [name, { cert: pem(ck.cert), key: pem(ck.key) }] as const,
+        );
+        try {
+          this.listener = d.listenTls({
+            hostname,
+            port,
+            alpnProtocols: t.alpn ?? ["http/1.1"],
+            reusePort: options.reusePort || undefined,
+            // First matching pattern wins (the node adapter's order); no SNI or no match: the default certificate.
+            [SNI_RESOLVER]: (serverName: string) => {
+              for (const [pattern, ck] of named) if (matchServername(pattern, serverName)) return ck;
+              return fallback;
+            },
+          });
+        } catch (e) {
+          if (e instanceof Error && /key and certificate are required/i.test(e.message)) {
+            throw new TransportError(
+              "ERR_TLS_SNI_UNSUPPORTED",
+              `this Deno's listenTls has no certificate resolver, so several certificates chosen by SNI are not supported on the deno adapter (Deno 2.9 has one; or use adapter: "node"): ${e.message}`,
+            );
+          }
+          throw e;
+        }
+      }
     } catch (e) {
       if (options.reusePort && e instanceof Error && /unstable|reusePort/i.test(e.message)) {
         throw new TransportError(
@@ -388,13 +438,15 @@ export const denoAdapter: Adapter = {
     const isTls = options.tls !== undefined;
     if (isTls) {
       const t: ClientTlsOptions = options.tls === true ? {} : (options.tls as ClientTlsOptions);
-      // Deno.connectTls sends `hostname` as SNI and verifies against it; no separate servername.
-      conn = await d.connectTls({
-        hostname: t.servername ?? hostname,
+      // Deno.connectTls sends `hostname` as SNI and verifies against it unless given a separate server name.
+      const o: Parameters<DenoGlobal["connectTls"]>[0] = {
+        hostname,
         port: options.port,
         caCerts: toList(t.ca),
         alpnProtocols: t.alpn ?? ["http/1.1"],
-      });
+      };
+      if (t.servername !== undefined && t.servername !== hostname) o[SERVER_NAME] = t.servername;
+      conn = await d.connectTls(o);
     } else {
       conn = await d.connect({ hostname, port: options.port });
     }
