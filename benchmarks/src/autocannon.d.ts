@@ -15,6 +15,8 @@ declare module "autocannon" {
     errors: number;
     timeouts: number;
     non2xx: number;
+    /** Answers by status code, e.g. { "200": { count: 10 } }. */
+    statusCodeStats?: Record<string, { count: number }>;
   }
   interface Options {
     url: string;

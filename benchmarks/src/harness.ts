@@ -385,6 +385,7 @@ async function measure(
       },
     };
   }
+  const cpu0 = run.perCore ? safeCpuSeconds(server.pid) : 0;
   const r = await runHttpLoad({
     tool: run.tool,
     url: `http://127.0.0.1:${server.port}${spec.pathPrefix ?? ""}${run.path}`,
@@ -392,14 +393,20 @@ async function measure(
     seconds: run.seconds,
     cpus: loadCpu,
   });
-  if (r.errors > r.requests / 100) throw new Error(`${r.errors} errors in ${r.requests} requests`);
+  const serverCpuSeconds = run.perCore ? safeCpuSeconds(server.pid) - cpu0 : 0;
+  if (r.errors > r.requests / 100)
+    throw new Error(`${r.errors} errors in ${r.requests} requests${r.errorDetail ? ` (${r.errorDetail})` : ""}`);
+  const metrics: Record<string, number> = { reqs: r.requestsPerSecond };
+  // The server is idle while the load tool starts, so its CPU over the whole call is its CPU for these requests.
+  if (serverCpuSeconds > 0.05) metrics.reqsPerCore = r.requests / serverCpuSeconds;
   return {
-    metrics: { reqs: r.requestsPerSecond },
+    metrics,
     details: {
       p50: r.latencyP50,
       p99: r.latencyP99,
       errors: r.errors,
       connections: spec.httpConnections ?? run.connections,
+      ...(run.perCore ? { serverCpuSeconds } : {}),
     },
   };
 }

@@ -34,6 +34,8 @@ export interface HttpLoadResult {
   latencyP99: number;
   /** Socket errors, timeouts and non-2xx answers together. */
   errors: number;
+  /** What the errors were (autocannon): e.g. "non-2xx 3 (503: 3), timeouts 1". */
+  errorDetail?: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -137,6 +139,18 @@ export async function autocannonHere(url: string, connections: number, seconds: 
     latencyP50: r.latency.p50,
     latencyP99: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
+    errorDetail: [
+      r.non2xx
+        ? `non-2xx ${r.non2xx} (${Object.entries(r.statusCodeStats ?? {})
+            .filter(([code]) => !code.startsWith("2"))
+            .map(([code, v]) => `${code}: ${v.count}`)
+            .join(", ")})`
+        : "",
+      r.timeouts ? `timeouts ${r.timeouts}` : "",
+      r.errors ? `socket errors ${r.errors}` : "",
+    ]
+      .filter(Boolean)
+      .join(", "),
   };
 }
 

@@ -128,7 +128,7 @@ export function renderTable(r: Results): string {
   out.push("");
   out.push(
     "Medians of the runs, min–max in brackets; the ratio is to the row's named peer measured in the same run " +
-      "(for bytes per connection lower is better).",
+      "(for memory per connection and latency lower is better).",
   );
   out.push("");
   out.push("| scenario | server | median | min–max | ratio | tool |");

@@ -170,6 +170,7 @@ describe("suites", () => {
       path: "/shop.sjs",
       connections: 100,
       seconds: 10,
+      perCore: true,
     });
     assert.equal(page.reference, "ejs-node");
     assert.ok(page.servers.includes("wirehouse-page-node"));
