@@ -6,10 +6,19 @@
  * they end).
  */
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import type { ServerRequest, Server as WirehouseServer, WebSocket as WirehouseSocket } from "@wirehouse/server";
 import type { ResolvedConfig } from "./config.ts";
 import { createPubSub, type RelayedPubSub } from "./pubsub.ts";
-import { type Logger, type ScriptTopics, SiteRuntime, type SocketPeer, type SocketSession } from "./site.ts";
+import {
+  type Logger,
+  type ScriptTopics,
+  SiteRuntime,
+  type SocketPeer,
+  type SocketSession,
+  scriptTopic,
+} from "./site.ts";
+import { type AppStatus, addressAllowed, redactUrl, runtimeName, type TopicStatus, VERSION, within } from "./status.ts";
 
 export interface AppOptions {
   /** Access-log and message sink (default: stdout / stderr). */
@@ -30,6 +39,8 @@ export interface AppOptions {
    * primary runs the relay). Ignored when config.pubsub.redis is set (Redis wins).
    */
   relay?: string;
+  /** This process's `--workers` index (for the status). */
+  worker?: number;
 }
 
 interface Table {
@@ -54,6 +65,9 @@ export class App {
   pubsub: RelayedPubSub | undefined;
   private readonly peers = new WeakMap<SocketPeer, WirehouseSocket<unknown>>();
   private topics: ScriptTopics | undefined;
+  /** Local websocket clients per server topic (for the status). */
+  private readonly clientCounts = new Map<string, number>();
+  private readonly startedAt = Date.now();
   readonly log: (line: string) => void;
   listeners: BoundListener[] = [];
 
@@ -138,6 +152,7 @@ export class App {
       redis: this.config.pubsub.redis,
       relay: this.options.relay,
       log: (level, message) => this.logger(level, `pubsub: ${message}`),
+      perClient: true,
     });
     const server = createServer({
       ...(this.pubsub ? { pubsub: this.pubsub } : {}),
@@ -156,8 +171,11 @@ export class App {
       site: SiteRuntime;
       session?: SocketSession;
       info: { url: string; headers: Record<string, string>; remoteAddress: string };
+      topics?: string[];
     };
     const serveSite = async (req: ServerRequest) => {
+      const status = this.config.status;
+      if (status && req.path === status.path) return this.statusResponse(req, status.allow);
       const headers: Record<string, string> = {};
       for (const [k, v] of req.headers) {
         const lower = k.toLowerCase();
@@ -194,7 +212,12 @@ export class App {
             const peer: SocketPeer = {
               send: (d) => void ws.send(d),
               close: (code, reason) => ws.close(code, reason),
-              subscribe: (topic) => ws.subscribe(topic),
+              subscribe: (topic) => {
+                ws.subscribe(topic);
+                (ws.data.topics ??= []).push(topic);
+                this.clientCounts.set(topic, (this.clientCounts.get(topic) ?? 0) + 1);
+                this.pubsub?.clientJoined(topic);
+              },
             };
             this.peers.set(peer, ws as WirehouseSocket<unknown>);
             ws.data.session = route?.open(peer, info);
@@ -204,6 +227,12 @@ export class App {
           message: (ws, data) => ws.data.session?.message(data),
           close: (ws, code, reason) => {
             ws.data.session?.close(code, reason);
+            for (const topic of ws.data.topics ?? []) {
+              const n = (this.clientCounts.get(topic) ?? 1) - 1;
+              if (n > 0) this.clientCounts.set(topic, n);
+              else this.clientCounts.delete(topic);
+              this.pubsub?.clientLeft(topic);
+            }
             this.retire(ws.data.site);
           },
         },
@@ -227,6 +256,88 @@ export class App {
       });
     }
     return this.listeners;
+  }
+
+  /**
+   * What the status endpoint shows: connections, each websocket script's clients here
+   * and (with Redis) across instances, and the pub/sub adapter's state and counters.
+   */
+  async status(): Promise<AppStatus> {
+    const server = this.wirehouse;
+    const p = this.pubsub;
+    const redis = p?.redis;
+    const relay = p?.relay;
+    const pubsub: AppStatus["pubsub"] = !p
+      ? { kind: "in-process", connected: true }
+      : redis
+        ? {
+            kind: "redis",
+            connected: redis.connected,
+            url: redactUrl(this.config.pubsub.redis ?? ""),
+            instanceId: redis.instanceId,
+            stats: { ...redis.stats },
+          }
+        : { kind: "relay", connected: relay?.connected ?? false, stats: { ...(relay?.stats ?? {}) } };
+    const topics: TopicStatus[] = [];
+    for (const site of this.config.sites)
+      for (const [path, script] of Object.entries(site.websockets)) {
+        if (script.startsWith("@")) continue; // built-ins (echo) have no topic
+        const topic = scriptTopic(site.name, path);
+        topics.push({
+          topic,
+          site: site.name,
+          path,
+          clients: this.clientCounts.get(topic) ?? 0,
+          total: null,
+          instances: null,
+        });
+      }
+    if (redis)
+      await Promise.all(
+        topics.map(async (t) => {
+          try {
+            const by = await within(redis.presence.byInstance(t.topic), 1000, "Redis presence");
+            let total = 0;
+            let instances = 0;
+            for (const n of by.values())
+              if (n > 0) {
+                total += n;
+                instances++;
+              }
+            t.total = total;
+            t.instances = instances;
+          } catch (e) {
+            pubsub.error = (e as Error).message;
+          }
+        }),
+      );
+    return {
+      wirehouse: VERSION,
+      runtime: runtimeName(),
+      pid: process.pid,
+      worker: this.options.worker ?? null,
+      uptimeMs: Date.now() - this.startedAt,
+      connections: server?.connections ?? 0,
+      websockets: server?.clients ?? 0,
+      pubsub,
+      topics,
+    };
+  }
+
+  private async statusResponse(
+    req: ServerRequest,
+    allow: readonly string[],
+  ): Promise<{ status: number; headers: [string, string][]; body: string }> {
+    if (!addressAllowed(req.remoteAddress, allow))
+      return { status: 404, headers: [["content-type", "text/plain; charset=utf-8"]], body: "404 Not Found\n" };
+    return {
+      status: 200,
+      headers: [
+        ["content-type", "application/json; charset=utf-8"],
+        ["cache-control", "no-store"],
+      ],
+      body: `${JSON.stringify(await this.status(), null, 2)}\n`,
+    };
   }
 
   /** Swaps in a new configuration (same listeners); open connections finish on the old sites. */

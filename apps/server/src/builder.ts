@@ -11,6 +11,7 @@ import type {
   ScriptLimits,
   ServerLimits,
   SiteConfig,
+  StatusConfig,
 } from "./config.ts";
 
 export class SiteBuilder {
@@ -82,6 +83,7 @@ export class ConfigBuilder {
   private workers: number | undefined;
   private limits: ServerLimits | undefined;
   private pubsub: PubSubConfig | undefined;
+  private status: string | StatusConfig | undefined;
 
   addListener(listener: ListenerConfig): this {
     this.listeners.push(listener);
@@ -106,6 +108,11 @@ export class ConfigBuilder {
     this.pubsub = pubsub;
     return this;
   }
+  /** The JSON status endpoint: `setStatus("/.status")` (loopback clients) or `setStatus({ path, allow })`. */
+  setStatus(status: string | StatusConfig): this {
+    this.status = status;
+    return this;
+  }
   setLimits(limits: ServerLimits): this {
     this.limits = { ...this.limits, ...limits };
     return this;
@@ -119,6 +126,7 @@ export class ConfigBuilder {
     if (this.workers !== undefined) config.workers = this.workers;
     if (this.limits !== undefined) config.limits = this.limits;
     if (this.pubsub !== undefined) config.pubsub = this.pubsub;
+    if (this.status !== undefined) config.status = this.status;
     return config;
   }
 }

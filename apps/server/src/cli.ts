@@ -7,17 +7,18 @@ import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { App } from "./app.ts";
-import { ConfigError, checkRedisUrl, type ResolvedConfig, resolveConfig } from "./config.ts";
+import { ConfigError, checkRedisUrl, type ResolvedConfig, resolveConfig, STATUS_ALLOW_DEFAULT } from "./config.ts";
 import { RELAY_ENV } from "./pubsub.ts";
 import { loadSettings } from "./settings.ts";
+import { redactUrl, runtimeName, VERSION } from "./status.ts";
 import type { Primary } from "./workers.ts";
 
-export const VERSION = "0.1.0";
+export { VERSION } from "./status.ts";
 
 export const HELP = `wirehouse ${VERSION} — a scriptable web and WebSocket server
 
 Usage:
-  wirehouse serve [--config settings.js] [--host H] [--port N] [--workers N] [--redis URL] [--dev]
+  wirehouse serve [--config settings.js] [--host H] [--port N] [--workers N] [--redis URL] [--status PATH] [--dev]
   wirehouse init <dir>
   wirehouse --help | --version
 
@@ -33,6 +34,10 @@ serve     Start the server. Without --config (and without ./settings.js) it
   --redis URL   relay topics and websocket-script broadcasts through Redis
                 (redis://host:port), across processes and machines; same as
                 pubsub: { redis } in settings.js
+  --status PATH answer GET PATH (any host, loopback clients only) with JSON:
+                connections, websocket-script clients here and across
+                instances, pub/sub state and counters; same as status in
+                settings.js
   --dev         development mode: error details in pages
 init      Scaffold a site (web/index.sjs, web/chat.html, scripts/chat.js,
           settings.js) in <dir>.
@@ -70,6 +75,7 @@ export interface ServeArgs {
   port?: number;
   workers?: number;
   redis?: string;
+  status?: string;
   dev: boolean;
 }
 
@@ -118,6 +124,12 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         out.redis = v;
         break;
       }
+      case "--status": {
+        const v = value();
+        if (!v.startsWith("/")) throw new UsageError(`--status: expected a path starting with "/", got "${v}"`);
+        out.status = v;
+        break;
+      }
       case "--dev":
         out.dev = true;
         break;
@@ -154,6 +166,10 @@ export function applyFlags(config: ResolvedConfig, args: ServeArgs): ResolvedCon
     listeners,
     workers: args.workers ?? config.workers,
     pubsub: args.redis !== undefined ? { ...config.pubsub, redis: args.redis } : config.pubsub,
+    status:
+      args.status !== undefined
+        ? { path: args.status, allow: config.status?.allow ?? [...STATUS_ALLOW_DEFAULT] }
+        : config.status,
     dev: args.dev || config.dev,
   };
 }
@@ -214,6 +230,7 @@ async function startApp(
   const app = new App(config, {
     log: io.out,
     ...(relay ? { relay } : {}),
+    ...(worker ? { worker: worker.index } : {}),
     ...(worker?.reusePort ? { reusePort: true } : {}),
     ...(config.file === "(embedded default site)" ? { persistStorage: false } : {}),
   });
@@ -225,6 +242,7 @@ async function startApp(
   if (app.pubsub)
     text += `\npubsub: ${app.pubsub.kind === "redis" ? `Redis ${redactUrl(config.pubsub.redis ?? "")}` : `in-host relay via the primary (${relay?.replace(/\/.*/, "")})`}`;
   else if (worker) text += "\npubsub: this worker only (no relay address from the primary)";
+  if (config.status) text += `\nstatus: ${config.status.path} (JSON, for ${config.status.allow.join(", ")})`;
   io.out(worker ? `[worker ${worker.index}, pid ${process.pid}] ${text}` : text);
   installSignals(app, args, io);
   return app;
@@ -239,24 +257,6 @@ export function banner(config: ResolvedConfig, urls: string[]): string {
     );
   for (const u of urls) lines.push(`listening on ${u}`);
   return lines.join("\n");
-}
-
-/** The URL without its password (for logs). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
-export function runtimeName(): string {
-  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
-  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
-  if (g.Bun) return `Bun ${g.Bun.version}`;
-  return `Node ${process.versions.node}`;
 }
 
 function installSignals(app: App, args: ServeArgs, io: Out): void {

@@ -82,8 +82,17 @@ export interface Config {
   workers?: number;
   /** Topics and websocket-script broadcasts across instances (see the README, "Scaling out"). */
   pubsub?: PubSubConfig;
+  /** A JSON status endpoint (connections, pub/sub counters and presence): its path, or `{ path, allow }`. Off by default. */
+  status?: string | StatusConfig;
   limits?: ServerLimits;
   dev?: boolean;
+}
+
+export interface StatusConfig {
+  /** The request path that answers the status (on every host). */
+  path: string;
+  /** Client addresses allowed to read it. Default: loopback only (`["127.0.0.1", "::1"]`). */
+  allow?: string[];
 }
 
 export interface PubSubConfig {
@@ -132,6 +141,8 @@ export interface ResolvedConfig {
   defaultSite: string;
   workers: number;
   pubsub: { redis?: string };
+  /** The status endpoint, or null (off). */
+  status: { path: string; allow: string[] } | null;
   limits: {
     cpuMs: number;
     memoryBytes: number;
@@ -330,6 +341,7 @@ const configShape = shape({
   defaultSite: nonEmpty,
   workers: int(1, 256),
   pubsub: shape({ redis: redisUrl }),
+  status: oneOf(urlPath, shape({ path: urlPath, allow: strings }, ["path"])),
   limits: shape({
     cpuMs: int(1, 600_000),
     memoryBytes: int(1 << 20, 2 ** 31),
@@ -396,9 +408,19 @@ export function resolveConfig(config: unknown, file: string, baseDir: string): R
     defaultSite,
     workers: c.workers ?? 1,
     pubsub: c.pubsub?.redis ? { redis: c.pubsub.redis } : {},
+    status: resolveStatus(c.status),
     limits,
     dev: c.dev ?? false,
   };
+}
+
+/** Loopback clients only, unless the settings list others. */
+export const STATUS_ALLOW_DEFAULT: readonly string[] = ["127.0.0.1", "::1"];
+
+export function resolveStatus(s: string | StatusConfig | undefined): { path: string; allow: string[] } | null {
+  if (s === undefined) return null;
+  if (typeof s === "string") return { path: s, allow: [...STATUS_ALLOW_DEFAULT] };
+  return { path: s.path, allow: s.allow ?? [...STATUS_ALLOW_DEFAULT] };
 }
 
 function resolveSite(

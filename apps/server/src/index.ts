@@ -19,6 +19,8 @@ export {
   resolveConfig,
   SAFE_HEADERS,
   type SiteConfig,
+  type StatusConfig,
 } from "./config.ts";
 export { createPubSub, RelayedPubSub } from "./pubsub.ts";
 export { configFromExport, loadSettings } from "./settings.ts";
+export type { AppStatus, TopicStatus } from "./status.ts";

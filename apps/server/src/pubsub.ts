@@ -20,13 +20,43 @@ const encoder = new TextEncoder();
 export class RelayedPubSub implements PubSubAdapter {
   private cb: ((topic: string, data: Uint8Array, binary: boolean) => void) | null = null;
   private readonly topics = new Map<string, number>();
+  private closed = false;
+  /**
+   * Per-client mode: the inner adapter is subscribed once per *client* (the app calls
+   * {@link clientJoined} / {@link clientLeft}), not once per topic by the server, so its
+   * presence counts (Redis) are numbers of clients. The channel traffic is the same: the
+   * adapters reference-count.
+   */
+  readonly perClient: boolean;
 
   constructor(
     readonly inner: PubSubAdapter,
     /** "redis" or "relay" (the in-host relay of `--workers`), for the banner and the status. */
     readonly kind: "redis" | "relay",
+    options: { perClient?: boolean } = {},
   ) {
+    this.perClient = options.perClient ?? false;
     inner.onMessage((topic, data, binary) => this.cb?.(topic, data, binary));
+  }
+
+  /** The Redis adapter (presence, counters), when that is the inner adapter. */
+  get redis(): RedisPubSub | undefined {
+    return this.kind === "redis" ? (this.inner as RedisPubSub) : undefined;
+  }
+
+  /** The in-host relay's worker side (counters), when that is the inner adapter. */
+  get relay(): SocketPubSub | undefined {
+    return this.kind === "relay" ? (this.inner as SocketPubSub) : undefined;
+  }
+
+  /** A client subscribed to `topic` here (per-client mode). */
+  clientJoined(topic: string): void {
+    if (this.perClient && !this.closed) this.inner.subscribe(topic);
+  }
+
+  /** A client of `topic` here left (per-client mode). */
+  clientLeft(topic: string): void {
+    if (this.perClient && !this.closed) this.inner.unsubscribe(topic);
   }
 
   /** Local subscribers (synchronously), then every other instance. */
@@ -44,9 +74,10 @@ export class RelayedPubSub implements PubSubAdapter {
     this.cb = cb;
   }
 
+  /** From the server: a topic's first local subscriber. */
   subscribe(topic: string): void {
     this.topics.set(topic, (this.topics.get(topic) ?? 0) + 1);
-    this.inner.subscribe(topic);
+    if (!this.perClient) this.inner.subscribe(topic);
   }
 
   unsubscribe(topic: string): void {
@@ -54,10 +85,12 @@ export class RelayedPubSub implements PubSubAdapter {
     if (n === undefined) return;
     if (n > 1) this.topics.set(topic, n - 1);
     else this.topics.delete(topic);
-    this.inner.unsubscribe(topic);
+    if (!this.perClient) this.inner.unsubscribe(topic);
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.cb = null;
     await this.inner.close();
   }
@@ -69,6 +102,8 @@ export interface PubSubChoice {
   /** The in-host relay's address (`host:port/token`, from `WIREHOUSE_RELAY` in a `--workers` process). */
   relay?: string | undefined;
   log?: (level: "info" | "warn" | "error", message: string) => void;
+  /** See {@link RelayedPubSub.perClient}. */
+  perClient?: boolean;
 }
 
 /** The adapter for `choice`, or undefined (in-process, the server's default). */
@@ -78,6 +113,7 @@ export async function createPubSub(choice: PubSubChoice): Promise<RelayedPubSub 
     return new RelayedPubSub(
       createRedisPubSub({ url: choice.redis, ...(choice.log ? { log: choice.log } : {}) }),
       "redis",
+      { perClient: choice.perClient ?? false },
     );
   }
   if (choice.relay) {
@@ -92,7 +128,7 @@ export async function createPubSub(choice: PubSubChoice): Promise<RelayedPubSub 
       }),
     ]);
     clearTimeout(timer);
-    return new RelayedPubSub(inner, "relay");
+    return new RelayedPubSub(inner, "relay", { perClient: choice.perClient ?? false });
   }
   return undefined;
 }

@@ -41,7 +41,7 @@ describe("wirehouse CLI", () => {
     assert.equal(c.out[0], HELP);
     assert.match(
       HELP,
-      /wirehouse serve \[--config settings\.js\] \[--host H\] \[--port N\] \[--workers N\] \[--redis URL\] \[--dev\]/,
+      /wirehouse serve \[--config settings\.js\] \[--host H\] \[--port N\] \[--workers N\] \[--redis URL\] \[--status PATH\] \[--dev\]/,
     );
     assert.match(HELP, /wirehouse init <dir>/);
     const v = capture();

@@ -12,7 +12,9 @@ import type { App } from "../src/app.ts";
 import { applyFlags, parseServeArgs, UsageError } from "../src/cli.ts";
 import { ConfigError, resolveConfig } from "../src/config.ts";
 import { scriptTopic } from "../src/site.ts";
-import { Client, startApp } from "./helpers.ts";
+import type { AppStatus } from "../src/status.ts";
+import { addressAllowed } from "../src/status.ts";
+import { Client, get, startApp } from "./helpers.ts";
 import { type RedisProcess, startRedis } from "./redis-server.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -140,6 +142,170 @@ describe("websocket-script broadcast across two instances through Redis", () => 
     assert.equal((await a1.next()).data, "from a2");
     // b1's next message is a2's: it got none of its own.
     assert.equal((await b1.next()).data, "from a2");
+  });
+});
+
+/** GET the status endpoint as JSON. */
+async function status(port: number, path = "/_status"): Promise<AppStatus> {
+  const r = await get(port, path);
+  assert.equal(r.status, 200, r.body);
+  assert.match(String(r.headers["content-type"]), /^application\/json/);
+  return JSON.parse(r.body) as AppStatus;
+}
+
+/** Polls the status until `ok` holds (bounded). */
+async function statusUntil(port: number, ok: (s: AppStatus) => boolean, what: string): Promise<AppStatus> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await status(port);
+    if (ok(s)) return s;
+    if (Date.now() > deadline) throw new Error(`status: ${what} not reached in 10 s: ${JSON.stringify(s)}`);
+    await new Promise((d) => setTimeout(d, 20));
+  }
+}
+
+describe("status endpoint: presence across instances and the Redis drop counter", () => {
+  let redis: RedisProcess;
+  let a: { app: App; port: number; lines: string[] };
+  let b: { app: App; port: number; lines: string[] };
+  const clients: Client[] = [];
+  const open = async (port: number, path: string) => {
+    const c = new Client(`ws://127.0.0.1:${port}${path}`);
+    clients.push(c);
+    await c.opened;
+    return c;
+  };
+
+  before(async () => {
+    redis = await startRedis();
+    const config = resolveConfig(
+      {
+        sites: { main: { root: siteRoot, websockets: { "/chat": "chat.js", "/others": "others.js" } } },
+        pubsub: { redis: redis.url },
+        status: "/_status",
+      },
+      join(siteRoot, "settings.js"),
+      siteRoot,
+    );
+    a = await startApp(config);
+    b = await startApp(config);
+    for (const x of [a, b]) await x.app.pubsub?.redis?.ready();
+  });
+
+  after(async () => {
+    for (const c of clients) c.ws.terminate();
+    await Promise.all([a?.app.close(), b?.app.close()]);
+    await redis?.stop();
+  });
+
+  it("shows each script's clients here and across instances, then Redis lost and back with the dropped count", async () => {
+    const ann = await open(a.port, "/chat?name=ann");
+    await open(b.port, "/chat?name=bob");
+    await open(b.port, "/chat?name=cat");
+    const chat = (s: AppStatus) => s.topics.find((t) => t.path === "/chat");
+    const s1 = await statusUntil(a.port, (s) => chat(s)?.total === 3, "3 chat clients across instances");
+    assert.equal(s1.pubsub.kind, "redis");
+    assert.equal(s1.pubsub.connected, true);
+    assert.equal(s1.pubsub.url, redis.url);
+    assert.deepEqual(chat(s1), {
+      topic: scriptTopic("main", "/chat"),
+      site: "main",
+      path: "/chat",
+      clients: 1,
+      total: 3,
+      instances: 2,
+    });
+    assert.deepEqual(
+      s1.topics.find((t) => t.path === "/others"),
+      { topic: scriptTopic("main", "/others"), site: "main", path: "/others", clients: 0, total: 0, instances: 0 },
+    );
+    assert.equal(s1.websockets, 1);
+    assert.equal(s1.worker, null);
+    assert.equal(s1.pubsub.stats?.droppedWhileDisconnected, 0);
+    assert.equal(chat(await status(b.port))?.clients, 2);
+
+    await redis.kill();
+    await statusUntil(a.port, (s) => !s.pubsub.connected, "disconnected");
+    // Local delivery goes on; the relay of these broadcasts is dropped and counted.
+    ann.ws.send("while Redis is down");
+    assert.equal(await ann.nextMatching(/^ann: /), "ann: while Redis is down");
+    const down = await statusUntil(
+      a.port,
+      (s) => (s.pubsub.stats?.droppedWhileDisconnected ?? 0) >= 1,
+      "a dropped publish",
+    );
+    assert.equal(chat(down)?.total, null);
+    assert.match(down.pubsub.error ?? "", /./);
+    assert.equal(chat(down)?.clients, 1);
+
+    await redis.restart();
+    const back = await statusUntil(
+      a.port,
+      (s) => s.pubsub.connected && chat(s)?.total === 3,
+      "reconnected with presence rewritten",
+    );
+    assert.equal(back.pubsub.stats?.reconnects, 1);
+    assert.equal(back.pubsub.stats?.droppedWhileDisconnected, 1);
+    assert.ok(
+      a.lines.some((l) => /^warn: pubsub: lost the (publish|subscribe) connection to Redis/.test(l)),
+      a.lines.join("\n"),
+    );
+    assert.ok(
+      a.lines.some((l) => /pubsub: reconnected to Redis; 1 publishes were dropped while disconnected/.test(l)),
+      a.lines.join("\n"),
+    );
+  });
+});
+
+describe("status endpoint, one process", () => {
+  it("answers loopback clients with JSON (in-process pub/sub); others get 404; off by default", async () => {
+    const sites = { main: { root: siteRoot, websockets: { "/chat": "chat.js" } } };
+    const on = await startApp(resolveConfig({ sites, status: "/_status" }, join(siteRoot, "settings.js"), siteRoot));
+    const denied = await startApp(
+      resolveConfig({ sites, status: { path: "/_status", allow: ["10.9.9.9"] } }, join(siteRoot, "s.js"), siteRoot),
+    );
+    const off = await startApp(resolveConfig({ sites }, join(siteRoot, "settings.js"), siteRoot));
+    const c = new Client(`ws://127.0.0.1:${on.port}/chat?name=x`);
+    try {
+      await c.opened;
+      const s = await statusUntil(on.port, (x) => x.topics[0]?.clients === 1, "one client");
+      assert.equal(s.pubsub.kind, "in-process");
+      assert.equal(s.topics[0]?.total, null);
+      assert.match(s.runtime, /^(Node|Deno|Bun) /);
+      assert.equal(s.wirehouse, "0.1.0");
+      assert.equal((await get(denied.port, "/_status")).status, 404);
+      assert.equal((await get(off.port, "/_status")).status, 404);
+    } finally {
+      c.ws.terminate();
+      await Promise.all([on.app.close(), denied.app.close(), off.app.close()]);
+    }
+  });
+
+  it("addressAllowed compares IPv4-mapped IPv6 as IPv4", () => {
+    assert.equal(addressAllowed("::ffff:127.0.0.1", ["127.0.0.1", "::1"]), true);
+    assert.equal(addressAllowed("::1", ["127.0.0.1", "::1"]), true);
+    assert.equal(addressAllowed("10.0.0.1", ["127.0.0.1", "::1"]), false);
+  });
+
+  it("settings status: a path or { path, allow }; --status sets it", () => {
+    const r = (status: unknown) =>
+      resolveConfig({ sites: { main: { root: "." } }, status }, "/srv/settings.js", "/srv");
+    assert.equal(r(undefined).status, null);
+    assert.deepEqual(r("/_s").status, { path: "/_s", allow: ["127.0.0.1", "::1"] });
+    assert.deepEqual(r({ path: "/_s", allow: ["10.0.0.1"] }).status, { path: "/_s", allow: ["10.0.0.1"] });
+    assert.throws(
+      () => r("nope"),
+      (e: unknown) => e instanceof ConfigError && e.keyPath === "status",
+    );
+    assert.throws(
+      () => r({ path: "/x", allwo: [] }),
+      (e: unknown) => e instanceof ConfigError && e.keyPath === "status.allwo",
+    );
+    assert.deepEqual(applyFlags(r(undefined), parseServeArgs(["--status", "/st"])).status, {
+      path: "/st",
+      allow: ["127.0.0.1", "::1"],
+    });
+    assert.throws(() => parseServeArgs(["--status", "st"]), UsageError);
   });
 });
 

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { AppStatus } from "../src/status.ts";
 import { Client, get } from "./helpers.ts";
 import { startRedis } from "./redis-server.ts";
 
@@ -130,13 +131,20 @@ describe("--workers", () => {
   it("without Redis, the primary relays websocket-script broadcasts between the workers (in-host relay)", {
     timeout: 60_000,
   }, async () => {
-    await withWorkers([], async (port, out) => {
+    await withWorkers(["--status", "/_status"], async (port, out) => {
       assert.match(
         out(),
         /2 workers \(pids [\d, ]+\); topics relayed between workers \(in-host relay on 127\.0\.0\.1:\d+\)/,
       );
       assert.equal((out().match(/pubsub: in-host relay via the primary \(127\.0\.0\.1:\d+\)/g) ?? []).length, 2);
       await acrossWorkers(port);
+      // The status (of whichever worker answers) shows the relay's counters.
+      const st = JSON.parse((await get(port, "/_status")).body) as AppStatus;
+      assert.equal(st.pubsub.kind, "relay");
+      assert.equal(st.pubsub.connected, true);
+      assert.ok(st.worker === 0 || st.worker === 1);
+      assert.ok((st.pubsub.stats?.published ?? 0) >= 1, JSON.stringify(st));
+      assert.equal(st.pubsub.stats?.droppedWhileDisconnected, 0);
       assert.doesNotMatch(out(), /lost the connection to the in-host relay|cannot reach the in-host relay/);
     });
   });
