@@ -8,6 +8,7 @@ import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { type CgiGateway, type CgiSiteHandler, createGateway } from "@wirehouse/cgi";
+import { HttpError, MultipartParser, type MultipartPart } from "@wirehouse/handshake";
 import { normalizePath } from "@wirehouse/router";
 import {
   DirectoryFiles,
@@ -107,6 +108,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   413: "Payload Too Large",
+  415: "Unsupported Media Type",
   426: "Upgrade Required",
   500: "Internal Server Error",
   502: "Bad Gateway",
@@ -352,15 +354,21 @@ export class SiteRuntime {
     if (req.method === "POST" || req.method === "PUT" || req.method === "PATCH") {
       const raw = await req.body();
       const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-      const decoded = new TextDecoder().decode(raw);
-      if (type === "application/x-www-form-urlencoded") body = fields(new URLSearchParams(decoded));
-      else if (type === "application/json") {
-        try {
-          body = JSON.parse(decoded);
-        } catch {
-          return plainStatus(400, "invalid JSON body");
-        }
-      } else if (decoded.length) body = decoded;
+      if (type === "multipart/form-data") {
+        const parsed = multipartFields(req.headers["content-type"] ?? "", raw, this.options.maxBodySize);
+        if (parsed instanceof HttpError) return plainStatus(parsed.status, parsed.message);
+        body = parsed;
+      } else {
+        const decoded = new TextDecoder().decode(raw);
+        if (type === "application/x-www-form-urlencoded") body = fields(new URLSearchParams(decoded));
+        else if (type === "application/json") {
+          try {
+            body = JSON.parse(decoded);
+          } catch {
+            return plainStatus(400, "invalid JSON body");
+          }
+        } else if (decoded.length) body = decoded;
+      }
     }
     try {
       const r = await this.engine.render(file, {
@@ -507,6 +515,84 @@ function setHeader(headers: [string, string][], name: string, value: string): vo
   const i = headers.findIndex(([k]) => k.toLowerCase() === name);
   if (i >= 0) headers[i] = [name, value];
   else headers.push([name, value]);
+}
+
+/** A file field of a multipart/form-data body, as a page script sees it. */
+export interface UploadedFile {
+  filename: string;
+  /** The part's Content-Type ("application/octet-stream" when the client sent none for a file). */
+  type: string;
+  size: number;
+  /** The content as text, when it is valid UTF-8. */
+  text?: string;
+  /** The content in base64, when it is not valid UTF-8. */
+  base64?: string;
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A multipart/form-data body (RFC 7578) as page scripts get it: text fields as strings,
+ * file fields (parts with a filename) as {@link UploadedFile}s; a repeated name gives an
+ * array, as for urlencoded forms. The body is already bounded by the server's
+ * `maxBodySize`; parts are limited to 1,000. A malformed body is an HttpError (400, 413, 415).
+ */
+export function multipartFields(
+  contentType: string,
+  raw: Uint8Array,
+  maxBodySize: number,
+): Record<string, string | UploadedFile | (string | UploadedFile)[]> | HttpError {
+  const parser = MultipartParser.fromContentType(contentType, { maxParts: 1000, maxPartSize: maxBodySize });
+  if (parser instanceof HttpError) return parser;
+  const r = parser.push(raw);
+  if (r.kind === "error") return r.error;
+  const ended = parser.end();
+  if (ended !== undefined) return ended;
+  const out: Record<string, string | UploadedFile | (string | UploadedFile)[]> = Object.create(null);
+  let part: MultipartPart | undefined;
+  let chunks: Uint8Array[] = [];
+  for (const ev of r.events) {
+    if (ev.type === "part") {
+      part = ev.part;
+      chunks = [];
+    } else if (ev.type === "data") chunks.push(ev.data);
+    else if (ev.type === "part-end" && part !== undefined) {
+      const data = concat(chunks);
+      let value: string | UploadedFile;
+      if (part.filename === undefined) value = new TextDecoder().decode(data);
+      else {
+        const file: UploadedFile = {
+          filename: part.filename,
+          type: part.headers.has("content-type") ? part.contentType : "application/octet-stream",
+          size: data.byteLength,
+        };
+        try {
+          file.text = STRICT_UTF8.decode(data);
+        } catch {
+          file.base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+        }
+        value = file;
+      }
+      const cur = out[part.name];
+      out[part.name] = cur === undefined ? value : Array.isArray(cur) ? [...cur, value] : [cur, value];
+      part = undefined;
+    }
+  }
+  // A plain object (the page sees JSON anyway); null-prototype kept names like "__proto__" harmless.
+  return { ...out };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  let n = 0;
+  for (const c of chunks) n += c.byteLength;
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return all;
 }
 
 function fields(params: URLSearchParams): Record<string, string | string[]> {
