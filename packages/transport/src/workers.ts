@@ -12,6 +12,10 @@
  *   (Deno needs Linux; the children get `--unstable-net -A`).
  *
  * In the primary, `start` is not called; the result says which side this is.
+ * `env` adds variables to the workers' environment (e.g. the address of a relay
+ * the primary runs). Workers on Bun and Deno are plain child processes: each
+ * watches its parent and sends itself SIGTERM when the primary is gone (killed
+ * with SIGKILL, say), as Node's cluster workers exit when their primary does.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import cluster from "node:cluster";
@@ -22,6 +26,8 @@ export interface WorkersOptions {
   count?: number;
   /** Start a replacement when a worker exits unexpectedly. Default false. */
   respawn?: boolean;
+  /** Extra environment variables for the workers (on top of the primary's environment). */
+  env?: Record<string, string>;
 }
 
 export interface WorkerInfo {
@@ -35,6 +41,27 @@ export type WorkersResult =
   | { primary: false; index: number; result: unknown };
 
 const ENV = "WIREHOUSE_WORKER_INDEX";
+/** The primary's pid, for Bun and Deno workers to notice it is gone. */
+const PRIMARY_ENV = "WIREHOUSE_WORKER_PRIMARY";
+
+/**
+ * A spawned worker (Bun, Deno) whose primary died is re-parented: it sends itself
+ * SIGTERM, so the app's own handler shuts it down gracefully (or the default
+ * action ends it). Polled once a second on an unref'd timer; no cost elsewhere.
+ */
+function watchPrimary(primaryPid: number): void {
+  const proc = (globalThis as { process?: { ppid: number; pid: number; kill(pid: number, sig: string): void } })
+    .process;
+  if (!proc || !(primaryPid > 0)) return;
+  const timer = setInterval(() => {
+    if (proc.ppid === primaryPid) return;
+    clearInterval(timer);
+    try {
+      proc.kill(proc.pid, "SIGTERM");
+    } catch {}
+  }, 1000);
+  (timer as { unref?(): void }).unref?.();
+}
 
 async function parallelism(): Promise<number> {
   const os = await import("node:os");
@@ -49,6 +76,7 @@ export async function workers(
   const own = env[ENV];
   if (own !== undefined) {
     const index = Number(own);
+    if (runtime !== "node") watchPrimary(Number(env[PRIMARY_ENV]));
     return { primary: false, index, result: await start({ index, reusePort: runtime !== "node" }) };
   }
   const count = options.count ?? (await parallelism());
@@ -58,7 +86,7 @@ export async function workers(
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     const live = new Map<number, import("node:cluster").Worker>();
     const fork = (index: number) => {
-      const w = cluster.fork({ [ENV]: String(index) });
+      const w = cluster.fork({ ...options.env, [ENV]: String(index) });
       live.set(index, w);
       w.on("exit", () => {
         if (live.get(index) === w) live.delete(index);
@@ -85,13 +113,16 @@ export async function workers(
     };
   }
 
-  const proc = (globalThis as { process: { execPath: string; argv: string[] } }).process;
+  const proc = (globalThis as { process: { execPath: string; argv: string[]; pid: number } }).process;
   const d = (globalThis as { Deno?: { execPath(): string; mainModule: string; args: string[] } }).Deno;
   const cmd = d ? d.execPath() : proc.execPath;
   const args = d ? ["run", "-A", "--unstable-net", new URL(d.mainModule).pathname, ...d.args] : proc.argv.slice(1);
   const live = new Map<number, ChildProcess>();
   const spawnOne = (index: number) => {
-    const child = spawn(cmd, args, { stdio: "inherit", env: { ...env, [ENV]: String(index) } });
+    const child = spawn(cmd, args, {
+      stdio: "inherit",
+      env: { ...env, ...options.env, [ENV]: String(index), [PRIMARY_ENV]: String(proc.pid) },
+    });
     live.set(index, child);
     child.on("exit", () => {
       if (live.get(index) === child) live.delete(index);

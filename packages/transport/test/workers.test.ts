@@ -54,6 +54,7 @@ describe(`workers() on ${runtime}`, () => {
       const workerPids = new Set(listening.map((p) => p[2]));
       assert.equal(workerPids.size, 2, "two distinct worker processes");
       for (const p of listening) assert.equal(Number(p[3]), port, "every worker on the same port");
+      for (const p of listening) assert.equal(p[4], "hello", "the primary's env option reached the worker");
 
       const seen = new Set<string>();
       for (let i = 0; i < 20; i++) {
@@ -74,6 +75,55 @@ describe(`workers() on ${runtime}`, () => {
     } finally {
       child.kill();
       await exited;
+    }
+  });
+  it("workers end when the primary is killed (SIGKILL)", async () => {
+    const port = await freePort();
+    const args =
+      runtime === "node"
+        ? ["--import", "tsx", fixture]
+        : runtime === "bun"
+          ? [fixture]
+          : ["run", "-A", "--unstable-net", fixture];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, WIREHOUSE_TEST_PORT: String(port) },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const exited = new Promise<void>((r) => child.on("exit", () => r()));
+    let pids: number[] = [];
+    try {
+      const twoListening = deferred();
+      let out = "";
+      child.stdout!.on("data", (d) => {
+        out += String(d);
+        const found = [...out.matchAll(/^listening \d+ (\d+) /gm)].map((m) => Number(m[1]));
+        if (found.length >= 2) {
+          pids = found;
+          twoListening.resolve();
+        }
+      });
+      await twoListening.promise;
+      child.kill("SIGKILL");
+      await exited;
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const deadline = Date.now() + 10_000;
+      while (pids.some(alive)) {
+        if (Date.now() > deadline) throw new Error(`workers ${pids.filter(alive).join(", ")} outlived their primary`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      child.kill("SIGKILL");
+      for (const pid of pids)
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
     }
   });
 });
