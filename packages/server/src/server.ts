@@ -264,7 +264,8 @@ export class Server implements SocketOwner {
   async listen(options: ListenOptions): Promise<ListenResult> {
     if (this.implicitSite === null && this.router.sites().length === 0) void this.defaultSite;
     const https = options.tls !== undefined;
-    const copy = (this.options.adapter ?? transportRuntime) === "deno";
+    // Deno's and Node's (plain TCP) adapters read into reused memory: keep nothing of a chunk without copying it.
+    const copy = (this.options.adapter ?? transportRuntime) !== "bun";
     const listener = await transportListen<HttpConnection>(
       {
         port: options.port,

@@ -153,6 +153,12 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
       if (this.decoder.buffered > this.options.highWaterMark) this.conn.pause();
       return;
     }
+    if (copy && this.deflate !== undefined) {
+      // An inflate may suspend decoding mid-chunk, keeping the rest of it for later: own the bytes.
+      this.decoder.push(chunk.slice());
+      this.pump(false);
+      return;
+    }
     this.decoder.push(chunk);
     this.pump(copy);
   }

@@ -1,15 +1,27 @@
 /**
  * Node adapter: `node:net` and `node:tls`.
  *
- * Writes: the tick's chunks are joined (or, when large, corked and written
- * together so libuv issues one writev) and handed to the socket once per tick.
- * Reads: Node allocates a fresh buffer per read (64 KiB reads); server-side
- * `onread` with a reusable buffer is not available for accepted sockets in
- * Node 20, so buffers are not reused here (consumers follow the ownership
- * rule in types.ts anyway, which lets other adapters reuse).
+ * Plain TCP listeners on Node take accepted sockets at the libuv-handle level
+ * (no `net.Socket` per connection): the listening handle's `onconnection`
+ * gives the TCP handle, which reads into one shared 64 KiB buffer
+ * (`useUserBuffer`, the mechanism behind node:net's `onread` option) and is
+ * written with the handle's own `writeBuffer`/`writev`/`shutdown` (the calls
+ * node:net makes itself). A net.Socket with its two stream states, event
+ * lists and a fresh 64 KiB buffer per read costs about 4 KB of memory per idle
+ * connection; a handle costs a few hundred bytes. Bytes passed to `data` are
+ * then a view of the shared buffer, valid until `data` returns (the ownership
+ * rule in types.ts); a chunk of it written back is copied before it reaches
+ * the kernel, since a partial write would leave libuv holding the shared memory.
+ *
+ * TLS listeners, outbound connections, and runtimes that only emulate node:net
+ * (Deno, Bun) use `net.Socket`: the tick's chunks are joined (or, when large,
+ * corked and written together so libuv issues one writev) and handed to the
+ * socket once per tick. `WIREHOUSE_NODE_SOCKETS=stream` forces that path for
+ * plain listeners too (for comparisons).
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
+import * as util from "node:util";
 import { BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
 import { TransportError } from "../errors.ts";
 import { ListenerCore } from "../listener-core.ts";
@@ -96,6 +108,234 @@ function attach<S>(settings: Settings<S>, socket: net.Socket): NodeConnection<S>
   socket.on("close", onClose);
   socket.on("drain", onDrain);
   return conn;
+}
+
+// ---- handle-level path (plain TCP listeners on Node) ------------------------------------
+
+/** The parts of node's internal TCP handle (TCPWrap, a StreamBase) used here. */
+interface TcpHandle {
+  onread: (this: TcpHandle, ab: ArrayBuffer | undefined) => void;
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer(buf: Uint8Array): void;
+  writeBuffer(req: WriteReq, data: Uint8Array): number;
+  writev(req: WriteReq, chunks: readonly Uint8Array[], allBuffers: boolean): number;
+  shutdown(req: ShutdownReq): number;
+  close(cb: (this: TcpHandle) => void): void;
+  setNoDelay(on: boolean): number;
+  getpeername(out: { address?: string; port?: number }): number;
+  readonly writeQueueSize: number;
+  [kConn]?: HandleConnection<unknown>;
+}
+interface WriteReq {
+  handle: TcpHandle;
+  oncomplete: (this: WriteReq, status: number) => void;
+  buffer: Uint8Array | readonly Uint8Array[];
+}
+interface ShutdownReq {
+  handle: TcpHandle;
+  oncomplete: (this: ShutdownReq, status: number) => void;
+}
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteReq;
+  ShutdownWrap: new () => ShutdownReq;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kLastWriteWasAsync: number;
+}
+type ServerHandle = { onconnection: (err: number, handle: TcpHandle | undefined) => void };
+
+/** libuv's UV_EOF. */
+const UV_EOF = -4095;
+
+/** Node's stream_wrap binding when this is Node itself (not a runtime emulating node:net), else null. */
+const binding: StreamWrapBinding | null = (() => {
+  const g = globalThis as { Bun?: unknown; Deno?: unknown };
+  if (g.Bun !== undefined || g.Deno !== undefined) return null;
+  if (typeof process === "undefined" || process.release?.name !== "node") return null;
+  if (process.env.WIREHOUSE_NODE_SOCKETS === "stream") return null;
+  try {
+    const b = (process as unknown as { binding(name: string): StreamWrapBinding }).binding("stream_wrap");
+    if (typeof b.WriteWrap !== "function" || typeof b.ShutdownWrap !== "function") return null;
+    if (!(b.streamBaseState instanceof Int32Array)) return null;
+    return b;
+  } catch {
+    return null;
+  }
+})();
+
+/** Every handle reads into this buffer; `data` gets a view of it, valid until it returns. */
+let readBuffer: Uint8Array | null = null;
+const READ_BUFFER_SIZE = 64 * 1024;
+
+function uvError(syscall: string, status: number): Error {
+  let name = `E${-status}`;
+  try {
+    name = util.getSystemErrorName(status);
+  } catch {
+    // unknown code
+  }
+  return Object.assign(new Error(`${syscall} ${name}`), { code: name, errno: status, syscall });
+}
+
+const H_READING = 1;
+const H_PAUSED = 2;
+const H_EOF = 4; // the peer sent FIN
+const H_SHUTDOWN = 8; // our FIN was requested
+const H_SHUTDOWN_DONE = 16;
+const H_CLOSING = 32; // handle.close() was called
+
+class HandleConnection<S> extends BaseConnection<S> {
+  readonly handle: TcpHandle;
+  private flags = 0;
+  /** Write requests libuv has not completed yet. */
+  private writing = 0;
+
+  constructor(settings: Settings<S>, handle: TcpHandle) {
+    super(settings);
+    this.handle = handle;
+    handle[kConn] = this as HandleConnection<unknown>;
+  }
+
+  runtimeBuffered(): number {
+    return this.writing === 0 ? 0 : this.handle.writeQueueSize;
+  }
+
+  flush(): void {
+    const f = this.flags;
+    if ((f & H_CLOSING) !== 0) return;
+    const q = this.queue;
+    if (q !== null && q.length > 0) {
+      const req = new binding!.WriteWrap();
+      req.handle = this.handle;
+      req.oncomplete = onWriteDone;
+      let err: number;
+      if (q.length > 1 && this.queued > JOIN_LIMIT) {
+        const chunks = q.slice();
+        for (let i = 0; i < chunks.length; i++)
+          if (chunks[i]!.buffer === readBuffer!.buffer) chunks[i] = chunks[i]!.slice();
+        q.length = 0;
+        this.queued = 0;
+        req.buffer = chunks;
+        err = this.handle.writev(req, chunks, true);
+      } else {
+        let data = this.takeQueue()!;
+        if (data.buffer === readBuffer!.buffer) data = data.slice();
+        req.buffer = data;
+        err = this.handle.writeBuffer(req, data);
+      }
+      if (err !== 0) {
+        this.destroy(uvError("write", err));
+        return;
+      }
+      if (binding!.streamBaseState[binding!.kLastWriteWasAsync] !== 0) this.writing++;
+      // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
+      else if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
+    }
+    if (this.ending && (f & H_SHUTDOWN) === 0) {
+      this.flags |= H_SHUTDOWN;
+      // libuv sends FIN after the writes queued before it.
+      const req = new binding!.ShutdownWrap();
+      req.handle = this.handle;
+      req.oncomplete = onShutdownDone;
+      const err = this.handle.shutdown(req);
+      if (err !== 0) this.close();
+    }
+  }
+
+  /** A write request completed asynchronously. */
+  writeDone(status: number): void {
+    this.writing--;
+    if (status < 0) {
+      this.destroy(uvError("write", status));
+      return;
+    }
+    this.maybeDrain();
+  }
+
+  shutdownDone(status: number): void {
+    this.flags |= H_SHUTDOWN_DONE;
+    // Half-open like node:net with allowHalfOpen: close once the peer has ended too.
+    if (status < 0 || (this.flags & H_EOF) !== 0) this.close();
+  }
+
+  /** Bytes (n > 0), the peer's FIN (UV_EOF) or a read error. */
+  read(n: number): void {
+    if (n > 0) {
+      this.received(new Uint8Array(readBuffer!.buffer, 0, n));
+      return;
+    }
+    if (n === 0) return;
+    if (n === UV_EOF) {
+      this.flags = (this.flags | H_EOF) & ~H_READING;
+      if ((this.flags & H_SHUTDOWN_DONE) !== 0) this.close();
+      // Writes queued in this tick still go out: FIN after them.
+      else this.end();
+      return;
+    }
+    if (this.error === undefined) this.error = uvError("read", n);
+    this.close();
+  }
+
+  start(): void {
+    const h = this.handle;
+    if (this.settings.noDelay) h.setNoDelay(true);
+    const peer: { address?: string; port?: number } = {};
+    if (h.getpeername(peer) === 0) {
+      this.remoteAddress = peer.address ?? "";
+      this.remotePort = peer.port ?? 0;
+    }
+    h.onread = onHandleRead;
+    h.useUserBuffer(readBuffer!);
+    this.resume();
+  }
+
+  private close(): void {
+    if ((this.flags & H_CLOSING) !== 0) return;
+    this.flags |= H_CLOSING;
+    this.handle.close(onHandleClosed);
+  }
+
+  abort(): void {
+    this.close();
+  }
+
+  pause(): void {
+    const f = this.flags;
+    if ((f & H_PAUSED) !== 0) return;
+    this.flags = f | H_PAUSED;
+    if ((f & H_READING) !== 0 && (f & H_CLOSING) === 0) {
+      this.flags &= ~H_READING;
+      this.handle.readStop();
+    }
+  }
+
+  resume(): void {
+    const f = this.flags & ~H_PAUSED;
+    this.flags = f;
+    if ((f & (H_READING | H_EOF | H_CLOSING)) !== 0) return;
+    this.flags = f | H_READING;
+    const err = this.handle.readStart();
+    if (err !== 0) {
+      if (this.error === undefined) this.error = uvError("read", err);
+      this.close();
+    }
+  }
+}
+
+function onHandleRead(this: TcpHandle): void {
+  this[kConn]!.read(binding!.streamBaseState[binding!.kReadBytesOrError]!);
+}
+function onWriteDone(this: WriteReq, status: number): void {
+  this.handle[kConn]!.writeDone(status);
+}
+function onShutdownDone(this: ShutdownReq, status: number): void {
+  this.handle[kConn]!.shutdownDone(status);
+}
+function noop(): void {}
+function onHandleClosed(this: TcpHandle): void {
+  const c = this[kConn]!;
+  c.gone();
 }
 
 const decoder = new TextDecoder();
@@ -194,6 +434,22 @@ class NodeListener<S> extends ListenerCore<S> {
         resolve();
       });
     });
+    // Plain TCP on Node: take accepted connections at the handle level (see the top of this file).
+    const listening = (server as unknown as { _handle?: ServerHandle | null })._handle;
+    if (t === undefined && binding !== null && listening != null && typeof listening.onconnection === "function") {
+      readBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+      listening.onconnection = (err, handle) => {
+        if (err !== 0 || handle === undefined) return;
+        const conn = new HandleConnection(settings, handle);
+        if (!this.admit(conn)) {
+          conn.closed = true;
+          handle.close(noop);
+          return;
+        }
+        conn.start();
+        conn.opened();
+      };
+    }
     const addr = server.address() as net.AddressInfo;
     this.port = addr.port;
     this.address = addr.address;
