@@ -101,7 +101,15 @@ export async function runHttpLoad(o: HttpLoadOptions): Promise<HttpLoadResult> {
     o.cpus ? ["taskset", ["-c", o.cpus, ...argv]] : [argv[0]!, argv.slice(1)];
   const limit = (seconds + 30) * 1000;
   if (o.tool === "wrk") {
-    const [cmd, args] = pin(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", o.url]);
+    // wrk takes whole seconds only.
+    const [cmd, args] = pin([
+      "wrk",
+      "-t1",
+      `-c${connections}`,
+      `-d${Math.max(1, Math.round(seconds))}s`,
+      "--latency",
+      o.url,
+    ]);
     const out = await run(cmd, args, limit);
     return { tool: "wrk", url: o.url, connections, seconds, ...parseWrk(out) };
   }
