@@ -4,7 +4,7 @@
  * @module
  */
 import { isValidCloseCode, type ProtocolError } from "./errors.ts";
-import { maskRange, writeRandomMaskKey } from "./mask.ts";
+import { maskCopy, maskRange, writeRandomMaskKey } from "./mask.ts";
 import { isControlOpcode } from "./opcode.ts";
 
 /** Everything a frame header says. */
@@ -163,8 +163,7 @@ function copyMasked(
 ): void {
   const n = src.length;
   if (n > 256) {
-    dst.set(src, at);
-    maskRange(dst, at, at + n, k0, k1, k2, k3, 0);
+    maskCopy(src, dst, at, k0, k1, k2, k3);
     return;
   }
   let i = 0;

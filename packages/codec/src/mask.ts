@@ -3,7 +3,7 @@
  * @module
  */
 
-import { simdAvailable, simdXor } from "./mask-simd.ts";
+import { simdAvailable, simdXor, simdXorCopy } from "./mask-simd.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -105,17 +105,22 @@ export function maskRange(
       d = k2;
     }
     const words = (end - i) >>> 2;
-    const word = LITTLE_ENDIAN
-      ? (a | (b << 8) | (c << 16) | (d << 24)) >>> 0
-      : ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-    const w = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    // Int32Array, 8 words per step: int32 loads and XORs stay untagged 32-bit values in V8 and
+    // JavaScriptCore (a Uint32Array load above 2^31 is not an int32); measured 1.2–2× the old
+    // 4-step Uint32Array loop on Node, Deno and Bun.
+    const word = LITTLE_ENDIAN ? a | (b << 8) | (c << 16) | (d << 24) : (a << 24) | (b << 16) | (c << 8) | d;
+    const w = new Int32Array(buf.buffer, buf.byteOffset + i, words);
     let j = 0;
-    const unrolled = words & ~3;
-    for (; j < unrolled; j += 4) {
+    const unrolled = words & ~7;
+    for (; j < unrolled; j += 8) {
       w[j] = w[j]! ^ word;
       w[j + 1] = w[j + 1]! ^ word;
       w[j + 2] = w[j + 2]! ^ word;
       w[j + 3] = w[j + 3]! ^ word;
+      w[j + 4] = w[j + 4]! ^ word;
+      w[j + 5] = w[j + 5]! ^ word;
+      w[j + 6] = w[j + 6]! ^ word;
+      w[j + 7] = w[j + 7]! ^ word;
     }
     for (; j < words; j++) w[j] = w[j]! ^ word;
     i += words << 2;
@@ -134,6 +139,32 @@ export function maskRange(
   if (i < end) buf[i] = buf[i]! ^ k0;
   if (i + 1 < end) buf[i + 1] = buf[i + 1]! ^ k1;
   if (i + 2 < end) buf[i + 2] = buf[i + 2]! ^ k2;
+}
+
+/**
+ * Writes `src` XOR the key bytes `k0..k3` (key byte 0 at `src[0]`) into `dst` at `at`, leaving
+ * `src` untouched. For large payloads the WebAssembly kernel does it in the two copies it needs
+ * anyway, instead of a copy followed by an in-place mask (one pass over the bytes fewer).
+ */
+export function maskCopy(
+  src: Uint8Array,
+  dst: Uint8Array,
+  at: number,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+): void {
+  const n = src.length;
+  let done = 0;
+  if (n >= SIMD_THRESHOLD && LITTLE_ENDIAN && simdAvailable()) {
+    done = n & ~63; // a multiple of 4: the key phase after it is unchanged
+    simdXorCopy(src, 0, dst, at, done, k0 | (k1 << 8) | (k2 << 16) | (k3 << 24));
+  }
+  if (done < n) {
+    dst.set(src.subarray(done), at + done);
+    maskRange(dst, at + done, at + n, k0, k1, k2, k3, 0);
+  }
 }
 
 const POOL_SIZE = 4096;
