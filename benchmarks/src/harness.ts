@@ -342,6 +342,8 @@ async function measure(
       throw new Error(`only ${r.opened}/${run.subscribers} subscribers connected: ${r.firstError}`);
     const metrics: Record<string, number> = { msgs: r.messagesPerSecond };
     if (r.messages > 0) metrics.p99 = r.latency.p99;
+    // Each publish should reach every subscriber: below 1, messages were lost (or still in flight at the end).
+    const deliveredShare = r.published > 0 ? r.messages / (r.published * run.subscribers) : undefined;
     return {
       metrics,
       details: {
@@ -350,6 +352,7 @@ async function measure(
         loadCpu: r.loadCpuMaxWorker,
         serverCpu: r.serverCpuPercent,
         ...(groupCpu !== undefined ? { serverGroupCpu: Math.round(groupCpu), instances: server.pids.length } : {}),
+        ...(deliveredShare !== undefined ? { deliveredShare: Math.round(deliveredShare * 1000) / 1000 } : {}),
       },
     };
   }
@@ -583,6 +586,18 @@ export async function runHarness(o: Options): Promise<Results> {
             "msgs per CPU-second of its own.",
         );
       }
+    }
+  }
+  for (const { sc, runs } of plan) {
+    if (sc.run.type !== "broadcast") continue;
+    for (const r of runs) {
+      const shares = r.runs.map((x) => Number(x.details?.deliveredShare)).filter((x) => Number.isFinite(x));
+      const low = shares.filter((x) => x < 0.95);
+      if (low.length)
+        notes.push(
+          `${sc.id} ${r.id}: ${low.length} of ${shares.length} runs delivered under 95% of publishes × subscribers ` +
+            `(lowest ${Math.round(Math.min(...low) * 100)}%): messages dropped or still queued when the run ended.`,
+        );
     }
   }
   if (outOfTime) notes.push(`Stopped at the suite's ${s.limitSeconds} s limit; later runs are missing.`);

@@ -41,7 +41,18 @@ export interface ServerSpec {
   httpConnections?: number;
   /** HTTP scenarios: put before the scenario's path (a server that serves it under a prefix). */
   pathPrefix?: string;
+  /** Workspace packages the script imports (resolved to their dist/: they must be built). */
+  packages?: string[];
 }
+
+/** What each wirehouse server script imports from the workspace (and what those import in turn). */
+const SERVER_PACKAGES = ["server", "codec", "handshake", "router", "transport"];
+const PACKAGES: Record<string, string[]> = {
+  "benchmarks/servers/wirehouse-ws.ts": [...SERVER_PACKAGES, "pubsub-redis"],
+  "benchmarks/servers/wirehouse-http.ts": SERVER_PACKAGES,
+  "benchmarks/servers/wirehouse-site.ts": [...SERVER_PACKAGES, "app", "sandbox", "static", "cgi", "pubsub-redis"],
+  "benchmarks/servers/wirehouse-php.ts": [...SERVER_PACKAGES, "cgi"],
+};
 
 /** The repository root (benchmarks/..). */
 export const repoRoot = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
@@ -294,6 +305,11 @@ export function unavailable(
 ): string | undefined {
   if (spec.runtime === "native" && !hasCommand(spec.script)) return `${spec.script} not installed`;
   if (spec.runtime !== "native" && !existsSync(join(repoRoot, spec.script))) return `${spec.script} not written yet`;
+  const unbuilt = (spec.packages ?? PACKAGES[spec.script] ?? []).filter(
+    (p) => !existsSync(join(repoRoot, "node_modules", "@wirehouse", p, "dist", "index.js")),
+  );
+  if (unbuilt.length)
+    return `${unbuilt.map((p) => `@wirehouse/${p}`).join(", ")} not built (npx turbo run build --filter=@wirehouse/app...)`;
   for (const f of spec.needs ?? []) {
     const why = fixtureUnavailable(f, find);
     if (why) return why;

@@ -100,6 +100,12 @@ describe("server table", () => {
       unavailable(byId("ejs-node"), () => true, none),
       undefined,
     );
+    const unbuilt: ServerSpec = { ...byId("wirehouse-node"), packages: ["server", "no-such-package-here"] };
+    assert.match(unavailable(unbuilt, () => true)!, /^@wirehouse\/no-such-package-here not built/);
+    assert.equal(
+      unavailable({ ...unbuilt, packages: [] }, () => true),
+      undefined,
+    );
   });
 });
 
