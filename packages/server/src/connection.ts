@@ -346,9 +346,13 @@ export class HttpConnection {
   upgraded(ws: WsSocket, rest: Uint8Array | null): void {
     this.phase = Phase.Ws;
     this.ws = ws;
-    // Keep nothing of the HTTP side alive for the socket's lifetime (memory per idle connection).
+    // Keep nothing of the HTTP side alive for the socket's lifetime (memory per idle connection):
+    // the transport hands bytes and events straight to the socket from now on (adopted node:http
+    // sockets keep calling this object, which forwards them).
     this.head = null;
     this.parser = DROPPED_PARSER;
+    this.conn.state = ws;
+    this.server.forget(this);
     ws.opened();
     ws.request = undefined;
     if (rest !== null) ws.receive(rest, false);

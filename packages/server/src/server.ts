@@ -266,7 +266,8 @@ export class Server implements SocketOwner {
     const https = options.tls !== undefined;
     // Deno's and Node's (plain TCP) adapters read into reused memory: keep nothing of a chunk without copying it.
     const copy = (this.options.adapter ?? transportRuntime) !== "bun";
-    const listener = await transportListen<HttpConnection>(
+    // After an upgrade conn.state is the WsSocket itself: the HttpConnection is dropped (memory per idle socket).
+    const listener = await transportListen<HttpConnection | WsSocket>(
       {
         port: options.port,
         hostname: options.hostname ?? "127.0.0.1",
@@ -282,12 +283,23 @@ export class Server implements SocketOwner {
           conn.state = c;
           this.conns.add(c);
         },
-        data: (conn, bytes) => (conn.state as HttpConnection).data(bytes),
-        drain: (conn) => (conn.state as HttpConnection).drain(),
+        data: (conn, bytes) => {
+          const s = conn.state;
+          if (s instanceof WsSocket) s.receive(bytes, copy);
+          else (s as HttpConnection).data(bytes);
+        },
+        drain: (conn) => {
+          const s = conn.state;
+          if (s instanceof WsSocket) s.drained();
+          else (s as HttpConnection).drain();
+        },
         close: (conn) => {
-          const c = conn.state as HttpConnection;
-          this.conns.delete(c);
-          c.closed();
+          const s = conn.state;
+          if (s instanceof WsSocket) s.finish();
+          else {
+            this.conns.delete(s as HttpConnection);
+            (s as HttpConnection).closed();
+          }
         },
       },
     );
@@ -297,7 +309,7 @@ export class Server implements SocketOwner {
 
   /** Open TCP connections (HTTP and WebSocket). */
   get connections(): number {
-    return this.conns.size;
+    return this.conns.size + this.sockets.size;
   }
   /** Open WebSockets. */
   get clients(): number {
@@ -745,6 +757,7 @@ export class Server implements SocketOwner {
     const destroyed = await Promise.all(this.listeners.map((l) => l.close({ deadline })));
     // adopted connections (handleUpgrade) are not tracked by a listener
     for (const c of [...this.conns]) c.conn.destroy();
+    for (const ws of [...this.sockets]) ws.conn.destroy();
     for (const s of this.statics) s.close();
     for (const z of this.sharedDeflate.values()) z.close();
     await this.pubsub.close();

@@ -84,8 +84,8 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   /** The topics this socket is subscribed to (created on first subscribe). */
   private topicSet: Set<string> | null = null;
   private state: State = State.Open;
-  private readonly decoder: MessageDecoder;
-  private draining = false;
+  /** Created on the first received bytes (an idle socket never needs one). */
+  private decoder: MessageDecoder | null = null;
   /** Sends waiting behind a compression (message order); null when none pending. */
   private tail: Promise<void> | null = null;
   private pendingBytes = 0;
@@ -93,13 +93,11 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   private timer: Timer<never> | null = null;
   private lastReceived: number;
   private openedAt: number;
-  private awaitingPong = false;
   private pingSentAt = 0;
   private closeCode = 1006;
   private closeReason = "";
-  private closeSent = false;
-  private finished = false;
-  private readonly client: boolean;
+  /** Booleans as bits (memory per idle connection): see the W_ constants. */
+  private bits = 0;
 
   constructor(
     readonly conn: Connection<unknown>,
@@ -115,13 +113,12 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
     this.data = data;
     this.protocol = protocol;
     this.extensions = extensions;
-    this.client = role === "client";
-    this.decoder = new MessageDecoder({ role, maxPayload: options.maxPayload, deflate, isUtf8 });
-    // Schedule first: scheduling on an empty wheel brings `wheel.now` up to date.
+    if (role === "client") this.bits = W_CLIENT;
+    // Schedule first: scheduling on an empty wheel brings `wheel.elapsed` up to date.
     const first = this.nextDeadline();
     if (first > 0)
       this.timer = owner.wheel.schedule(first, onTimer, this as unknown as WsSocket) as unknown as Timer<never>;
-    this.lastReceived = owner.wheel.now;
+    this.lastReceived = owner.wheel.elapsed;
     this.openedAt = this.lastReceived;
   }
 
@@ -145,26 +142,67 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 
   /** Bytes from the transport. `copy`: the transport may reuse the chunk's memory after we return. */
   receive(chunk: Uint8Array, copy: boolean): void {
-    if (this.state === State.Closed || this.decoder.failed) return;
-    this.lastReceived = this.owner.wheel.now;
+    if (this.state === State.Closed) return;
+    const d = this.decoder ?? this.newDecoder();
+    if (d.failed) return;
+    this.lastReceived = this.owner.wheel.elapsed;
     if (this.draining) {
       // A message is being inflated: keep the bytes (copied: they outlive this call) and stop reading.
-      this.decoder.push(copy ? chunk.slice() : chunk);
-      if (this.decoder.buffered > this.options.highWaterMark) this.conn.pause();
+      d.push(copy ? chunk.slice() : chunk);
+      if (d.buffered > this.options.highWaterMark) this.conn.pause();
       return;
     }
     if (copy && this.deflate !== undefined) {
       // An inflate may suspend decoding mid-chunk, keeping the rest of it for later: own the bytes.
-      this.decoder.push(chunk.slice());
+      d.push(chunk.slice());
       this.pump(false);
       return;
     }
-    this.decoder.push(chunk);
+    d.push(chunk);
     this.pump(copy);
   }
 
+  private newDecoder(): MessageDecoder {
+    const d = new MessageDecoder({
+      role: this.client ? "client" : "server",
+      maxPayload: this.options.maxPayload,
+      deflate: this.deflate,
+      isUtf8,
+    });
+    this.decoder = d;
+    return d;
+  }
+
+  private get client(): boolean {
+    return (this.bits & W_CLIENT) !== 0;
+  }
+  private get draining(): boolean {
+    return (this.bits & W_DRAINING) !== 0;
+  }
+  private set draining(v: boolean) {
+    this.bits = v ? this.bits | W_DRAINING : this.bits & ~W_DRAINING;
+  }
+  private get awaitingPong(): boolean {
+    return (this.bits & W_AWAITING_PONG) !== 0;
+  }
+  private set awaitingPong(v: boolean) {
+    this.bits = v ? this.bits | W_AWAITING_PONG : this.bits & ~W_AWAITING_PONG;
+  }
+  private get closeSent(): boolean {
+    return (this.bits & W_CLOSE_SENT) !== 0;
+  }
+  private set closeSent(v: boolean) {
+    this.bits = v ? this.bits | W_CLOSE_SENT : this.bits & ~W_CLOSE_SENT;
+  }
+  private get finished(): boolean {
+    return (this.bits & W_FINISHED) !== 0;
+  }
+  private set finished(v: boolean) {
+    this.bits = v ? this.bits | W_FINISHED : this.bits & ~W_FINISHED;
+  }
+
   private pump(copy: boolean): void {
-    const d = this.decoder;
+    const d = this.decoder!;
     for (let ev = d.next(); ev !== DecoderEvent.None; ev = d.next()) {
       if (ev === DecoderEvent.Compressed) {
         this.draining = true;
@@ -185,7 +223,7 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 
   /** Handles one event; false to stop reading. */
   private dispatch(ev: number, copy: boolean): boolean {
-    const d = this.decoder;
+    const d = this.decoder!;
     switch (ev) {
       case DecoderEvent.Text:
         this.deliver(decoder.decode(d.data), false);
@@ -386,7 +424,7 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   }
 
   private touchSend(): void {
-    if (this.options.resetIdleOnSend) this.lastReceived = this.owner.wheel.now;
+    if (this.options.resetIdleOnSend) this.lastReceived = this.owner.wheel.elapsed;
   }
 
   /** A control frame written now, or behind pending compressions. */
@@ -545,7 +583,7 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   /** Timer check: closing deadline, lifetime, pong, ping, idle. */
   tick(): void {
     if (this.state === State.Closed) return;
-    const now = this.owner.wheel.now;
+    const now = this.owner.wheel.elapsed;
     if (this.state === State.Closing) {
       this.conn.destroy();
       return;
@@ -586,6 +624,12 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
+
+const W_CLIENT = 1;
+const W_DRAINING = 2;
+const W_AWAITING_PONG = 4;
+const W_CLOSE_SENT = 8;
+const W_FINISHED = 16;
 
 function onTimer(ws: WsSocket<unknown>): void {
   ws.tick();

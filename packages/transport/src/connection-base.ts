@@ -65,34 +65,86 @@ function onIdleTimer(conn: BaseConnection<unknown>): void {
   conn.checkIdle();
 }
 
+const B_CLOSED = 1;
+const B_OPEN = 2;
+const B_DIRTY = 4;
+const B_IN_RECEIVE = 8;
+const B_ENDING = 16;
+const B_WANT_DRAIN = 32;
+/** Bits from this one up are the adapter's own (see `bits`). */
+export const ADAPTER_BITS = 256;
+
+/**
+ * Kept small on purpose (memory per idle connection): the booleans share one
+ * integer, times are small integers relative to the wheel, and the TLS-only
+ * strings live on the prototype until an adapter sets them.
+ */
 export abstract class BaseConnection<S = unknown> implements Connection<S> {
   state: S | undefined = undefined;
   remoteAddress = "";
   remotePort = 0;
-  alpnProtocol = "";
-  servername = "";
-  closed = false;
-  /** `open` was delivered (so `close` is owed). */
-  isOpen = false;
-  /** In the per-tick flush list. */
-  dirty = false;
-  /** Inside the `data` handler: writes are flushed when it returns, without a microtask. */
-  inReceive = false;
-  /** end() was called: no more writes; FIN after the queue is flushed. */
-  ending = false;
-  /** write() returned false; `drain` is owed. */
-  wantDrain = false;
+  /** Flag bits: the booleans below, and the adapter's own from `ADAPTER_BITS` up. */
+  protected bits = 0;
   /** Chunks written this tick, not yet handed to the runtime. */
   queue: Uint8Array[] | null = null; // allocated on the first write (idle connections stay small)
   queued = 0;
-  /** Wheel time of the last read (idle deadline). */
+  /** `wheel.elapsed` at the last read (idle deadline). */
   lastRead = 0;
   idleTimer: Timer<BaseConnection<unknown>> | null = null;
   error: Error | undefined = undefined;
   readonly settings: Settings<S>;
+  /** ALPN protocol (TLS); `""` from the prototype until set. */
+  declare alpnProtocol: string;
+  /** SNI name (TLS); `""` from the prototype until set. */
+  declare servername: string;
 
   constructor(settings: Settings<S>) {
     this.settings = settings;
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+  get closed(): boolean {
+    return (this.bits & B_CLOSED) !== 0;
+  }
+  set closed(v: boolean) {
+    this.flag(B_CLOSED, v);
+  }
+  /** `open` was delivered (so `close` is owed). */
+  get isOpen(): boolean {
+    return (this.bits & B_OPEN) !== 0;
+  }
+  set isOpen(v: boolean) {
+    this.flag(B_OPEN, v);
+  }
+  /** In the per-tick flush list. */
+  get dirty(): boolean {
+    return (this.bits & B_DIRTY) !== 0;
+  }
+  set dirty(v: boolean) {
+    this.flag(B_DIRTY, v);
+  }
+  /** Inside the `data` handler: writes are flushed when it returns, without a microtask. */
+  get inReceive(): boolean {
+    return (this.bits & B_IN_RECEIVE) !== 0;
+  }
+  set inReceive(v: boolean) {
+    this.flag(B_IN_RECEIVE, v);
+  }
+  /** end() was called: no more writes; FIN after the queue is flushed. */
+  get ending(): boolean {
+    return (this.bits & B_ENDING) !== 0;
+  }
+  set ending(v: boolean) {
+    this.flag(B_ENDING, v);
+  }
+  /** write() returned false; `drain` is owed. */
+  get wantDrain(): boolean {
+    return (this.bits & B_WANT_DRAIN) !== 0;
+  }
+  set wantDrain(v: boolean) {
+    this.flag(B_WANT_DRAIN, v);
   }
 
   /** Bytes the runtime holds for this connection beyond our own queue. */
@@ -196,7 +248,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     const s = this.settings;
     if (s.idleTimeout > 0 && s.wheel !== null) {
       this.idleTimer = s.wheel.schedule(s.idleTimeout, onIdleTimer, this as BaseConnection<unknown>);
-      this.lastRead = s.wheel.now; // after schedule(), which brings an idle wheel's clock up to date
+      this.lastRead = s.wheel.elapsed; // after schedule(), which brings an idle wheel's clock up to date
     }
     s.handlers.open?.(this);
   }
@@ -208,7 +260,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
    * per-tick flush.
    */
   received(bytes: Uint8Array): void {
-    if (this.idleTimer !== null) this.lastRead = this.settings.wheel!.now;
+    if (this.idleTimer !== null) this.lastRead = this.settings.wheel!.elapsed;
     this.inReceive = true;
     try {
       this.settings.handlers.data(this, bytes);
@@ -221,7 +273,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   checkIdle(): void {
     const s = this.settings;
     if (this.closed || s.wheel === null) return;
-    const idle = s.wheel.now - this.lastRead;
+    const idle = s.wheel.elapsed - this.lastRead;
     if (idle >= s.idleTimeout) {
       this.destroy(new TransportError("ERR_IDLE_TIMEOUT", `no data received for ${s.idleTimeout} ms`));
     } else {
@@ -244,3 +296,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     if (this.isOpen) this.settings.handlers.close?.(this, this.error);
   }
 }
+
+// TLS-only strings: on the prototype, so plain connections do not carry them.
+(BaseConnection.prototype as { alpnProtocol: string }).alpnProtocol = "";
+(BaseConnection.prototype as { servername: string }).servername = "";

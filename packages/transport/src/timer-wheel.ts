@@ -94,6 +94,14 @@ export class TimerWheel {
     return this.origin + this.tick * this.tickMs;
   }
 
+  /**
+   * Milliseconds from the wheel's creation to `now`: a small integer, cheaper
+   * to keep per connection than a timestamp (which V8 stores as a boxed number).
+   */
+  get elapsed(): number {
+    return this.tick * this.tickMs;
+  }
+
   /** Creates and schedules a timer firing `callback(arg)` after at least `delayMs`. */
   schedule<T>(delayMs: number, callback: (arg: T) => void, arg: T): Timer<T> {
     const timer = new Timer(callback, arg);

@@ -22,7 +22,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import * as util from "node:util";
-import { BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
+import { ADAPTER_BITS, BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
 import { TransportError } from "../errors.ts";
 import { ListenerCore } from "../listener-core.ts";
 import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, ListenOptions } from "../types.ts";
@@ -178,16 +178,16 @@ function uvError(syscall: string, status: number): Error {
   return Object.assign(new Error(`${syscall} ${name}`), { code: name, errno: status, syscall });
 }
 
-const H_READING = 1;
-const H_PAUSED = 2;
-const H_EOF = 4; // the peer sent FIN
-const H_SHUTDOWN = 8; // our FIN was requested
-const H_SHUTDOWN_DONE = 16;
-const H_CLOSING = 32; // handle.close() was called
+// Flag bits of a handle connection (in BaseConnection's `bits`).
+const H_READING = ADAPTER_BITS;
+const H_PAUSED = ADAPTER_BITS << 1;
+const H_EOF = ADAPTER_BITS << 2; // the peer sent FIN
+const H_SHUTDOWN = ADAPTER_BITS << 3; // our FIN was requested
+const H_SHUTDOWN_DONE = ADAPTER_BITS << 4;
+const H_CLOSING = ADAPTER_BITS << 5; // handle.close() was called
 
 class HandleConnection<S> extends BaseConnection<S> {
   readonly handle: TcpHandle;
-  private flags = 0;
   /** Write requests libuv has not completed yet. */
   private writing = 0;
 
@@ -202,7 +202,7 @@ class HandleConnection<S> extends BaseConnection<S> {
   }
 
   flush(): void {
-    const f = this.flags;
+    const f = this.bits;
     if ((f & H_CLOSING) !== 0) return;
     const q = this.queue;
     if (q !== null && q.length > 0) {
@@ -233,7 +233,7 @@ class HandleConnection<S> extends BaseConnection<S> {
       else if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
     }
     if (this.ending && (f & H_SHUTDOWN) === 0) {
-      this.flags |= H_SHUTDOWN;
+      this.bits |= H_SHUTDOWN;
       // libuv sends FIN after the writes queued before it.
       const req = new binding!.ShutdownWrap();
       req.handle = this.handle;
@@ -254,9 +254,9 @@ class HandleConnection<S> extends BaseConnection<S> {
   }
 
   shutdownDone(status: number): void {
-    this.flags |= H_SHUTDOWN_DONE;
+    this.bits |= H_SHUTDOWN_DONE;
     // Half-open like node:net with allowHalfOpen: close once the peer has ended too.
-    if (status < 0 || (this.flags & H_EOF) !== 0) this.close();
+    if (status < 0 || (this.bits & H_EOF) !== 0) this.close();
   }
 
   /** Bytes (n > 0), the peer's FIN (UV_EOF) or a read error. */
@@ -267,8 +267,8 @@ class HandleConnection<S> extends BaseConnection<S> {
     }
     if (n === 0) return;
     if (n === UV_EOF) {
-      this.flags = (this.flags | H_EOF) & ~H_READING;
-      if ((this.flags & H_SHUTDOWN_DONE) !== 0) this.close();
+      this.bits = (this.bits | H_EOF) & ~H_READING;
+      if ((this.bits & H_SHUTDOWN_DONE) !== 0) this.close();
       // Writes queued in this tick still go out: FIN after them.
       else this.end();
       return;
@@ -291,8 +291,8 @@ class HandleConnection<S> extends BaseConnection<S> {
   }
 
   private close(): void {
-    if ((this.flags & H_CLOSING) !== 0) return;
-    this.flags |= H_CLOSING;
+    if ((this.bits & H_CLOSING) !== 0) return;
+    this.bits |= H_CLOSING;
     this.handle.close(onHandleClosed);
   }
 
@@ -301,20 +301,20 @@ class HandleConnection<S> extends BaseConnection<S> {
   }
 
   pause(): void {
-    const f = this.flags;
+    const f = this.bits;
     if ((f & H_PAUSED) !== 0) return;
-    this.flags = f | H_PAUSED;
+    this.bits = f | H_PAUSED;
     if ((f & H_READING) !== 0 && (f & H_CLOSING) === 0) {
-      this.flags &= ~H_READING;
+      this.bits &= ~H_READING;
       this.handle.readStop();
     }
   }
 
   resume(): void {
-    const f = this.flags & ~H_PAUSED;
-    this.flags = f;
+    const f = this.bits & ~H_PAUSED;
+    this.bits = f;
     if ((f & (H_READING | H_EOF | H_CLOSING)) !== 0) return;
-    this.flags = f | H_READING;
+    this.bits = f | H_READING;
     const err = this.handle.readStart();
     if (err !== 0) {
       if (this.error === undefined) this.error = uvError("read", err);
