@@ -20,10 +20,12 @@ export interface RunningProgram {
 
 /** Splits a byte stream into text lines for the log. */
 export function lineLogger(log: CgiLogger, prefix: string): { push(chunk: Uint8Array): void; flush(): void } {
-  const dec = new TextDecoder();
+  // Created on first use: most requests write nothing to stderr.
+  let dec: TextDecoder | null = null;
   let pending = "";
   return {
     push(chunk) {
+      dec ??= new TextDecoder();
       pending += dec.decode(chunk, { stream: true });
       let nl = pending.indexOf("\n");
       while (nl >= 0) {
@@ -38,6 +40,7 @@ export function lineLogger(log: CgiLogger, prefix: string): { push(chunk: Uint8A
       }
     },
     flush() {
+      if (dec === null) return;
       pending += dec.decode();
       if (pending.trim()) log("warn", `${prefix}: ${pending.trimEnd()}`);
       pending = "";

@@ -9,10 +9,9 @@ import { connect, type Socket } from "node:net";
 import { lineLogger, pipeBody } from "./cgi-process.ts";
 import {
   encodeAbortRequest,
-  encodeBeginRequest,
   encodeGetValues,
-  encodeParams,
   encodeRecord,
+  encodeRequest,
   encodeStream,
   FCGI,
   FcgiDecoder,
@@ -34,6 +33,12 @@ export interface FastCgiCall {
   cancel(reason?: "timeout" | "cancelled"): void;
 }
 
+/** Pipelined requests are not queued behind a request that has run longer than this (ms). */
+const PIPELINE_BEHIND_MS = 100;
+
+const isSafe = (method = "") =>
+  method === "GET" || method === "HEAD" || method === "OPTIONS" || /^(GET|HEAD|OPTIONS)$/i.test(method);
+
 /** Parses "host:port", "[v6]:port" or a socket path. */
 export function parseAddress(address: string): { path: string } | { host: string; port: number } {
   if (address.startsWith("/") || address.startsWith("./") || address.startsWith("unix:")) {
@@ -42,18 +47,6 @@ export function parseAddress(address: string): { path: string } | { host: string
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
   if (m === null) throw new Error(`FastCGI address ${JSON.stringify(address)}: expected host:port or /path.sock`);
   return { host: m[1]!, port: Number(m[2]) };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 interface Active {
@@ -68,8 +61,10 @@ interface Active {
   replay: (() => void) | null;
   /** Its streamed body is still being written. */
   writingBody: boolean;
-  /** Sent on a connection that had already served a request. */
+  /** Sent on a connection that had already served a request (or behind another). */
   reused: boolean;
+  /** Pipelined: sent while another request ran on the same non-multiplexed connection. */
+  queued: boolean;
   /** A safe method (GET, HEAD, OPTIONS) that has not been resent yet. */
   retryOnReuse: boolean;
 }
@@ -84,9 +79,14 @@ class Connection {
   served = 0;
   /** Requests still streaming their body: nothing may be queued behind them (records would interleave). */
   writing = 0;
+  /** When its oldest request started running (pipelining avoids queueing behind slow ones). */
+  busySince = 0;
   private nextId = 1;
   broken = false;
-  idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The socket is connected (requests can be written at once). */
+  connected = false;
+  /** When it last went idle (for the pool's idle sweep). */
+  idleSince = 0;
   ready: Promise<void>;
 
   constructor(
@@ -96,7 +96,10 @@ class Connection {
     this.socket = connect(address as never);
     this.socket.setNoDelay?.(true);
     this.ready = new Promise((resolve, reject) => {
-      this.socket.once("connect", () => resolve());
+      this.socket.once("connect", () => {
+        this.connected = true;
+        resolve();
+      });
       this.socket.once("error", reject);
     });
     this.ready.catch(() => {});
@@ -138,9 +141,20 @@ class Connection {
         this.active.delete(r.requestId);
         this.served++;
         req.stderr.flush();
+        let replay: (() => void) | null = null;
         if (!req.aborted) {
           if (r.protocolStatus === FCGI.REQUEST_COMPLETE) req.out.end();
-          else {
+          else if (
+            req.queued &&
+            !req.touched &&
+            req.replay !== null &&
+            (r.protocolStatus === FCGI.CANT_MPX_CONN || r.protocolStatus === FCGI.OVERLOADED)
+          ) {
+            // A peer that refuses a request sent behind another (spec §5.5): it never ran, so it
+            // goes again on its own, and this pool stops pipelining.
+            this.pool.stopPipelining(r.protocolStatus === FCGI.CANT_MPX_CONN ? "cannot multiplex" : "overloaded");
+            replay = req.replay;
+          } else {
             const why = ["complete", "cannot multiplex", "overloaded", "unknown role"][r.protocolStatus] ?? "unknown";
             this.pool.log("error", `${req.label}: FastCGI server refused the request (${why})`);
             req.out.fail("crash", `FastCGI server refused the request: ${why}`);
@@ -156,6 +170,7 @@ class Connection {
           return;
         }
         this.pool.release(this);
+        replay?.();
         return;
       }
       default:
@@ -170,7 +185,6 @@ class Connection {
   fail(message: string, reason: "connection" | "malformed" = "connection", headGone = false) {
     if (this.broken) return;
     this.broken = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     const replays: Array<() => void> = [];
     // Without multiplexing the peer runs requests strictly in order: those behind
     // the oldest never started, so they can safely go to another connection.
@@ -215,6 +229,7 @@ interface Waiter {
   resolve: (c: Connection) => void;
   reject: (e: Error) => void;
   queueable: boolean;
+  streaming: boolean;
 }
 
 /** Connections to one FastCGI address. */
@@ -226,7 +241,7 @@ export class FastCgiPool {
   private readonly keepAlive: boolean;
   private multiplex: boolean | "auto";
   private maxRequests = 1;
-  private readonly pipeline: number;
+  private pipeline: number;
   private probing: Promise<void> | null = null;
   private readonly conns = new Set<Connection>();
   private readonly idle: Connection[] = [];
@@ -246,8 +261,16 @@ export class FastCgiPool {
     // Multiplexing needs FCGI_KEEP_CONN: without it the peer closes after one request.
     this.multiplex = this.keepAlive ? (config.multiplex ?? "auto") : false;
     if (this.multiplex === true) this.maxRequests = 64;
-    this.pipeline = Math.max(1, Math.min(config.pipeline ?? 1, 16));
+    // Pipelining needs kept connections too: without FCGI_KEEP_CONN the peer closes after one request.
+    this.pipeline = this.keepAlive ? Math.max(1, Math.min(config.pipeline ?? 2, 16)) : 1;
     this.extraParams = Object.entries(config.params ?? {});
+  }
+
+  /** The peer refused a pipelined request: send one request at a time from now on. */
+  stopPipelining(why: string) {
+    if (this.pipeline === 1) return;
+    this.pipeline = 1;
+    this.log("warn", `FastCGI server at ${this.address} refused a pipelined request (${why}): pipelining off`);
   }
 
   get multiplexing(): boolean {
@@ -311,45 +334,56 @@ export class FastCgiPool {
   }
 
   /** Counts a request on `c`; a streamed body marks it so nothing is queued behind it. */
-  private assign(c: Connection, queueable: boolean): Connection {
+  private assign(c: Connection, streaming: boolean): Connection {
+    if (c.load === 0) c.busySince = Date.now();
     c.load++;
-    if (!queueable) c.writing++;
+    if (streaming) c.writing++;
     return c;
   }
 
-  /** `queueable`: the request has a whole body, so it may wait behind another (pipelining). */
-  private async acquire(queueable: boolean): Promise<Connection> {
+  /**
+   * `queueable`: the request may wait behind another on a kept connection
+   * (pipelining: a safe method with a whole body); `streaming`: its body is
+   * streamed, so nothing may be queued behind it.
+   */
+  private async acquire(queueable: boolean, streaming: boolean): Promise<Connection> {
     if (this.closed) throw new Error("FastCGI pool closed");
     if (this.multiplex === "auto") await this.probe();
+    return (
+      this.pick(queueable, streaming) ??
+      new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject, queueable, streaming }))
+    );
+  }
+
+  /** A connection for a request right now (idle, new, or one to queue behind), or null: wait. */
+  private pick(queueable: boolean, streaming: boolean): Connection | null {
     if (this.multiplex === true) {
       // Spec §3.3: the peer multiplexes, so fill one connection before opening another.
       for (const c of this.conns) {
-        if (!c.broken && c.load > 0 && c.load < this.maxRequests) return this.assign(c, queueable);
+        if (!c.broken && c.load > 0 && c.load < this.maxRequests) return this.assign(c, streaming);
       }
     }
     let c = this.idle.pop();
     while (c?.broken) c = this.idle.pop();
-    if (c !== undefined) {
-      if (c.idleTimer) clearTimeout(c.idleTimer);
-      c.idleTimer = null;
-      return this.assign(c, queueable);
-    }
+    if (c !== undefined) return this.assign(c, streaming);
     if (this.conns.size < this.maxConnections) {
       const conn = new Connection(this, this.target);
       this.conns.add(conn);
-      return this.assign(conn, queueable);
+      return this.assign(conn, streaming);
     }
-    if (queueable && this.pipeline > 1 && this.multiplex !== true) {
-      // Queue behind the least-loaded connection whose requests are fully written:
-      // the peer reads the next request once the current one ends.
+    // Never ahead of requests already waiting (they are served in order as connections free up).
+    if (queueable && this.pipeline > 1 && this.multiplex !== true && this.waiters.length === 0) {
+      // Queue behind the least-loaded connection whose requests are fully written and whose
+      // running request is not a slow one: the peer reads the next request once it ends.
+      const now = Date.now();
       let best: Connection | null = null;
       for (const k of this.conns) {
-        if (k.broken || k.writing > 0 || k.load >= this.pipeline) continue;
+        if (k.broken || k.writing > 0 || k.load >= this.pipeline || now - k.busySince > PIPELINE_BEHIND_MS) continue;
         if (best === null || k.load < best.load) best = k;
       }
-      if (best !== null) return this.assign(best, true);
+      if (best !== null) return this.assign(best, false);
     }
-    return new Promise<Connection>((resolve, reject) => this.waiters.push({ resolve, reject, queueable }));
+    return null;
   }
 
   /** A request ended on `c`: hand the connection to a waiter or keep it idle. */
@@ -366,15 +400,17 @@ export class FastCgiPool {
     if (this.multiplex === true ? c.load < this.maxRequests : c.load === 0) {
       const w = this.waiters.shift();
       if (w !== undefined) {
-        w.resolve(this.assign(c, w.queueable));
+        w.resolve(this.assign(c, w.streaming));
         return;
       }
-    } else if (c.load < this.pipeline && c.writing === 0) {
-      // Pipelining: only a request with a whole body may wait behind another.
-      const i = this.waiters.findIndex((w) => w.queueable);
-      if (i >= 0) {
-        const [w] = this.waiters.splice(i, 1);
-        w!.resolve(this.assign(c, true));
+    } else if (c.load < this.pipeline && c.writing === 0 && this.multiplex !== true) {
+      // Pipelining: the request queued behind the one that ended starts now. The first waiter
+      // may queue behind it if it is a safe method with a whole body; any other first waiter
+      // gets this connection once it is free (so a stream of GETs cannot starve a POST).
+      c.busySince = Date.now();
+      if (this.waiters[0]?.queueable) {
+        const w = this.waiters.shift()!;
+        w.resolve(this.assign(c, false));
         return;
       }
     }
@@ -383,15 +419,38 @@ export class FastCgiPool {
       c.socket.end();
       return;
     }
+    c.idleSince = Date.now();
     this.idle.push(c);
-    c.idleTimer = setTimeout(() => {
-      const i = this.idle.indexOf(c);
-      if (i >= 0) this.idle.splice(i, 1);
-      this.conns.delete(c);
-      c.broken = true;
-      c.socket.end();
-    }, this.idleTimeoutMs);
-    (c.idleTimer as { unref?: () => void }).unref?.();
+    // One sweep timer for the pool rather than a timer per release (a timer per request).
+    if (this.sweeper === null) this.scheduleSweep(this.idleTimeoutMs);
+  }
+
+  private sweeper: ReturnType<typeof setTimeout> | null = null;
+
+  /** Closes connections idle for idleTimeoutMs; runs while any connection is idle. */
+  private scheduleSweep(delay: number) {
+    this.sweeper = setTimeout(() => {
+      this.sweeper = null;
+      if (this.closed) return;
+      const now = Date.now();
+      let next = Number.POSITIVE_INFINITY;
+      // `idle` is a stack: the oldest idle connections are at the front.
+      for (let i = 0; i < this.idle.length; ) {
+        const c = this.idle[i]!;
+        const left = c.idleSince + this.idleTimeoutMs - now;
+        if (left > 0) {
+          next = Math.min(next, left);
+          i++;
+          continue;
+        }
+        this.idle.splice(i, 1);
+        this.conns.delete(c);
+        c.broken = true;
+        c.socket.end();
+      }
+      if (next !== Number.POSITIVE_INFINITY) this.scheduleSweep(next);
+    }, delay);
+    (this.sweeper as { unref?: () => void }).unref?.();
   }
 
   /** A connection broke: forget it, and let a waiter open a new one. */
@@ -403,7 +462,7 @@ export class FastCgiPool {
     if (w !== undefined && !this.closed) {
       const conn = new Connection(this, this.target);
       this.conns.add(conn);
-      w.resolve(this.assign(conn, w.queueable));
+      w.resolve(this.assign(conn, w.streaming));
     }
   }
 
@@ -416,19 +475,26 @@ export class FastCgiPool {
       () => conn?.socket.resume(),
     );
     const stderr = lineLogger(this.log, `${req.label} stderr`);
-    // Only whole bodies can be sent again, so only they may be pipelined.
+    // Only whole bodies can be sent again; only safe methods may be pipelined, so that a
+    // queued request that meets a closing connection can always be sent again.
     const replayable = req.body === null || req.body instanceof Uint8Array;
-    const safe = /^(GET|HEAD|OPTIONS)$/i.test(req.method ?? "");
+    const safe = isSafe(req.method);
+    const queueable = replayable && safe;
     let retried = false;
     const start = async () => {
-      const c = await this.acquire(replayable);
+      // Fast path, no await before the write: a kept connection is free now (and the peer was probed).
+      const now =
+        this.multiplex !== "auto" && !this.closed && this.waiters.length === 0
+          ? this.pick(queueable, !replayable)
+          : null;
+      const c = now ?? (await this.acquire(queueable, !replayable));
       try {
         if (cancelled) {
           this.release(c);
           return;
         }
         conn = c;
-        await c.ready;
+        if (!c.connected) await c.ready;
         await send(c);
       } finally {
         if (!replayable) c.writing--;
@@ -436,6 +502,8 @@ export class FastCgiPool {
     };
     const send = async (c: Connection) => {
       const id = c.allocateId();
+      // Sent behind a request still running (pipelined): the peer reads it once that one ends.
+      const queued = this.multiplex !== true && c.active.size > 0;
       const a: Active = {
         id,
         out,
@@ -443,26 +511,23 @@ export class FastCgiPool {
         label: req.label,
         aborted: false,
         touched: false,
-        replay: replayable && (this.pipeline > 1 || safe) ? attempt : null,
+        replay: queueable ? attempt : null,
         writingBody: false,
-        reused: c.served > 0,
+        queued,
+        reused: c.served > 0 || queued,
         retryOnReuse: safe && !retried,
       };
       active = a;
       c.active.set(id, a);
-      const head = [
-        encodeBeginRequest(id, FCGI.RESPONDER, this.keepAlive ? FCGI.KEEP_CONN : 0),
-        encodeParams(id, [...req.params, ...this.extraParams]),
-      ];
+      const flags = this.keepAlive ? FCGI.KEEP_CONN : 0;
+      const params = this.extraParams.length === 0 ? req.params : [...req.params, ...this.extraParams];
       const body = req.body;
       if (body === null || body instanceof Uint8Array) {
-        // The whole request in one write: fewer system calls per request.
-        if (body !== null && body.length > 0) head.push(encodeStream(FCGI.STDIN, id, body));
-        head.push(encodeRecord(FCGI.STDIN, id));
-        c.socket.write(concat(head));
+        // The whole request (BEGIN_REQUEST, PARAMS, STDIN) in one buffer and one write.
+        c.socket.write(encodeRequest(id, FCGI.RESPONDER, flags, params, body));
         return;
       }
-      c.socket.write(concat(head));
+      c.socket.write(encodeRequest(id, FCGI.RESPONDER, flags, params));
       a.writingBody = true;
       const sink = {
         write: (chunk: Uint8Array) => c.socket.write(encodeStream(FCGI.STDIN, id, chunk)),
@@ -523,8 +588,9 @@ export class FastCgiPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.reject(new Error("FastCGI pool closed"));
+    if (this.sweeper !== null) clearTimeout(this.sweeper);
+    this.sweeper = null;
     for (const c of this.idle.splice(0)) {
-      if (c.idleTimer) clearTimeout(c.idleTimer);
       c.broken = true;
       c.socket.destroy();
     }

@@ -33,8 +33,58 @@ function asciiLength(s: string): number {
 }
 
 /** Encodes pairs as the content of a PARAMS stream or a GET_VALUES(_RESULT) record. */
-export function encodeNameValuePairs(pairs: Iterable<NameValuePair>): Uint8Array {
-  // Meta-variables are almost always ASCII: measure once, then copy char codes (no TextEncoder per string).
+export function encodeNameValuePairs(input: Iterable<NameValuePair>): Uint8Array {
+  if (input instanceof Map) return encodeMap(input);
+  // Read twice below: a one-shot iterator (a generator) is collected first.
+  const pairs = (input[Symbol.iterator]() as unknown) === input ? [...input] : input;
+  // Meta-variables are almost always ASCII: measure, then copy char codes (no TextEncoder, no per-string objects).
+  let size = 0;
+  let ascii = true;
+  for (const [name, value] of pairs) {
+    const n = asciiLength(name);
+    const v = asciiLength(value);
+    if (n < 0 || v < 0) {
+      ascii = false;
+      break;
+    }
+    size += lengthSize(n) + lengthSize(v) + n + v;
+  }
+  if (!ascii) return encodeMixed(pairs);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const [name, value] of pairs) {
+    at = writeLength(out, at, name.length);
+    at = writeLength(out, at, value.length);
+    for (let i = 0; i < name.length; i++) out[at++] = name.charCodeAt(i);
+    for (let i = 0; i < value.length; i++) out[at++] = value.charCodeAt(i);
+  }
+  return out;
+}
+
+/** The same for a Map (meta-variables), without an entry array per pair. */
+function encodeMap(map: Map<string, string>): Uint8Array {
+  let size = 0;
+  let ascii = true;
+  map.forEach((value, name) => {
+    const n = asciiLength(name);
+    const v = asciiLength(value);
+    if (n < 0 || v < 0) ascii = false;
+    size += lengthSize(n) + lengthSize(v) + n + v;
+  });
+  if (!ascii) return encodeMixed(map);
+  const out = new Uint8Array(size);
+  let at = 0;
+  map.forEach((value, name) => {
+    at = writeLength(out, at, name.length);
+    at = writeLength(out, at, value.length);
+    for (let i = 0; i < name.length; i++) out[at++] = name.charCodeAt(i);
+    for (let i = 0; i < value.length; i++) out[at++] = value.charCodeAt(i);
+  });
+  return out;
+}
+
+/** Pairs with non-ASCII strings: those are encoded as UTF-8. */
+function encodeMixed(pairs: Iterable<NameValuePair>): Uint8Array {
   const items: Array<string | Uint8Array> = [];
   let size = 0;
   for (const [name, value] of pairs) {

@@ -155,6 +155,56 @@ export function encodeParams(requestId: number, pairs: Iterable<NameValuePair>):
   return out;
 }
 
+/** Bytes {@link encodeStream} produces for `n` content bytes (0 for none). */
+function streamSize(n: number): number {
+  const full = Math.floor(n / 65528);
+  const rest = n - full * 65528;
+  return full * (8 + 65528) + (rest > 0 ? 8 + rest + ((8 - (rest & 7)) & 7) : 0);
+}
+
+/** Writes `data` as records of `type` at `at` (as {@link encodeStream}); returns the end offset. */
+function writeStream(out: Uint8Array, at: number, type: number, requestId: number, data: Uint8Array): number {
+  for (let from = 0; from < data.length; ) {
+    const len = Math.min(65528, data.length - from);
+    const pad = (8 - (len & 7)) & 7;
+    header(type, requestId, len, pad, out, at);
+    out.set(data.subarray(from, from + len), at + 8);
+    at += 8 + len + pad;
+    from += len;
+  }
+  return at;
+}
+
+/**
+ * A whole request head in one buffer: BEGIN_REQUEST, the PARAMS stream and its
+ * terminating empty record, then — when `stdin` is given (`null`: no body) — the
+ * STDIN stream and its empty record. `stdin` undefined: the body follows as
+ * separate STDIN records.
+ */
+export function encodeRequest(
+  requestId: number,
+  role: number,
+  flags: number,
+  pairs: Iterable<NameValuePair>,
+  stdin?: Uint8Array | null,
+): Uint8Array {
+  const params = encodeNameValuePairs(pairs);
+  const bodyLen = stdin === undefined ? 0 : streamSize(stdin?.length ?? 0) + 8;
+  const out = new Uint8Array(16 + streamSize(params.length) + 8 + bodyLen);
+  header(FCGI.BEGIN_REQUEST, requestId, 8, 0, out, 0);
+  out[8] = (role >> 8) & 0xff;
+  out[9] = role & 0xff;
+  out[10] = flags & 0xff;
+  let at = writeStream(out, 16, FCGI.PARAMS, requestId, params);
+  header(FCGI.PARAMS, requestId, 0, 0, out, at);
+  at += 8;
+  if (stdin !== undefined) {
+    if (stdin !== null) at = writeStream(out, at, FCGI.STDIN, requestId, stdin);
+    header(FCGI.STDIN, requestId, 0, 0, out, at);
+  }
+  return out;
+}
+
 /** A management query (spec §4.1): names only, empty values. */
 export function encodeGetValues(names: Iterable<string>): Uint8Array {
   const pairs: NameValuePair[] = [];

@@ -77,14 +77,24 @@ export function metaVariables(
   else env.set("CONTENT_LENGTH", "");
 
   for (const [name, value] of req.headers) {
-    const lower = name.toLowerCase();
-    if (SKIP.has(lower)) continue;
-    // Names with "_" or odd characters would collide with real ones after mapping (X_Forwarded vs X-Forwarded).
-    if (!NAME_OK.test(name)) continue;
-    const key = `HTTP_${name.toUpperCase().replaceAll("-", "_")}`;
+    const key = metaName(name);
+    if (key === null) continue;
     const prev = env.get(key);
     // RFC 9110 §5.3: repeated fields join with ", "; cookies with "; " (RFC 6265 §5.4).
-    env.set(key, prev === undefined ? value : `${prev}${lower === "cookie" ? "; " : ", "}${value}`);
+    env.set(key, prev === undefined ? value : `${prev}${key === "HTTP_COOKIE" ? "; " : ", "}${value}`);
   }
   return env;
+}
+
+/** Header name → HTTP_* name (null: not passed), remembered for the names clients keep sending. */
+const metaNames = new Map<string, string | null>();
+
+function metaName(name: string): string | null {
+  let key = metaNames.get(name);
+  if (key !== undefined) return key;
+  // Names with "_" or odd characters would collide with real ones after mapping (X_Forwarded vs X-Forwarded).
+  key = SKIP.has(name.toLowerCase()) || !NAME_OK.test(name) ? null : `HTTP_${name.toUpperCase().replaceAll("-", "_")}`;
+  if (metaNames.size >= 512) metaNames.clear();
+  metaNames.set(name, key);
+  return key;
 }

@@ -89,6 +89,21 @@ export class OutputChannel {
     }
   }
 
+  /**
+   * Everything left, when the output already ended successfully (nothing more
+   * can come); else null and the queue is untouched.
+   */
+  takeAll(): Uint8Array[] | null {
+    if (!this.done || this.failure !== null) return null;
+    const all = this.queue.splice(0);
+    this.queued = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.resume();
+    }
+    return all;
+  }
+
   /** Failures win over queued data: used when the head is not complete yet. */
   get failed(): CgiAbortedError | null {
     return this.failure;
@@ -123,7 +138,7 @@ function errorFor(err: CgiAbortedError): CgiResult {
 
 /** Reads the head from `out`; the rest of `out` becomes the body. */
 export async function readResponse(out: OutputChannel, opts: ParseOptions): Promise<CgiResult> {
-  let buf = new Uint8Array(0);
+  let buf: Uint8Array = new Uint8Array(0);
   let head: { end: number; bodyStart: number } | null = null;
   while (head === null) {
     let chunk: Uint8Array | null;
@@ -142,10 +157,13 @@ export async function readResponse(out: OutputChannel, opts: ParseOptions): Prom
       };
     }
     const scanFrom = buf.length;
-    const next = new Uint8Array(buf.length + chunk.length);
-    next.set(buf);
-    next.set(chunk, buf.length);
-    buf = next;
+    if (scanFrom === 0) buf = chunk;
+    else {
+      const next = new Uint8Array(buf.length + chunk.length);
+      next.set(buf);
+      next.set(chunk, buf.length);
+      buf = next;
+    }
     head = findHeadEnd(buf, scanFrom);
     if (head === null && buf.length > opts.maxHeaderBytes) {
       opts.cancel();
@@ -216,6 +234,23 @@ export async function readResponse(out: OutputChannel, opts: ParseOptions): Prom
   };
 }
 
+/** The rest of the output in one piece when it already ended successfully, else null. */
+function takeWhole(out: OutputChannel, first: Uint8Array): Uint8Array | null {
+  const more = out.takeAll();
+  if (more === null) return null;
+  if (more.length === 0) return first;
+  let size = first.length;
+  for (const m of more) size += m.length;
+  const body = new Uint8Array(size);
+  body.set(first);
+  let at = first.length;
+  for (const m of more) {
+    body.set(m, at);
+    at += m.length;
+  }
+  return body;
+}
+
 function makeBody(out: OutputChannel, first: Uint8Array, length: number | null, opts: ParseOptions): CgiBody {
   let started = false;
   let cancelled = false;
@@ -224,9 +259,30 @@ function makeBody(out: OutputChannel, first: Uint8Array, length: number | null, 
     cancelled = true;
     opts.cancel();
   };
+  let complete: Uint8Array | null = null;
+  const whole = takeWhole(out, first);
+  if (whole !== null) {
+    if (length === null || whole.length >= length) {
+      complete = length === null || whole.length === length ? whole : whole.subarray(0, length);
+    } else first = whole; // fewer bytes than announced: iterating reports it
+  }
+  if (complete !== null) {
+    const bytes = complete;
+    return {
+      length,
+      cancel,
+      complete: bytes,
+      async *[Symbol.asyncIterator]() {
+        if (started) throw new Error("a CGI response body can be read once");
+        started = true;
+        if (bytes.length > 0) yield bytes;
+      },
+    };
+  }
   return {
     length,
     cancel,
+    complete: null,
     async *[Symbol.asyncIterator]() {
       if (started) throw new Error("a CGI response body can be read once");
       started = true;

@@ -64,11 +64,16 @@ export interface FastCgiTarget {
   /** Multiplex requests on one connection: "auto" asks the peer (FCGI_MPXS_CONNS). Default "auto". */
   multiplex?: boolean | "auto";
   /**
-   * Without multiplexing: how many requests may wait on one kept connection
-   * (default 1, spec behaviour). 2 sends the next request while the current
-   * one runs, so a php-fpm worker starts it without waiting for a round
-   * trip through the server; a request queued behind one that crashes or
-   * times out fails with it (502). Opt-in.
+   * Without multiplexing: how many requests may be on one kept connection at
+   * once (default 2; 1 = strictly one at a time). With 2, when every
+   * connection is busy a GET/HEAD/OPTIONS request with a whole body is sent
+   * behind a running one (never behind one that has run over 100 ms or is
+   * still streaming its body, never ahead of requests already waiting), so
+   * the php-fpm worker starts it as soon as the current one ends instead of
+   * waiting for a round trip through the server. Only safe methods are
+   * queued, so one that meets a connection the peer closed (pm.max_requests)
+   * is sent again; a peer that answers FCGI_CANT_MPX_CONN to a queued
+   * request gets it again alone and the pool stops pipelining.
    */
   pipeline?: number;
   /** Extra FastCGI params for every request. */
@@ -104,6 +109,15 @@ export interface CgiBody extends AsyncIterable<Uint8Array> {
   readonly length: number | null;
   /** Stop the program / FastCGI request (client went away). Safe to call twice. */
   cancel(): void;
+  /**
+   * The whole body, when the program had already finished (successfully,
+   * with no fewer bytes than an announced Content-Length) by the time its head
+   * was parsed — typical for small pages over FastCGI, where php-fpm sends
+   * output and END_REQUEST together. Else null. A server can send it as a
+   * byte body (head and body in one write, with a Content-Length) instead of
+   * iterating; iterating still works and yields the same bytes.
+   */
+  readonly complete: Uint8Array | null;
 }
 
 export type CgiResult =

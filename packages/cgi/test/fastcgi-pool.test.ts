@@ -27,19 +27,31 @@ interface Peer {
   connections: number;
   maxConcurrentOnOneConnection: number;
   getValues: number;
+  /** Requests answered with FCGI_CANT_MPX_CONN. */
+  refused: number;
+  /** Request methods seen while another request ran on the same connection. */
+  concurrentMethods: string[];
   /** BEGIN_REQUEST flags seen. */
   flags: number[];
   sockets: Set<Socket>;
 }
 
 /** A responder that answers after all STDIN arrived, delaying each answer so requests overlap. */
-async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: boolean }): Promise<Peer> {
+async function startPeer(opts: {
+  mpx: boolean;
+  maxConns?: number;
+  garbage?: boolean;
+  /** Answer FCGI_CANT_MPX_CONN to a request that arrives while another runs on the connection. */
+  refuseConcurrent?: boolean;
+}): Promise<Peer> {
   const peer: Peer = {
     server: createServer(),
     address: "",
     connections: 0,
     maxConcurrentOnOneConnection: 0,
     getValues: 0,
+    refused: 0,
+    concurrentMethods: [],
     flags: [],
     sockets: new Set(),
   };
@@ -50,6 +62,7 @@ async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: bool
     const decoder = new FcgiDecoder();
     const params = new Map<number, Uint8Array[]>();
     const open = new Set<number>();
+    const refused = new Set<number>();
     let counted = false;
     socket.on("data", (chunk: Uint8Array) => {
       for (const r of decoder.push(chunk).records) {
@@ -63,6 +76,16 @@ async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: bool
         if (!counted && r.type === "begin-request") {
           counted = true;
           peer.connections++;
+        }
+        if (r.type === "begin-request" && opts.refuseConcurrent && open.size > 0) {
+          peer.refused++;
+          refused.add(r.requestId);
+          socket.write(encodeEndRequest(r.requestId, 0, FCGI.CANT_MPX_CONN));
+          continue;
+        }
+        if (refused.has(r.requestId)) {
+          if (r.type === "stdin" && r.data.length === 0) refused.delete(r.requestId);
+          continue;
         }
         if (r.type === "begin-request") {
           peer.flags.push(r.flags);
@@ -80,6 +103,7 @@ async function startPeer(opts: { mpx: boolean; maxConns?: number; garbage?: bool
             at += p.length;
           }
           const env = new Map(decodeNameValuePairs(bytes)!);
+          if (open.size > 1) peer.concurrentMethods.push(env.get("REQUEST_METHOD") ?? "");
           setTimeout(() => {
             if (opts.garbage) {
               socket.write(new Uint8Array([9, 9, 9, 9, 9, 9, 9, 9]));
@@ -144,7 +168,11 @@ describe("FastCGI pool", () => {
   it("one request per connection without multiplexing, bounded by maxConnections and FCGI_MAX_CONNS, kept alive", async () => {
     const peer = await startPeer({ mpx: false, maxConns: 3 });
     try {
-      const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address, maxConnections: 5 } });
+      const site = gateway.site({
+        root: dir,
+        match: ".php",
+        fastcgi: { address: peer.address, maxConnections: 5, pipeline: 1 },
+      });
       const out = await Promise.all(Array.from({ length: 12 }, (_, i) => site.handle(req(i)).then(text)));
       for (const [i, t] of out.entries()) assert.match(t, new RegExp(`i=${i}$`));
       assert.equal(peer.maxConcurrentOnOneConnection, 1);
@@ -154,6 +182,50 @@ describe("FastCGI pool", () => {
       await site.handle(req(99)).then(text);
       assert.equal(peer.connections, 3);
     } finally {
+      await stopPeer(peer);
+    }
+  });
+
+  it("pipelines GETs by default (two per connection at most), never a POST", async () => {
+    const peer = await startPeer({ mpx: false, maxConns: 2 });
+    try {
+      const site = gateway.site({ root: dir, match: ".php", fastcgi: { address: peer.address } });
+      const post = (i: number) => ({
+        method: "POST",
+        target: `/a.php?i=${i}`,
+        headers: [["Content-Length", "2"]] as Array<[string, string]>,
+        body: new TextEncoder().encode("ab"),
+      });
+      const out = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => site.handle(i % 4 === 3 ? post(i) : req(i)).then(text)),
+      );
+      for (const [i, t] of out.entries()) assert.match(t, new RegExp(`i=${i}$`));
+      assert.equal(peer.connections, 2);
+      assert.equal(peer.maxConcurrentOnOneConnection, 2);
+      assert.ok(peer.concurrentMethods.length > 0);
+      // A request is only ever queued behind another if it is safe to send again.
+      assert.ok(peer.concurrentMethods.every((m) => m === "GET"));
+    } finally {
+      await stopPeer(peer);
+    }
+  });
+
+  it("a peer that refuses a pipelined request (FCGI_CANT_MPX_CONN): it is sent again alone, pipelining stops", async () => {
+    const peer = await startPeer({ mpx: false, maxConns: 2, refuseConcurrent: true });
+    const logs: string[] = [];
+    const gw = createGateway({ log: (_, m) => logs.push(m) });
+    try {
+      const site = gw.site({ root: dir, match: ".php", fastcgi: { address: peer.address } });
+      const out = await Promise.all(Array.from({ length: 12 }, (_, i) => site.handle(req(i)).then(text)));
+      for (const [i, t] of out.entries()) assert.match(t, new RegExp(`i=${i}$`));
+      assert.ok(peer.refused >= 1);
+      assert.ok(logs.some((l) => /pipelining off/.test(l)));
+      // Afterwards one request per connection at a time.
+      const refusedBefore = peer.refused;
+      await Promise.all(Array.from({ length: 8 }, (_, i) => site.handle(req(100 + i)).then(text)));
+      assert.equal(peer.refused, refusedBefore);
+    } finally {
+      await gw.close();
       await stopPeer(peer);
     }
   });
