@@ -6,15 +6,15 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { AppStatus } from "../src/status.ts";
 import { Client, get } from "./helpers.ts";
-import { startRedis } from "./redis-server.ts";
+import { freePort, startRedis } from "./redis-server.ts";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "wirehouse.mjs");
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 
 /** Runs `wirehouse serve --workers 2 …extra` on a random port until both workers are up; `use` gets the port and the output so far. */
 async function withWorkers(extra: string[], use: (port: number, out: () => string) => Promise<void>): Promise<void> {
-  // A fixed port is needed (every worker must bind the same one): pick one at random.
-  const port = 20_000 + Math.floor(Math.random() * 30_000);
+  // A fixed port is needed (every worker must bind the same one): one the OS just had free.
+  const port = await freePort();
   const child = spawn(
     process.execPath,
     [
@@ -96,8 +96,8 @@ async function acrossWorkers(port: number): Promise<void> {
 
 describe("--workers", () => {
   it("two worker processes serve one port; SIGTERM stops them all", { timeout: 60_000 }, async () => {
-    // A fixed port is needed (every worker must bind the same one): pick one at random.
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    // A fixed port is needed (every worker must bind the same one): one the OS just had free.
+    const port = await freePort();
     const child = spawn(
       process.execPath,
       [...(g.Deno ? ["run", "-A"] : []), bin, "serve", "--workers", "2", "--port", String(port), "--host", "127.0.0.1"],
