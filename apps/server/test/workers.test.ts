@@ -8,7 +8,9 @@ import type { AppStatus } from "../src/status.ts";
 import { Client, get } from "./helpers.ts";
 import { freePort, startRedis } from "./redis-server.ts";
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "wirehouse.mjs");
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, "..", "bin", "wirehouse.mjs");
+const workersSite = join(here, "fixtures", "workers-site", "settings.js");
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 
 /** Runs `wirehouse serve --workers 2 …extra` on a random port until both workers are up; `use` gets the port and the output so far. */
@@ -94,6 +96,46 @@ async function acrossWorkers(port: number): Promise<void> {
   }
 }
 
+/**
+ * Two /where clients on different workers (each learns its worker's client count on
+ * connect): 60 messages alternating text and binary from one reach the other exactly
+ * once, in order, with their type and bytes; and back.
+ */
+async function binaryAcrossWorkers(port: number): Promise<void> {
+  const clients: Client[] = [];
+  try {
+    const open = async () => {
+      const c = new Client(`ws://127.0.0.1:${port}/where`);
+      clients.push(c);
+      await c.opened;
+      return { c, here: await c.nextMatching(/^here \d+$/) };
+    };
+    const first = await open();
+    assert.equal(first.here, "here 1");
+    let other: Client | undefined;
+    for (let i = 1; i < 24 && !other; i++) {
+      const next = await open();
+      if (next.here === "here 1") other = next.c;
+    }
+    assert.ok(other, "no /where client landed on the second worker in 23 tries");
+    const payload = (i: number) => new Uint8Array([i, 0, 255, 0xc3, 0x28, 0xfe]); // not UTF-8
+    for (let i = 0; i < 60; i++) other.ws.send(i % 2 ? payload(i) : `t${i} ✓`);
+    for (let i = 0; i < 60; i++) {
+      const m = await first.c.next();
+      if (i % 2) {
+        assert.equal(m.binary, true, `message ${i} binary`);
+        assert.deepEqual([...(m.data as Buffer)], [...payload(i)], `message ${i} bytes`);
+      } else assert.deepEqual(m, { data: `t${i} ✓`, binary: false }, `message ${i}`);
+    }
+    first.c.ws.send(payload(200));
+    const back = await other.next();
+    assert.equal(back.binary, true);
+    assert.deepEqual([...(back.data as Buffer)], [...payload(200)]);
+  } finally {
+    for (const c of clients) c.ws.terminate();
+  }
+}
+
 describe("--workers", () => {
   it("two worker processes serve one port; SIGTERM stops them all", { timeout: 60_000 }, async () => {
     // A fixed port is needed (every worker must bind the same one): one the OS just had free.
@@ -128,16 +170,17 @@ describe("--workers", () => {
     }
   });
 
-  it("without Redis, the primary relays websocket-script broadcasts between the workers (in-host relay)", {
+  it("without Redis, the primary relays websocket-script broadcasts between the workers (in-host relay): once, in order, text and binary", {
     timeout: 60_000,
   }, async () => {
-    await withWorkers(["--status", "/_status"], async (port, out) => {
+    await withWorkers(["--config", workersSite, "--status", "/_status"], async (port, out) => {
       assert.match(
         out(),
         /2 workers \(pids [\d, ]+\); topics relayed between workers \(in-host relay on 127\.0\.0\.1:\d+\)/,
       );
       assert.equal((out().match(/pubsub: in-host relay via the primary \(127\.0\.0\.1:\d+\)/g) ?? []).length, 2);
       await acrossWorkers(port);
+      await binaryAcrossWorkers(port);
       // The status (of whichever worker answers) shows the relay's counters.
       const st = JSON.parse((await get(port, "/_status")).body) as AppStatus;
       assert.equal(st.pubsub.kind, "relay");
