@@ -8,30 +8,10 @@ import ejs from "ejs";
 import { MemoryFiles, PageEngine, WebsocketScriptHost } from "../src/index.ts";
 import { loadQuickJS } from "../src/quickjs.ts";
 import { ScriptEngine } from "../src/ws-engine.ts";
+import { EJS, SJS } from "./page.ts";
 
 const secondsArg = process.argv.indexOf("--seconds");
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3;
-
-const SJS = `<!doctype html>
-<html><head><title><?= title ?></title></head><body>
-<?js var title = "Shop & more"; var items = []; for (var i = 0; i < 20; i++) items.push({ name: "item <" + i + ">", price: i * 1.5, cls: i % 2 ? "odd" : "even" }); ?>
-<h1><?= title ?></h1>
-<ul>
-<?js for (const item of items) { ?>  <li class="<?= item.cls ?>"><?= item.name ?>: <?= item.price.toFixed(2) ?></li>
-<?js } ?></ul>
-<p>Requested <?= request.path ?></p>
-</body></html>
-`;
-const EJS = `<!doctype html>
-<html><head><title><%= title %></title></head><body>
-<% var title = "Shop & more"; var items = []; for (var i = 0; i < 20; i++) items.push({ name: "item <" + i + ">", price: i * 1.5, cls: i % 2 ? "odd" : "even" }); -%>
-<h1><%= title %></h1>
-<ul>
-<% for (const item of items) { %>  <li class="<%= item.cls %>"><%= item.name %>: <%= item.price.toFixed(2) %></li>
-<% } -%></ul>
-<p>Requested <%= request.path %></p>
-</body></html>
-`;
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");

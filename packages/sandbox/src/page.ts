@@ -21,7 +21,7 @@ import {
   type QuickJSHandle,
 } from "./quickjs.ts";
 import type { KeyValueStore } from "./storage.ts";
-import { type CompiledTemplate, compileScript, compileTemplate } from "./template.ts";
+import { type CompiledTemplate, compileScript, compileTemplate, SITE_STRIDE } from "./template.ts";
 
 /** The request as the page sees it (`request` in the script). Everything must be JSON-serializable. */
 export interface PageRequest {
@@ -85,8 +85,16 @@ interface CacheEntry {
   tpl: CompiledTemplate;
 }
 
-/** A compiled template and the API globals its code names. */
-type Loaded = CompiledTemplate & { needs?: Set<string> };
+/**
+ * A compiled template, the API globals its code names, the optional
+ * built-ins it may use (`null`: all of them) and the files it includes by a
+ * literal name (`null`: it also includes by a computed name).
+ */
+type Loaded = CompiledTemplate & {
+  needs?: Set<string>;
+  builtins?: Set<keyof Intrinsics> | null;
+  includes?: string[] | null;
+};
 
 interface RenderState {
   ctx: QuickJSContext;
@@ -119,12 +127,14 @@ const OP_FETCH = 9;
  * function in the prelude costs ~50 µs to compile on the machines we measured),
  * so a page gets only the API globals its code names: the compiled template
  * records them ({@link apiNeeds}) and the prelude defines just those. Output is
- * an array of strings plus the indices of `<?= ?>` entries; the run ends with
- * one JSON string that the host parses, escapes and joins.
+ * the values array `__o` and the sites array `__s` (see template.ts; `print`
+ * pushes a raw value and `-(its index + 1)` as its site); the run ends with
+ * one string ({@link TAIL}) that the host splits, fills with the static texts,
+ * escapes and joins.
  */
 const API: Record<string, string> = {
-  print: "var print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]))};",
-  println: `var println=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]));__o.push("\\n")};`,
+  print: "var print=function(){for(var i=0;i<arguments.length;i++)__s.push(-__o.push(String(arguments[i])))};",
+  println: `var println=function(){for(var i=0;i<arguments.length;i++)__s.push(-__o.push(String(arguments[i])));__s.push(-__o.push("\\n"))};`,
   escapeHtml:
     `var escapeHtml=function(v){v=v==null?"":String(v);` +
     `return v.split("&").join("&amp;").split("<").join("&lt;").split(">").join("&gt;").split('"').join("&quot;").split("'").join("&#39;")};`,
@@ -169,12 +179,64 @@ export function apiNeeds(code: string): Set<string> {
   return needs;
 }
 
-const HEAD = "var __o=[],__x=[],__R=0,__t;";
+/**
+ * Built-ins that cost a fresh context 10–40 µs each and that a page gets only
+ * when some code it runs names them (the rest of {@link PAGE_INTRINSICS}, or
+ * of the host's `intrinsics`, is always there). Matching is by word in the
+ * code, strings and comments included, so it errs towards adding them; a `/`
+ * anywhere (a regular-expression literal may be there) adds RegExp.
+ */
+const LAZY_BUILTINS: [keyof Intrinsics, RegExp][] = [
+  ["Date", /\bDate\b/],
+  ["RegExp", /\/|\b(?:RegExp|match|matchAll|search)\b/],
+  ["MapSet", /\b(?:Map|Set|WeakMap|WeakSet)\b/],
+  ["Promise", /\b(?:Promise|async|await|then|import|fetch|fromAsync)\b/],
+  ["StringNormalize", /\bnormalize\b/],
+];
+/** Code that can list or reach globals by computed name gets every built-in. */
+const ALL_BUILTINS =
+  /\b(?:eval|globalThis|Function|constructor|Reflect|getOwnPropertyNames|getOwnPropertyDescriptors)\b/;
+/** `include` called with a string literal (as `<?import ?>` compiles), or any other mention of `include`. */
+const INCLUDE = /\binclude\b(\s*\(\s*(?:"((?:[^"\\\n]|\\.)*)"|'([^'\\\n]*)')\s*\))?/g;
+
+/** The optional built-ins a piece of page code may use (`null`: all). */
+export function builtinNeeds(code: string): Set<keyof Intrinsics> | null {
+  if (ALL_BUILTINS.test(code)) return null;
+  const rest = code.replace(INCLUDE, "");
+  const needs = new Set<keyof Intrinsics>();
+  for (const [name, re] of LAZY_BUILTINS) if (re.test(rest)) needs.add(name);
+  return needs;
+}
+
+/** The files code includes by literal name, relative to it (`null`: it also includes by a computed name). */
+export function staticIncludes(code: string): string[] | null {
+  const out: string[] = [];
+  for (const m of code.matchAll(INCLUDE)) {
+    if (m[1] === undefined) return null;
+    if (m[3] !== undefined) out.push(m[3]);
+    else {
+      try {
+        out.push(JSON.parse(`"${m[2]}"`) as string);
+      } catch {
+        return null;
+      }
+    }
+  }
+  return out;
+}
+
+const HEAD = "var __o=[],__s=[],__R=0;";
 /** API globals that call the host through `__h`. */
 const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "events", "fetch"]);
-/** The last expression of a run: everything the host needs, as one JSON string. */
+/**
+ * The last expression of a run: everything the host needs as one string,
+ * `sites \x01 values.length \x01 response JSON \x01 values joined by \0`.
+ * Values become strings by `join` (null and undefined: ""); one containing
+ * \0 makes the count differ and the host asks for {@link VALUES_JSON} instead.
+ */
 const TAIL =
-  "\n;JSON.stringify(__R?[__o,__x,[response.status,response.type,response._h,response._c,response._b]]:[__o,__x])";
+  '\n;__s.join(",")+"\\x01"+__o.length+"\\x01"+(__R?JSON.stringify([response.status,response.type,response._h,response._c,response._b]):"")+"\\x01"+__o.join("\\0")';
+const VALUES_JSON = 'JSON.stringify(__o.map(function(v){return v==null?"":String(v)}))';
 
 export class PageEngine {
   private broken = false;
@@ -182,6 +244,8 @@ export class PageEngine {
   private guard: GuardedRuntime;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly intrinsics: Intrinsics;
+  /** Intrinsics without some optional built-ins, by the list of those left out. */
+  private readonly trimmed = new Map<string, Intrinsics>();
   private disposed = false;
 
   /** Loads QuickJS (once per thread) and returns an engine. */
@@ -203,7 +267,7 @@ export class PageEngine {
       ctx.setProp(ctx.global, "__h", h);
       h.dispose();
       const r = ctx.evalCode(
-        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++)__x.push(__o.push((__t=(i))==null?"":""+__t)-1);${TAIL}`,
+        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null));__s.push(1)}print(1);${TAIL}`,
         "<warm-up>",
       );
       if (r.error) r.error.dispose();
@@ -253,7 +317,7 @@ export class PageEngine {
     if (this.broken) await this.recover();
     const tpl = this.compile(path);
     const file = tpl.file;
-    const ctx = this.guard.runtime.newContext({ intrinsics: this.intrinsics });
+    const ctx = this.guard.runtime.newContext({ intrinsics: this.contextIntrinsics(tpl) });
     const state: RenderState = {
       ctx,
       stack: [file],
@@ -277,7 +341,7 @@ export class PageEngine {
       let result = ctx.evalCode(source, file);
       this.guard.stop();
       if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
-      let json = ctx.getString(result.value);
+      let out = ctx.getString(result.value);
       result.value.dispose();
       if (state.pending.size > 0 || this.guard.runtime.hasPendingJob()) {
         // The page started promises (fetch): run them to completion, then read the output again.
@@ -286,10 +350,10 @@ export class PageEngine {
         result = ctx.evalCode(TAIL, "<wirehouse>");
         this.guard.stop();
         if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
-        json = ctx.getString(result.value);
+        out = ctx.getString(result.value);
         result.value.dispose();
       }
-      return this.finish(state, json);
+      return this.finish(state, out, mapStack);
     } catch (e) {
       if (!isEngineFault(e)) throw e;
       // The WebAssembly instance trapped (seen when memory runs out inside a
@@ -300,6 +364,50 @@ export class PageEngine {
       this.guard.stop();
       if (!this.broken) ctx.dispose();
     }
+  }
+
+  /**
+   * The built-ins of a context for `page`: the engine's intrinsics without
+   * the optional ones ({@link LAZY_BUILTINS}) that neither the page nor any
+   * file it includes by literal name (recursively) may use.
+   */
+  private contextIntrinsics(page: Loaded): Intrinsics {
+    const wanted = new Set<keyof Intrinsics>();
+    if (!this.collectBuiltins(page, wanted, new Set([page.file]))) return this.intrinsics;
+    let key = "";
+    for (const [name] of LAZY_BUILTINS) if (!wanted.has(name) && this.intrinsics[name]) key += `${name},`;
+    if (key === "") return this.intrinsics;
+    let intrinsics = this.trimmed.get(key);
+    if (!intrinsics) {
+      intrinsics = { ...this.intrinsics };
+      for (const [name] of LAZY_BUILTINS) if (!wanted.has(name)) intrinsics[name] = false;
+      this.trimmed.set(key, intrinsics);
+    }
+    return intrinsics;
+  }
+
+  /** Adds the optional built-ins `tpl` and its static includes may use to `wanted`; false when that is all of them. */
+  private collectBuiltins(tpl: Loaded, wanted: Set<keyof Intrinsics>, seen: Set<string>): boolean {
+    if (tpl.builtins === undefined) {
+      tpl.builtins = builtinNeeds(tpl.code);
+      tpl.includes = staticIncludes(tpl.code);
+    }
+    if (tpl.builtins === null || tpl.includes === null || tpl.includes === undefined) return false;
+    for (const name of tpl.builtins) wanted.add(name);
+    for (const target of tpl.includes) {
+      let path: string;
+      let included: Loaded | undefined;
+      try {
+        path = resolveSitePath(tpl.file, target);
+        if (seen.has(path)) continue;
+        seen.add(path);
+        included = this.load(path);
+      } catch {
+        continue; // the include fails when the page runs, with its own error
+      }
+      if (included && !this.collectBuiltins(included, wanted, seen)) return false;
+    }
+    return true;
   }
 
   /** Code defining the API globals `tpl` names that this context lacks (one line). */
@@ -378,14 +486,35 @@ export class PageEngine {
     }
   }
 
-  private finish(state: RenderState, json: string): PageResult {
-    const [parts, escaped, meta] = JSON.parse(json) as [
-      string[],
-      number[],
-      [unknown, unknown, [string, string][], [string, string, CookieOptions | null][], unknown]?,
-    ];
-    for (const i of escaped) parts[i] = escapeHtml(parts[i]!);
-    let body = parts.join("");
+  /** Turns the page's {@link TAIL} string into the response (the context is still alive). */
+  private finish(state: RenderState, tail: string, mapStack: (s: string) => string): PageResult {
+    const a = tail.indexOf("\x01");
+    const b = tail.indexOf("\x01", a + 1);
+    const c = tail.indexOf("\x01", b + 1);
+    const count = Number(tail.slice(a + 1, b));
+    if (c < 0 || !Number.isInteger(count)) throw corrupted(state);
+    let values: string[] = count === 0 ? [] : tail.slice(c + 1).split("\0");
+    if (values.length !== count) {
+      // A value contains \0: ask for the values as JSON.
+      this.guard.start();
+      const r = state.ctx.evalCode(VALUES_JSON, "<wirehouse>");
+      this.guard.stop();
+      if (r.error) throw this.guard.toError(state.ctx, r.error, mapStack);
+      values = JSON.parse(state.ctx.getString(r.value)) as string[];
+      r.value.dispose();
+      if (!Array.isArray(values)) throw corrupted(state);
+    }
+    const metaJson = tail.slice(b + 1, c);
+    const meta = metaJson
+      ? (JSON.parse(metaJson) as [
+          unknown,
+          unknown,
+          [string, string][],
+          [string, string, CookieOptions | null][],
+          unknown,
+        ])
+      : undefined;
+    let body = joinOutput(a > 0 ? tail.slice(0, a).split(",") : [], values, state);
     let status = 200;
     let type = "text/html; charset=utf-8";
     const headers: [string, string][] = [];
@@ -583,6 +712,49 @@ const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;"
 
 function escapeHtml(s: string): string {
   return /[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : s;
+}
+
+/**
+ * The page's output: each site number (see template.ts) puts its static
+ * texts around its next values, escaped; a negative site `-(i + 1)` is the
+ * raw (`print`) value at index i. Values pushed by other code are skipped;
+ * a raw site that does not point at the next value is refused, so that no
+ * `<?= ?>` value can ever be output unescaped.
+ */
+function joinOutput(sites: string[], values: string[], state: RenderState): string {
+  let tpl: CompiledTemplate | undefined;
+  let body = "";
+  let v = 0;
+  for (const entry of sites) {
+    const n = Number(entry);
+    if (n < 0) {
+      const i = -n - 1;
+      if (i < v || i >= values.length) throw corrupted(state);
+      v = i + 1;
+      body += values[i];
+      continue;
+    }
+    const serial = Math.floor(n / SITE_STRIDE);
+    if (tpl?.serial !== serial) tpl = templateOf(serial, state);
+    const texts = tpl?.sites[n - serial * SITE_STRIDE];
+    if (texts === undefined) throw corrupted(state);
+    body += texts[0];
+    for (let t = 1; t < texts.length; t++) {
+      const value = values[v++];
+      if (value !== undefined) body += escapeHtml(value);
+      body += texts[t];
+    }
+  }
+  return body;
+}
+
+function templateOf(serial: number, state: RenderState): CompiledTemplate | undefined {
+  for (const [tpl] of state.files.values()) if (tpl.serial === serial) return tpl;
+  return undefined;
+}
+
+function corrupted(state: RenderState): ScriptError {
+  return new ScriptError("Error", "the page overwrote its output buffers (__o, __s)", state.stack[0]);
 }
 
 function checkHeaderName(name: string, state: RenderState): string {

@@ -16,31 +16,52 @@ export interface CompiledTemplate {
   readonly lines: Int32Array;
   /** Generated line (0-based index) → source column minus generated column. */
   readonly cols: Int32Array;
+  /**
+   * Output sites: a run of static text and `<?= ?>` values with no code in
+   * between. A site with n values is n + 1 static texts (the values go
+   * between them). The code pushes a site's values to `__o`, then the site's
+   * number `serial * SITE_STRIDE + index` to `__s`; the host puts the texts
+   * around the values when it joins the output, so static HTML never enters the sandbox.
+   */
+  readonly sites: readonly (readonly string[])[];
+  /** Unique per compilation (never 0), so that site numbers of different templates never collide. */
+  readonly serial: number;
 }
 
-/** Name of the output array and the escape function the page prelude defines. */
-const OUT = "__o.push(";
-/**
- * `<?= e ?>` pushes String(e) (null and undefined print nothing) and records
- * its index in `__x`; the host escapes those entries when it joins the output,
- * so escaping costs no sandbox function and no regular expression per request.
- */
-const ESC = "__x.push(__o.push((__t=(";
+/** A `<?= ?>` expression that may call a function (a call, a tagged template, `new`). */
+const MAY_CALL = /[(`]|\bnew\b/;
+
+/** Site numbers are `serial * SITE_STRIDE + index` (index < SITE_STRIDE). */
+export const SITE_STRIDE = 1 << 20;
+let serials = 0;
 
 /**
  * Compiles a template. Text outside tags is output as is; a single newline
  * right after `?>` of a `<?js` or `<?import` tag is dropped (as PHP does), so
  * code lines do not leave blank lines in the page. `<?` not followed by
  * `js`, `=` or `import` (say `<?xml`) is text.
+ *
+ * A run of text and `<?= a ?>`, `<?= b ?>` becomes
+ * `__o.push((a\n),(b\n));__s.push(site)`: the values are converted to
+ * strings when the host reads `__o` (as `Array.prototype.join` does: null and
+ * undefined print nothing), so output costs the sandbox one call per run.
+ * A value that may call a function starts a new run (its texts before it are
+ * pushed first), so that output printed by the call lands after them.
  */
 export function compileTemplate(source: string, file: string): CompiledTemplate {
+  const serial = ++serials;
   let code = "";
   const lines: number[] = [];
   const cols: number[] = [];
+  const sites: string[][] = [];
   let line = 1; // source line at `pos`
   let lineStart = 0; // source offset where `line` starts
   let pos = 0;
   let first = true;
+  /** Generated code not written yet: it goes in front of the next code emitted. */
+  let pending = "";
+  /** The texts of the current output run (one more than its values). */
+  let run: string[] = [""];
 
   const freshLine = (srcLine: number, colDelta: number) => {
     if (!first) code += "\n";
@@ -48,7 +69,7 @@ export function compileTemplate(source: string, file: string): CompiledTemplate 
     lines.push(srcLine);
     cols.push(colDelta);
   };
-  /** Emits verbatim source from `start` to `end`, mapping each of its lines. */
+  /** Emits verbatim source from `start` to `end` on a fresh line after `prefix`, mapping each of its lines. */
   const emitVerbatim = (start: number, end: number, prefix: string) => {
     freshLine(line, start - lineStart - prefix.length);
     code += prefix;
@@ -74,10 +95,20 @@ export function compileTemplate(source: string, file: string): CompiledTemplate 
       }
     }
   };
+  /** Ends the current output run: what comes next starts a statement. */
+  const closeRun = () => {
+    if (run.length === 1 && run[0] === "") return;
+    if (sites.length >= SITE_STRIDE) {
+      throw new ScriptError("SyntaxError", `template has over ${SITE_STRIDE} output runs`, file, line, 1);
+    }
+    if (run.length > 1) pending += ");";
+    pending += `__s.push(${serial * SITE_STRIDE + sites.length});`;
+    sites.push(run);
+    run = [""];
+  };
   const emitText = (start: number, end: number) => {
     if (end <= start) return;
-    freshLine(line, 0);
-    code += `${OUT}${JSON.stringify(source.slice(start, end))});`;
+    run[run.length - 1] += source.slice(start, end);
     advance(start, end);
   };
 
@@ -103,32 +134,45 @@ export function compileTemplate(source: string, file: string): CompiledTemplate 
     let after = close + 2;
     advance(pos, open.bodyStart);
     if (open.kind === "js") {
-      emitVerbatim(open.bodyStart, close, "");
+      closeRun();
+      emitVerbatim(open.bodyStart, close, pending);
+      pending = "";
       code += "\n;";
       lines.push(line);
       cols.push(0);
       if (source.charCodeAt(after) === 10) after++;
       else if (source.charCodeAt(after) === 13 && source.charCodeAt(after + 1) === 10) after += 2;
     } else if (open.kind === "=") {
-      emitVerbatim(open.bodyStart, close, ESC);
-      code += '\n))==null?"":""+__t)-1);';
+      // A value that may call code (which may print) starts a run, so that
+      // what precedes it is output before anything it prints.
+      if (MAY_CALL.test(source.slice(open.bodyStart, close))) closeRun();
+      emitVerbatim(open.bodyStart, close, pending + (run.length === 1 ? "__o.push((" : ",("));
+      pending = "";
+      code += "\n)";
       lines.push(line);
       cols.push(0);
+      run.push("");
     } else {
+      closeRun();
       const target = source
         .slice(open.bodyStart, close)
         .trim()
         .replace(/^(["'])(.*)\1$/, "$2");
       freshLine(line, 0);
-      code += `include(${JSON.stringify(target)});`;
+      code += `${pending}include(${JSON.stringify(target)});`;
+      pending = "";
       if (source.charCodeAt(after) === 10) after++;
       else if (source.charCodeAt(after) === 13 && source.charCodeAt(after + 1) === 10) after += 2;
     }
     advance(close, after);
     pos = after;
   }
-  if (first) freshLine(1, 0);
-  return { file, code, lines: Int32Array.from(lines), cols: Int32Array.from(cols) };
+  closeRun();
+  if (pending || first) {
+    freshLine(line, 0);
+    code += pending;
+  }
+  return { file, code, lines: Int32Array.from(lines), cols: Int32Array.from(cols), sites, serial };
 }
 
 /** Compiles a plain script (a `.js` include): the code is the source, the map is the identity. */
@@ -137,7 +181,7 @@ export function compileScript(source: string, file: string): CompiledTemplate {
   for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) n++;
   const lines = new Int32Array(n);
   for (let i = 0; i < n; i++) lines[i] = i + 1;
-  return { file, code: source, lines, cols: new Int32Array(n) };
+  return { file, code: source, lines, cols: new Int32Array(n), sites: [], serial: ++serials };
 }
 
 interface Tag {

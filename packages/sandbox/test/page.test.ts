@@ -54,6 +54,53 @@ describe("page output", () => {
     assert.equal(out, "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;|<b>1!\n||&amp;lt;");
   });
 
+  it("prints <?= ?> values as String() does, in order with print() called inside them", async () => {
+    const out = await page(
+      `a<?= null ?>|<?= undefined ?>|<?= 0 ?>|<?= 1048576 ?>|<?= 2097153 ?>|<?= [1, [2, "<"]] ?>|<?= ({ toString: () => "<t>" }) ?>|` +
+        `<?= 1, "comma" ?>|<?= (print("<p>"), "after") ?>|<?= "x\0y<" ?>|<?js print("\0") ?>z`,
+    );
+    assert.equal(out, "a||0|1048576|2097153|1,2,&lt;|&lt;t&gt;|comma|<p>after|x\0y&lt;|\0z");
+  });
+
+  it("never prints a <?= ?> value raw, even when the page tampers with its output buffers", async () => {
+    const engine = await PageEngine.create({
+      limits: LAX,
+      files: new MemoryFiles({
+        "/raw.sjs": `<?= "<b>" ?><?js __s.push(-1) ?>`,
+        "/own.sjs": `<?js __o.push("<i>"); __s.push(-__o.length) ?>ok`,
+        "/gone.sjs": `<?js __o = null ?>x`,
+        "/bogus.sjs": `<?js __s.push(12345) ?>x`,
+      }),
+    });
+    try {
+      assert.ok((await failure(engine, "/raw.sjs")) instanceof ScriptError);
+      assert.equal(text((await engine.render("/own.sjs", GET)).body), "<i>ok");
+      assert.ok((await failure(engine, "/gone.sjs")) instanceof ScriptError);
+      assert.ok((await failure(engine, "/bogus.sjs")) instanceof ScriptError);
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it("gives pages the built-ins their code (or the files they include) uses", async () => {
+    const out = await page(
+      `<?= typeof new Date(0).getTime() ?> <?= "a-b".split(/-/).length ?> <?= "abc".match("b").index ?> ` +
+        `<?= new Map([[1, 2]]).get(1) + new Set([1, 1]).size ?> <?= "\u0041\u030a".normalize().length ?> ` +
+        `<?js Promise.resolve(5).then((v) => print(v)); (async () => print(await 6))() ?>` +
+        `<?import inc.sjs ?><?js include("dyn" + ".sjs") ?>`,
+      GET,
+      { "/inc.sjs": ` <?= typeof Date.now() ?>`, "/dyn.sjs": ` <?= typeof WeakMap ?>` },
+    );
+    // Promise jobs run after the page's code, so their output comes last.
+    assert.equal(out, "number 2 1 3 1  number function56");
+    // A page that names none of them does without, and can not tell.
+    assert.equal(await page(`<?= [typeof JSON, typeof Object, typeof Array].join() ?>`), "object,function,function");
+    assert.equal(
+      await page(`<?= ["Date", "RegExp", "Map", "Set", "Promise"].map((n) => typeof globalThis[n]).join() ?>`),
+      "function,function,function,function,function",
+    );
+  });
+
   it("includes files relative to the including file, sharing globals", async () => {
     const out = await page(
       `<?js var title = "T&C" ?><?import parts/head.sjs ?>body<?js include("/parts/foot.sjs") ?>`,
@@ -323,6 +370,26 @@ describe("sandbox escapes", () => {
     try {
       await engine.render("/set.sjs", GET);
       assert.equal(text((await engine.render("/get.sjs", GET)).body), "undefined,undefined,undefined");
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it("gives every request a fresh context: a page changing built-ins sees them pristine next time", async () => {
+    const engine = await PageEngine.create({
+      limits: LAX,
+      files: new MemoryFiles({
+        "/count.sjs": `<?js Object.prototype.count = (Object.prototype.count || 0) + 1; String.prototype.trim = () => "x"; var seen = typeof kept; var kept = 1 ?><?= ({}).count ?> <?= " a ".trim() ?> <?= seen ?>`,
+        "/date.sjs": `<?js Date.prototype.getTime = () => 0; Map.prototype.get = () => 1 ?><?= new Date(5).getTime() ?> <?= new Map().get(2) ?>`,
+        "/date2.sjs": `<?= new Date(5).getTime() ?> <?= new Map([[2, 3]]).get(2) ?> <?= typeof ({}).count ?>`,
+      }),
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.equal(text((await engine.render("/count.sjs", GET)).body), "1 x undefined");
+        assert.equal(text((await engine.render("/date.sjs", GET)).body), "0 1");
+        assert.equal(text((await engine.render("/date2.sjs", GET)).body), "5 3 undefined");
+      }
     } finally {
       engine.dispose();
     }
