@@ -292,18 +292,27 @@ export class App {
           instances: null,
         });
       }
-    if (redis)
+    // Across instances: Redis presence (live instances' counts), or the in-host relay's.
+    const across = redis
+      ? async (topic: string) => {
+          const by = await within(redis.presence.byInstance(topic), 1000, "Redis presence");
+          let total = 0;
+          let instances = 0;
+          for (const n of by.values())
+            if (n > 0) {
+              total += n;
+              instances++;
+            }
+          return { total, instances };
+        }
+      : relay
+        ? (topic: string) => within(relay.presence(topic), 1000, "in-host relay presence")
+        : undefined;
+    if (across)
       await Promise.all(
         topics.map(async (t) => {
           try {
-            const by = await within(redis.presence.byInstance(t.topic), 1000, "Redis presence");
-            let total = 0;
-            let instances = 0;
-            for (const n of by.values())
-              if (n > 0) {
-                total += n;
-                instances++;
-              }
+            const { total, instances } = await across(t.topic);
             t.total = total;
             t.instances = instances;
           } catch (e) {

@@ -17,11 +17,12 @@ export interface TopicStatus {
   /** This process's clients of the script. */
   clients: number;
   /**
-   * Clients across every instance (Redis presence: live instances' counts summed);
-   * null without Redis or while Redis is unreachable.
+   * Clients across every instance: Redis presence (live instances' counts summed), or the
+   * `--workers` in-host relay's count over the connected workers. Null in a single process,
+   * or while Redis / the relay does not answer.
    */
   total: number | null;
-  /** Instances with clients (Redis presence); null as for `total`. */
+  /** Instances (processes) with clients; null as for `total`. */
   instances: number | null;
 }
 

@@ -136,6 +136,29 @@ async function binaryAcrossWorkers(port: number): Promise<void> {
   }
 }
 
+/** Runs `use` while exactly one /where client is connected on each of the two workers. */
+async function whereOnBoth(port: number, use: () => Promise<void>): Promise<void> {
+  const keep: Client[] = [];
+  const extra: Client[] = [];
+  try {
+    const first = new Client(`ws://127.0.0.1:${port}/where`);
+    keep.push(first);
+    await first.opened;
+    assert.equal(await first.nextMatching(/^here \d+$/), "here 1");
+    for (let i = 0; i < 23 && keep.length < 2; i++) {
+      const c = new Client(`ws://127.0.0.1:${port}/where`);
+      await c.opened;
+      if ((await c.nextMatching(/^here \d+$/)) === "here 1") keep.push(c);
+      else extra.push(c);
+    }
+    assert.equal(keep.length, 2, "no /where client landed on the second worker in 23 tries");
+    await Promise.all(extra.map((c) => c.close()));
+    await use();
+  } finally {
+    for (const c of [...keep, ...extra]) c.ws.terminate();
+  }
+}
+
 describe("--workers", () => {
   it("two worker processes serve one port; SIGTERM stops them all", { timeout: 60_000 }, async () => {
     // A fixed port is needed (every worker must bind the same one): one the OS just had free.
@@ -188,6 +211,17 @@ describe("--workers", () => {
       assert.ok(st.worker === 0 || st.worker === 1);
       assert.ok((st.pubsub.stats?.published ?? 0) >= 1, JSON.stringify(st));
       assert.equal(st.pubsub.stats?.droppedWhileDisconnected, 0);
+      // Presence across the workers, through the relay: one /where client is kept open on each.
+      await whereOnBoth(port, async () => {
+        const where = (x: AppStatus) => x.topics.find((t) => t.path === "/where");
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const x = JSON.parse((await get(port, "/_status")).body) as AppStatus;
+          if (where(x)?.total === 2 && where(x)?.instances === 2 && where(x)?.clients === 1) break;
+          if (Date.now() > deadline) throw new Error(`presence not 2 on 2 workers: ${JSON.stringify(x)}`);
+          await new Promise((d) => setTimeout(d, 20));
+        }
+      });
       assert.doesNotMatch(out(), /lost the connection to the in-host relay|cannot reach the in-host relay/);
     });
   });

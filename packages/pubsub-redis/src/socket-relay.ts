@@ -10,8 +10,12 @@
  * follows), a kind byte, then:
  * - HELLO (1): the token, UTF-8 — the first frame a worker sends; the relay closes
  *   connections whose first frame is anything else;
- * - SUB (2) / UNSUB (3): the topic, UTF-8;
- * - PUB (4): flags (bit 0: binary), a 16-bit topic length, the topic, the payload.
+ * - SUB (2) / UNSUB (3): the topic, UTF-8 — one per subscribe / unsubscribe call
+ *   (the relay reference-counts per worker, which makes the presence counts);
+ * - PUB (4): flags (bit 0: binary), a 16-bit topic length, the topic, the payload;
+ * - SET (5): a 32-bit count, the topic — a worker's whole count for a topic (on reconnect);
+ * - QUERY (6): a 32-bit id, the topic — answered by COUNT (7): the id, the subscriptions
+ *   summed over the connected workers, and how many workers have any (32 bits each).
  * The relay forwards a PUB frame's bytes unchanged (copied once, written to every
  * other subscribed worker) in the order it read them, never back to the sender;
  * TCP keeps each worker's order, so delivery is exactly once and in per-publisher
@@ -24,6 +28,9 @@ const HELLO = 1;
 const SUB = 2;
 const UNSUB = 3;
 const PUB = 4;
+const SET = 5;
+const QUERY = 6;
+const COUNT = 7;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -38,6 +45,15 @@ function frame(kind: number, body: Uint8Array): Uint8Array {
   out[4] = kind;
   out.set(body, 5);
   return out;
+}
+
+/** A frame of a 32-bit number then the topic (SET, QUERY). */
+function numberFrame(kind: number, n: number, topic: string): Uint8Array {
+  const t = encoder.encode(topic);
+  const body = new Uint8Array(4 + t.byteLength);
+  new DataView(body.buffer).setUint32(0, n);
+  body.set(t, 4);
+  return frame(kind, body);
 }
 
 /** A PUB frame: one allocation, header and payload together. */
@@ -141,11 +157,14 @@ export interface SocketRelay {
   readonly port: number;
   /** Workers with subscribers for `topic` (the in-host presence count of instances). */
   count(topic: string): number;
+  /** Subscriptions to `topic` summed over the workers (their subscribe calls; the app's clients). */
+  total(topic: string): number;
   readonly stats: Readonly<SocketRelayStats>;
   close(): Promise<void>;
 }
 
-type RelayPeer = { authed: boolean; dead: boolean; topics: Set<string>; reader: FrameReader };
+/** Per worker: its subscription count per topic (present only while above 0). */
+type RelayPeer = { authed: boolean; dead: boolean; topics: Map<string, number>; reader: FrameReader };
 
 /** The parent side: listens on loopback and relays between the workers that connect. */
 export async function createSocketRelay(options: SocketRelayOptions = {}): Promise<SocketRelay> {
@@ -172,9 +191,33 @@ export async function createSocketRelay(options: SocketRelayOptions = {}): Promi
       stats.workers = peers.size;
       return;
     }
-    if (kind === SUB) peer.topics.add(decoder.decode(f.subarray(5)));
-    else if (kind === UNSUB) peer.topics.delete(decoder.decode(f.subarray(5)));
-    else if (kind === PUB) {
+    if (kind === SUB) {
+      const topic = decoder.decode(f.subarray(5));
+      peer.topics.set(topic, (peer.topics.get(topic) ?? 0) + 1);
+    } else if (kind === UNSUB) {
+      const topic = decoder.decode(f.subarray(5));
+      const n = (peer.topics.get(topic) ?? 0) - 1;
+      if (n > 0) peer.topics.set(topic, n);
+      else peer.topics.delete(topic);
+    } else if (kind === SET || kind === QUERY) {
+      if (f.byteLength < 9) return reject(conn);
+      const n = new DataView(f.buffer, f.byteOffset + 5, 4).getUint32(0);
+      const topic = decoder.decode(f.subarray(9));
+      if (kind === SET) {
+        if (n > 0) peer.topics.set(topic, n);
+        else peer.topics.delete(topic);
+      } else {
+        const { total, instances } = presence(topic);
+        const reply = new Uint8Array(17);
+        const view = new DataView(reply.buffer);
+        view.setUint32(0, 13);
+        reply[4] = COUNT;
+        view.setUint32(5, n);
+        view.setUint32(9, Math.min(total, 0xffffffff));
+        view.setUint32(13, instances);
+        conn.write(reply);
+      }
+    } else if (kind === PUB) {
       const pub = decodePub(f);
       if (pub === null) return reject(conn);
       let copy: Uint8Array | null = null;
@@ -186,11 +229,23 @@ export async function createSocketRelay(options: SocketRelayOptions = {}): Promi
         }
     } else reject(conn);
   };
+  const presence = (topic: string) => {
+    let total = 0;
+    let instances = 0;
+    for (const p of peers) {
+      const n = p.state?.topics.get(topic) ?? 0;
+      if (n > 0) {
+        total += n;
+        instances++;
+      }
+    }
+    return { total, instances };
+  };
   const listener: Listener = await listen<RelayPeer>(
     { hostname, port: options.port ?? 0, maxBufferedAmount: options.maxBufferedAmount ?? 16 << 20 },
     {
       open(conn) {
-        conn.state = { authed: false, dead: false, topics: new Set(), reader: new FrameReader(maxFrame) };
+        conn.state = { authed: false, dead: false, topics: new Map(), reader: new FrameReader(maxFrame) };
       },
       data(conn, bytes) {
         const peer = conn.state as RelayPeer;
@@ -212,9 +267,10 @@ export async function createSocketRelay(options: SocketRelayOptions = {}): Promi
     port: listener.port,
     stats,
     count(topic) {
-      let n = 0;
-      for (const p of peers) if (p.state?.topics.has(topic)) n++;
-      return n;
+      return presence(topic).instances;
+    },
+    total(topic) {
+      return presence(topic).total;
     },
     async close() {
       await listener.close();
@@ -262,6 +318,11 @@ export interface SocketPubSub extends PubSubAdapter {
   ready(): Promise<void>;
   /** This worker's subscribe/unsubscribe reference count for `topic`. */
   local(topic: string): number;
+  /**
+   * Asks the relay: subscriptions to `topic` summed over every connected worker (this one
+   * included) and how many workers have any. Rejects while disconnected, or after 2 s.
+   */
+  presence(topic: string): Promise<{ total: number; instances: number }>;
 }
 
 /** The worker side: connects to the relay at `options.address`, reconnecting with backoff. */
@@ -290,7 +351,27 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let waiters: { resolve(): void; reject(e: Error): void }[] = [];
 
+  type Query = { resolve(v: { total: number; instances: number }): void; reject(e: Error): void; timer: unknown };
+  const queries = new Map<number, Query>();
+  let nextQuery = 0;
+  const failQueries = (why: string) => {
+    for (const q of queries.values()) {
+      clearTimeout(q.timer as ReturnType<typeof setTimeout>);
+      q.reject(new Error(why));
+    }
+    queries.clear();
+  };
+
   const onFrame = (f: Uint8Array) => {
+    if (f[4] === COUNT && f.byteLength === 17) {
+      const view = new DataView(f.buffer, f.byteOffset, 17);
+      const q = queries.get(view.getUint32(5));
+      if (q === undefined) return;
+      queries.delete(view.getUint32(5));
+      clearTimeout(q.timer as ReturnType<typeof setTimeout>);
+      q.resolve({ total: view.getUint32(9), instances: view.getUint32(13) });
+      return;
+    }
     const pub = decodePub(f);
     if (pub === null || cb === null || !topics.has(pub.topic)) return;
     stats.received++;
@@ -328,7 +409,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
     }
     conn = c;
     const out: Uint8Array[] = [frame(HELLO, encoder.encode(token))];
-    for (const topic of topics.keys()) out.push(frame(SUB, encoder.encode(topic)));
+    for (const [topic, n] of topics) out.push(numberFrame(SET, n, topic));
     c.write(out);
     delay = minMs;
     if (everConnected) {
@@ -354,6 +435,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
 
   const lost = () => {
     conn = null;
+    failQueries("lost the connection to the in-host relay");
     if (closed) return;
     lostAt = stats.droppedWhileDisconnected;
     log("warn", "lost the connection to the in-host relay; local delivery continues, reconnecting with backoff");
@@ -379,6 +461,19 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
     local(topic) {
       return topics.get(topic) ?? 0;
     },
+    presence(topic) {
+      if (conn === null) return Promise.reject(new Error("not connected to the in-host relay"));
+      const id = (nextQuery = (nextQuery + 1) >>> 0);
+      const c = conn;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          queries.delete(id);
+          reject(new Error("the in-host relay did not answer within 2 s"));
+        }, 2000);
+        queries.set(id, { resolve, reject, timer });
+        c.write(numberFrame(QUERY, id, topic));
+      });
+    },
     publish(topic, data, binary) {
       if (closed) return;
       const bytes = typeof data === "string" ? encoder.encode(data) : data;
@@ -401,16 +496,14 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
       if (closed) return;
       const n = (topics.get(topic) ?? 0) + 1;
       topics.set(topic, n);
-      if (n === 1) send(frame(SUB, encoder.encode(topic)));
+      send(frame(SUB, encoder.encode(topic)));
     },
     unsubscribe(topic) {
       const n = topics.get(topic);
       if (n === undefined || closed) return;
       if (n > 1) topics.set(topic, n - 1);
-      else {
-        topics.delete(topic);
-        send(frame(UNSUB, encoder.encode(topic)));
-      }
+      else topics.delete(topic);
+      send(frame(UNSUB, encoder.encode(topic)));
     },
     async close() {
       if (closed) return;
@@ -420,6 +513,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
       const w = waiters;
       waiters = [];
       for (const x of w) x.reject(new Error("closed"));
+      failQueries("closed");
       const c = conn;
       conn = null;
       c?.end(); // what was written goes out first

@@ -79,7 +79,7 @@ describe("in-host socket relay (no Redis, no IPC channel)", () => {
     assert.throws(() => parseRelayAddress("127.0.0.1:80"), /not a relay address/);
   });
 
-  it("three workers, 10,000 messages: each gets the others' exactly once, in per-publisher order, never its own; binary kept", async () => {
+  it("three workers, 10,000 messages: each gets the others' exactly once, in per-publisher order, never its own; binary kept; presence", async () => {
     const relay = await createSocketRelay();
     const logs: string[] = [];
     const names = ["w0", "w1", "w2"];
@@ -94,7 +94,11 @@ describe("in-host socket relay (no Redis, no IPC channel)", () => {
         s.subscribe("t"); // reference-counted: one subscription at the relay
       });
       await Promise.all(subs.map((s) => s.ready()));
-      await until(() => relay.count("t") === 3 && relay.stats.workers === 3, "three subscribed workers");
+      await until(() => relay.total("t") === 6 && relay.stats.workers === 3, "three subscribed workers");
+      assert.equal(relay.count("t"), 3);
+      // Presence across workers, asked from one of them: 2 subscriptions on each of 3.
+      assert.deepEqual(await subs[1]?.presence("t"), { total: 6, instances: 3 });
+      assert.deepEqual(await subs[0]?.presence("nobody"), { total: 0, instances: 0 });
       const n = 10_000;
       const odd = new Uint8Array([0xff, 0xfe, 0x00, 0xc3]); // not UTF-8
       for (let i = 0; i < n; i++) {
@@ -137,6 +141,7 @@ describe("in-host socket relay (no Redis, no IPC channel)", () => {
       subs[2]?.unsubscribe("t");
       subs[2]?.unsubscribe("t");
       await until(() => relay.count("t") === 2, "count 2 after unsubscribe");
+      assert.deepEqual(await subs[2]?.presence("t"), { total: 4, instances: 2 });
       subs[0]?.publish("t", "after", false);
       await until(() => got[1]?.length === (perWorker[1] as number) + 1, "w1 gets 'after'");
       assert.equal(got[2]?.length, perWorker[2]);
@@ -213,6 +218,8 @@ describe("in-host socket relay (no Redis, no IPC channel)", () => {
       b.onMessage((_t, d) => got.push(text(d)));
       b.subscribe("t");
       a.subscribe("t");
+      a.subscribe("u");
+      a.subscribe("u");
       await Promise.all([a.ready(), b.ready()]);
       await until(() => relay.count("t") === 2, "both subscribed");
       a.publish("t", "before", false);
@@ -222,10 +229,14 @@ describe("in-host socket relay (no Redis, no IPC channel)", () => {
       for (let i = 0; i < 5; i++) a.publish("t", `lost ${i}`, false);
       assert.equal(a.stats.droppedWhileDisconnected, 5);
       relay = await createSocketRelay({ port, token });
+      await assert.rejects(a.presence("t"), /not connected/);
       await until(() => a.connected && b.connected && relay.count("t") === 2, "both back and resubscribed");
+      assert.deepEqual(await b.presence("t"), { total: 2, instances: 2 });
       a.publish("t", "after", false);
       await until(() => got.length === 2, "after");
       assert.deepEqual(got, ["before", "after"]);
+      // The reconnect restored a's whole count for "u" in one SET frame.
+      assert.equal(relay.total("u"), 2);
       assert.equal(a.stats.reconnects, 1);
       assert.ok(
         logsA.some((l) => l.startsWith("warn: lost the connection to the in-host relay")),
