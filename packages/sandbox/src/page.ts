@@ -225,17 +225,19 @@ export function staticIncludes(code: string): string[] | null {
   return out;
 }
 
-const HEAD = "var __o=[],__s=[],__R=0;";
+const HEAD = "var __o=[],__s=[],__R=0,__j;";
 /** API globals that call the host through `__h`. */
 const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "events", "fetch"]);
 /**
  * The last expression of a run: everything the host needs as one string,
- * `sites \x01 values.length \x01 response JSON \x01 values joined by \0`.
- * Values become strings by `join` (null and undefined: ""); one containing
- * \0 makes the count differ and the host asks for {@link VALUES_JSON} instead.
+ * `sites \x01 values.length \x01 joined.length \x01 response JSON \x01 joined`,
+ * where `joined` is the values joined by \uffff. Values become strings by
+ * `join` (null and undefined: ""). A value containing \uffff makes the
+ * count differ, and one containing \0 cuts the string short (it crosses as a
+ * C string): in both cases the host asks for {@link VALUES_JSON} instead.
  */
 const TAIL =
-  '\n;__s.join(",")+"\\x01"+__o.length+"\\x01"+(__R?JSON.stringify([response.status,response.type,response._h,response._c,response._b]):"")+"\\x01"+__o.join("\\0")';
+  '\n;__j=__o.join("\\uffff"),__s.join(",")+"\\x01"+__o.length+"\\x01"+__j.length+"\\x01"+(__R?JSON.stringify([response.status,response.type,response._h,response._c,response._b]):"")+"\\x01"+__j';
 const VALUES_JSON = 'JSON.stringify(__o.map(function(v){return v==null?"":String(v)}))';
 
 export class PageEngine {
@@ -491,11 +493,13 @@ export class PageEngine {
     const a = tail.indexOf("\x01");
     const b = tail.indexOf("\x01", a + 1);
     const c = tail.indexOf("\x01", b + 1);
+    const d = tail.indexOf("\x01", c + 1);
     const count = Number(tail.slice(a + 1, b));
-    if (c < 0 || !Number.isInteger(count)) throw corrupted(state);
-    let values: string[] = count === 0 ? [] : tail.slice(c + 1).split("\0");
-    if (values.length !== count) {
-      // A value contains \0: ask for the values as JSON.
+    const length = Number(tail.slice(b + 1, c));
+    if (d < 0 || !Number.isInteger(count) || !Number.isInteger(length)) throw corrupted(state);
+    let values: string[] = count === 0 ? [] : tail.slice(d + 1).split("\uffff");
+    if (values.length !== count || tail.length - d - 1 !== length) {
+      // A value contains \uffff or \0: ask for the values as JSON.
       this.guard.start();
       const r = state.ctx.evalCode(VALUES_JSON, "<wirehouse>");
       this.guard.stop();
@@ -504,7 +508,7 @@ export class PageEngine {
       r.value.dispose();
       if (!Array.isArray(values)) throw corrupted(state);
     }
-    const metaJson = tail.slice(b + 1, c);
+    const metaJson = tail.slice(c + 1, d);
     const meta = metaJson
       ? (JSON.parse(metaJson) as [
           unknown,

@@ -57,9 +57,9 @@ describe("page output", () => {
   it("prints <?= ?> values as String() does, in order with print() called inside them", async () => {
     const out = await page(
       `a<?= null ?>|<?= undefined ?>|<?= 0 ?>|<?= 1048576 ?>|<?= 2097153 ?>|<?= [1, [2, "<"]] ?>|<?= ({ toString: () => "<t>" }) ?>|` +
-        `<?= 1, "comma" ?>|<?= (print("<p>"), "after") ?>|<?= "x\0y<" ?>|<?js print("\0") ?>z`,
+        `<?= 1, "comma" ?>|<?= (print("<p>"), "after") ?>|<?= "x\0y<" ?>|<?js print("\0") ?>z|<?= "u\uffffv<" ?>|<?= "w<" ?>`,
     );
-    assert.equal(out, "a||0|1048576|2097153|1,2,&lt;|&lt;t&gt;|comma|<p>after|x\0y&lt;|\0z");
+    assert.equal(out, "a||0|1048576|2097153|1,2,&lt;|&lt;t&gt;|comma|<p>after|x\0y&lt;|\0z|u\uffffv&lt;|w&lt;");
   });
 
   it("never prints a <?= ?> value raw, even when the page tampers with its output buffers", async () => {
