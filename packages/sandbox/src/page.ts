@@ -230,14 +230,15 @@ const HEAD = "var __o=[],__s=[],__R=0,__j;";
 const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "events", "fetch"]);
 /**
  * The last expression of a run: everything the host needs as one string,
- * `sites \x01 values.length \x01 joined.length \x01 response JSON \x01 joined`,
- * where `joined` is the values joined by \uffff. Values become strings by
+ * `sites \x01 values.length \x01 joined.length \x01 __R \x01 joined`,
+ * where `joined` is the values joined by \uffff and `__R` is 1 when the page
+ * defined `response` (the host then reads it with {@link META}). Values become strings by
  * `join` (null and undefined: ""). A value containing \uffff makes the
  * count differ, and one containing \0 cuts the string short (it crosses as a
  * C string): in both cases the host asks for {@link VALUES_JSON} instead.
  */
-const TAIL =
-  '\n;__j=__o.join("\\uffff"),__s.join(",")+"\\x01"+__o.length+"\\x01"+__j.length+"\\x01"+(__R?JSON.stringify([response.status,response.type,response._h,response._c,response._b]):"")+"\\x01"+__j';
+const TAIL = '\n;__j=__o.join("\\uffff"),__s.join(",")+"\\x01"+__o.length+"\\x01"+__j.length+"\\x01"+__R+"\\x01"+__j';
+const META = "JSON.stringify([response.status,response.type,response._h,response._c,response._b])";
 const VALUES_JSON = 'JSON.stringify(__o.map(function(v){return v==null?"":String(v)}))';
 
 export class PageEngine {
@@ -497,8 +498,15 @@ export class PageEngine {
     const count = Number(tail.slice(a + 1, b));
     const length = Number(tail.slice(b + 1, c));
     if (d < 0 || !Number.isInteger(count) || !Number.isInteger(length)) throw corrupted(state);
-    let values: string[] = count === 0 ? [] : tail.slice(d + 1).split("\uffff");
-    if (values.length !== count || tail.length - d - 1 !== length) {
+    const sites = a > 0 ? tail.slice(0, a).split(",") : [];
+    // Without print() output (negative sites) every value is escaped: all at once.
+    const escaped = a <= 0 || tail.lastIndexOf("-", a) < 0;
+    let values: string[] | undefined;
+    if (tail.length - d - 1 === length) {
+      const joined = tail.slice(d + 1);
+      values = count === 0 ? [] : (escaped ? escapeHtml(joined) : joined).split("\uffff");
+    }
+    if (values?.length !== count) {
       // A value contains \uffff or \0: ask for the values as JSON.
       this.guard.start();
       const r = state.ctx.evalCode(VALUES_JSON, "<wirehouse>");
@@ -507,8 +515,17 @@ export class PageEngine {
       values = JSON.parse(state.ctx.getString(r.value)) as string[];
       r.value.dispose();
       if (!Array.isArray(values)) throw corrupted(state);
+      if (escaped) values = values.map(escapeHtml);
     }
-    const metaJson = tail.slice(c + 1, d);
+    let metaJson = "";
+    if (tail.slice(c + 1, d) !== "0") {
+      this.guard.start();
+      const r = state.ctx.evalCode(META, "<wirehouse>");
+      this.guard.stop();
+      if (r.error) throw this.guard.toError(state.ctx, r.error, mapStack);
+      metaJson = state.ctx.getString(r.value);
+      r.value.dispose();
+    }
     const meta = metaJson
       ? (JSON.parse(metaJson) as [
           unknown,
@@ -518,7 +535,7 @@ export class PageEngine {
           unknown,
         ])
       : undefined;
-    let body = joinOutput(a > 0 ? tail.slice(0, a).split(",") : [], values, state);
+    let body = joinOutput(sites, values, !escaped, state);
     let status = 200;
     let type = "text/html; charset=utf-8";
     const headers: [string, string][] = [];
@@ -720,12 +737,13 @@ function escapeHtml(s: string): string {
 
 /**
  * The page's output: each site number (see template.ts) puts its static
- * texts around its next values, escaped; a negative site `-(i + 1)` is the
+ * texts around its next values, escaped (unless `escape` is false: they
+ * are already); a negative site `-(i + 1)` is the
  * raw (`print`) value at index i. Values pushed by other code are skipped;
  * a raw site that does not point at the next value is refused, so that no
  * `<?= ?>` value can ever be output unescaped.
  */
-function joinOutput(sites: string[], values: string[], state: RenderState): string {
+function joinOutput(sites: string[], values: string[], escape: boolean, state: RenderState): string {
   let tpl: CompiledTemplate | undefined;
   let body = "";
   let v = 0;
@@ -745,7 +763,7 @@ function joinOutput(sites: string[], values: string[], state: RenderState): stri
     body += texts[0];
     for (let t = 1; t < texts.length; t++) {
       const value = values[v++];
-      if (value !== undefined) body += escapeHtml(value);
+      if (value !== undefined) body += escape ? escapeHtml(value) : value;
       body += texts[t];
     }
   }
