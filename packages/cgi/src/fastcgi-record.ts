@@ -157,6 +157,7 @@ export function encodeParams(requestId: number, pairs: Iterable<NameValuePair>):
 
 /** Bytes {@link encodeStream} produces for `n` content bytes (0 for none). */
 function streamSize(n: number): number {
+  if (n <= FCGI.MAX_CONTENT) return n === 0 ? 0 : 8 + n + ((8 - (n & 7)) & 7);
   const full = Math.floor(n / 65528);
   const rest = n - full * 65528;
   return full * (8 + 65528) + (rest > 0 ? 8 + rest + ((8 - (rest & 7)) & 7) : 0);
@@ -164,8 +165,10 @@ function streamSize(n: number): number {
 
 /** Writes `data` as records of `type` at `at` (as {@link encodeStream}); returns the end offset. */
 function writeStream(out: Uint8Array, at: number, type: number, requestId: number, data: Uint8Array): number {
+  // Same records as encodeStream: one when it fits, else 65528-byte ones (no padding) and the rest.
+  const step = data.length <= FCGI.MAX_CONTENT ? FCGI.MAX_CONTENT : 65528;
   for (let from = 0; from < data.length; ) {
-    const len = Math.min(65528, data.length - from);
+    const len = Math.min(step, data.length - from);
     const pad = (8 - (len & 7)) & 7;
     header(type, requestId, len, pad, out, at);
     out.set(data.subarray(from, from + len), at + 8);

@@ -196,6 +196,8 @@ describe("FastCGI pool", () => {
         headers: [["Content-Length", "2"]] as Array<[string, string]>,
         body: new TextEncoder().encode("ab"),
       });
+      // One request first (script lookup cached, peer probed), so the batch reaches the pool at once.
+      assert.match(await site.handle(req(-1)).then(text), /i=-1$/);
       const out = await Promise.all(
         Array.from({ length: 16 }, (_, i) => site.handle(i % 4 === 3 ? post(i) : req(i)).then(text)),
       );
@@ -216,6 +218,7 @@ describe("FastCGI pool", () => {
     const gw = createGateway({ log: (_, m) => logs.push(m) });
     try {
       const site = gw.site({ root: dir, match: ".php", fastcgi: { address: peer.address } });
+      assert.match(await site.handle(req(-1)).then(text), /i=-1$/);
       const out = await Promise.all(Array.from({ length: 12 }, (_, i) => site.handle(req(i)).then(text)));
       for (const [i, t] of out.entries()) assert.match(t, new RegExp(`i=${i}$`));
       assert.ok(peer.refused >= 1);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { encodeRequest } from "../src/fastcgi-record.ts";
 import {
   decodeNameValuePairs,
   encodeAbortRequest,
@@ -211,11 +212,44 @@ describe("FastCGI records", () => {
     );
   });
 
-  it("property: name-value pairs round-trip", () => {
+  it("property: name-value pairs round-trip (from an array, a Map or a one-shot iterator alike)", () => {
     fc.assert(
       fc.property(fc.array(pair, { maxLength: 20 }), (pairs) => {
-        assert.deepEqual(decodeNameValuePairs(encodeNameValuePairs(pairs)), pairs);
+        const encoded = encodeNameValuePairs(pairs);
+        assert.deepEqual(decodeNameValuePairs(encoded), pairs);
+        function* gen() {
+          yield* pairs;
+        }
+        assert.deepEqual(encodeNameValuePairs(gen()), encoded);
+        const unique = [...new Map(pairs)];
+        assert.deepEqual(encodeNameValuePairs(new Map(pairs)), encodeNameValuePairs(unique));
       }),
+    );
+  });
+
+  it("property: a whole request head in one buffer equals its records one by one", () => {
+    const body = fc.oneof(
+      fc.constant(undefined),
+      fc.constant(null),
+      bytes(300),
+      fc.integer({ min: 65_520, max: 140_000 }).map((n) => new Uint8Array(n).fill(7)),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 65535 }),
+        fc.nat(1),
+        fc.array(pair, { maxLength: 12 }),
+        body,
+        (id, flags, pairs, stdin) => {
+          const parts = [encodeBeginRequest(id, FCGI.RESPONDER, flags), encodeParams(id, pairs)];
+          if (stdin !== undefined) {
+            if (stdin !== null && stdin.length > 0) parts.push(encodeStream(FCGI.STDIN, id, stdin));
+            parts.push(encodeRecord(FCGI.STDIN, id));
+          }
+          assert.deepEqual(encodeRequest(id, FCGI.RESPONDER, flags, pairs, stdin), concat(parts));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 

@@ -119,6 +119,36 @@ describe("CGI response parsing", () => {
     }
   });
 
+  it("body.complete: the whole body when the output ended before the head was parsed, else null", async () => {
+    // Ended, in several chunks: joined; iterating yields the same bytes.
+    const a = await parse(["Content-Type: text/plain\r\n\r\nhel", "lo ", "world"]);
+    assert.equal(a.result.type, "response");
+    if (a.result.type !== "response") return;
+    assert.equal(new TextDecoder().decode(a.result.body.complete!), "hello world");
+    assert.deepEqual(await body(a.result), { text: "hello world", error: null });
+    // Cut at Content-Length; a short body is not complete, and iterating reports it.
+    const cut = await parse(["Content-Type: a/b\r\nContent-Length: 3\r\n\r\nabcdef"]);
+    assert.equal(cut.result.type === "response" && new TextDecoder().decode(cut.result.body.complete!), "abc");
+    const short = await parse(["Content-Type: a/b\r\nContent-Length: 9\r\n\r\nabc", "def"]);
+    assert.equal(short.result.type === "response" && short.result.body.complete, null);
+    assert.equal((await body(short.result)).error?.reason, "crash");
+    assert.equal((await body(short.result).catch(() => null)) === null, true);
+    // A failed output is never complete.
+    const failed = await parse(["Content-Type: text/plain\r\n\r\nhalf"], "fail");
+    assert.equal(failed.result.type === "response" && failed.result.body.complete, null);
+    // Still running when the head was parsed: null, and the body streams as it comes.
+    const out = new OutputChannel(
+      () => {},
+      () => {},
+    );
+    out.push(enc.encode("Content-Type: text/plain\r\n\r\nfirst "));
+    const r = await readResponse(out, { maxHeaderBytes: 1024, cancel: () => {} });
+    assert.equal(r.type === "response" && r.body.complete, null);
+    out.push(enc.encode("second"));
+    out.end();
+    assert.deepEqual(await body(r), { text: "first second", error: null });
+  });
+
   it("pauses the source above the high-water mark and resumes as the reader drains", async () => {
     const events: string[] = [];
     const out = new OutputChannel(
