@@ -79,10 +79,12 @@ class BunConnection<S> extends BaseConnection<S> {
   socket: BunSocket;
   /**
    * What the kernel did not take yet, oldest first (Bun keeps none itself):
-   * one chunk per tick, the first possibly partly written.
+   * one chunk per tick, the first possibly partly written. null (from the
+   * prototype, like `backlogBytes`' 0) until the first partial write, so
+   * idle connections carry neither field.
    */
-  backlog: Uint8Array[] | null = null; // allocated on the first partial write (idle connections stay small)
-  backlogBytes = 0;
+  declare backlog: Uint8Array[] | null;
+  declare backlogBytes: number;
 
   constructor(settings: Settings<S>, socket: BunSocket) {
     super(settings);
@@ -144,8 +146,10 @@ class BunConnection<S> extends BaseConnection<S> {
   }
 
   abort(): void {
-    this.backlog = null;
-    this.backlogBytes = 0;
+    if (this.backlog !== null) {
+      this.backlog = null;
+      this.backlogBytes = 0;
+    }
     this.socket.terminate();
   }
 
@@ -157,6 +161,8 @@ class BunConnection<S> extends BaseConnection<S> {
     this.socket.resume();
   }
 }
+
+Object.assign(BunConnection.prototype, { backlog: null, backlogBytes: 0 });
 
 function makeHandlers<S>(
   settings: Settings<S>,
@@ -172,8 +178,11 @@ function makeHandlers<S>(
       s.terminate();
       return;
     }
-    c.alpnProtocol = (tls && s.alpnProtocol) || "";
-    if (tls) c.servername = s.getServername?.() ?? "";
+    if (tls) {
+      // Only TLS connections get their own fields (the "" defaults live on the prototype).
+      c.alpnProtocol = s.alpnProtocol || "";
+      c.servername = s.getServername?.() ?? "";
+    }
     onOpen?.(c);
     c.opened();
   };

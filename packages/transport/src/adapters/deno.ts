@@ -7,13 +7,20 @@
  * time a read fills it. Writes: a tick's chunks are joined and written with
  * one `conn.write`; while a write is in flight later ticks queue behind it.
  */
-import { BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
+import { ADAPTER_BITS, BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
 import { TransportError } from "../errors.ts";
 import { ListenerCore } from "../listener-core.ts";
 import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, ListenOptions } from "../types.ts";
 
-const FIRST_READ = 4 * 1024;
+/**
+ * A pending read holds its buffer, so an idle connection costs its buffer:
+ * start small (a WebSocket handshake or a short request fits), double while
+ * reads fill it, up to MAX_READ; halve after SHRINK_AFTER reads in a row that
+ * used under an eighth of it.
+ */
+const FIRST_READ = 512;
 const MAX_READ = 64 * 1024;
+const SHRINK_AFTER = 16;
 
 // The few Deno APIs used here (no dependency on Deno's lib types).
 interface DenoNetAddr {
@@ -88,35 +95,36 @@ function pem(v: string | Uint8Array): string {
   return typeof v === "string" ? v : decoder.decode(v);
 }
 
+const F_LENT = ADAPTER_BITS;
+const F_WRITING = ADAPTER_BITS << 1;
+const F_READING = ADAPTER_BITS << 2;
+const F_PAUSED = ADAPTER_BITS << 3;
+const F_READ_EOF = ADAPTER_BITS << 4;
+const F_WRITE_CLOSED = ADAPTER_BITS << 5;
+
 class DenoConnection<S> extends BaseConnection<S> {
   readonly conn: DenoConn;
+  /** The read buffer: FIRST_READ bytes until reads fill it (a pending read holds it, so idle connections pay for it). */
   private buf: Uint8Array = new Uint8Array(FIRST_READ);
-  /** Size of the next read buffer: grows while reads fill it. */
+  /** Size of the next read buffer: grows while reads fill it, shrinks back after a run of small reads. */
   private readSize = FIRST_READ;
-  /**
-   * The read buffer was passed to write() (an echo, a payload forwarded as
-   * is): the next read must go elsewhere until the write loop is idle.
-   */
-  private lent = false;
-  /** Read buffers lent to writes in flight; free again once the write loop is idle. */
-  private lentBuffers: Uint8Array[] | null = null;
-  /** A free read buffer to switch to (recycled from `lentBuffers`). */
-  private spare: Uint8Array | null = null;
-  /** Bytes of the in-flight write not yet taken by the kernel. */
-  private inflight = 0;
-  private writing = false;
-  private reading = false;
-  private paused = false;
-  /** Bytes read while paused, delivered on resume. */
-  private held = 0;
-  private readEof = false;
-  private writeClosed = false;
+  /** Read buffers lent to writes in flight; free again once the write loop is idle (null from the prototype). */
+  declare private lentBuffers: Uint8Array[] | null;
+  /** A free read buffer to switch to, recycled from `lentBuffers` (null from the prototype). */
+  declare private spare: Uint8Array | null;
+  /** Bytes of the in-flight write not yet taken by the kernel (0 from the prototype). */
+  declare private inflight: number;
+  /** Bytes read while paused, delivered on resume (0 from the prototype). */
+  declare private held: number;
+  /** Reads in a row that used less than an eighth of a grown buffer (0 from the prototype). */
+  declare private smallReads: number;
 
   constructor(settings: Settings<S>, conn: DenoConn) {
     super(settings);
     this.conn = conn;
-    this.remoteAddress = conn.remoteAddr.hostname;
-    this.remotePort = conn.remoteAddr.port;
+    const addr = conn.remoteAddr; // a getter that builds a new object on each call
+    this.remoteAddress = addr.hostname;
+    this.remotePort = addr.port;
     if (settings.noDelay) {
       try {
         conn.setNoDelay?.(true);
@@ -124,6 +132,50 @@ class DenoConnection<S> extends BaseConnection<S> {
         // TLS connections before the handshake, or platforms without it.
       }
     }
+  }
+
+  private setBit(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+  /**
+   * The read buffer was passed to write() (an echo, a payload forwarded as
+   * is): the next read must go elsewhere until the write loop is idle.
+   */
+  private get lent(): boolean {
+    return (this.bits & F_LENT) !== 0;
+  }
+  private set lent(v: boolean) {
+    this.setBit(F_LENT, v);
+  }
+  private get writing(): boolean {
+    return (this.bits & F_WRITING) !== 0;
+  }
+  private set writing(v: boolean) {
+    this.setBit(F_WRITING, v);
+  }
+  private get reading(): boolean {
+    return (this.bits & F_READING) !== 0;
+  }
+  private set reading(v: boolean) {
+    this.setBit(F_READING, v);
+  }
+  private get paused(): boolean {
+    return (this.bits & F_PAUSED) !== 0;
+  }
+  private set paused(v: boolean) {
+    this.setBit(F_PAUSED, v);
+  }
+  private get readEof(): boolean {
+    return (this.bits & F_READ_EOF) !== 0;
+  }
+  private set readEof(v: boolean) {
+    this.setBit(F_READ_EOF, v);
+  }
+  private get writeClosed(): boolean {
+    return (this.bits & F_WRITE_CLOSED) !== 0;
+  }
+  private set writeClosed(v: boolean) {
+    this.setBit(F_WRITE_CLOSED, v);
   }
 
   runtimeBuffered(): number {
@@ -154,10 +206,19 @@ class DenoConnection<S> extends BaseConnection<S> {
           return;
         }
         this.received(buf.subarray(0, n));
-        if (n === buf.byteLength && this.readSize < MAX_READ) {
-          // Reads fill the buffer: read in bigger chunks (fewer system calls).
-          this.readSize *= 2;
-          if (!this.lent) this.buf = new Uint8Array(this.readSize);
+        const size = this.readSize;
+        if (n === buf.byteLength) {
+          this.smallReads = 0;
+          if (size < MAX_READ) {
+            // Reads fill the buffer: read in bigger chunks (fewer system calls).
+            this.readSize = size * 2;
+            if (!this.lent) this.buf = new Uint8Array(size * 2);
+          }
+        } else if (size > FIRST_READ && n < size >>> 3 && ++this.smallReads >= SHRINK_AFTER) {
+          // A burst is over: give the memory back (a pending read holds its buffer while idle).
+          this.smallReads = 0;
+          this.readSize = size >>> 1;
+          if (!this.lent) this.buf = new Uint8Array(size >>> 1);
         }
       }
     } catch (err) {
@@ -287,6 +348,8 @@ class DenoConnection<S> extends BaseConnection<S> {
     if (!this.reading && !this.readEof) void this.readLoop();
   }
 }
+
+Object.assign(DenoConnection.prototype, { lentBuffers: null, spare: null, inflight: 0, held: 0, smallReads: 0 });
 
 async function setUp<S>(settings: Settings<S>, conn: DenoConn, tls: boolean): Promise<DenoConnection<S> | null> {
   const c = new DenoConnection(settings, conn);
