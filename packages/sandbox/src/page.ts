@@ -127,14 +127,14 @@ const OP_FETCH = 9;
  * function in the prelude costs ~50 µs to compile on the machines we measured),
  * so a page gets only the API globals its code names: the compiled template
  * records them ({@link apiNeeds}) and the prelude defines just those. Output is
- * the values array `__o` and the sites array `__s` (see template.ts; `print`
- * pushes a raw value and `-(its index + 1)` as its site); the run ends with
+ * the array `__o` of values, each run of them followed by its site number
+ * (see template.ts; `print` pushes a raw value and -1); the run ends with
  * one string ({@link TAIL}) that the host splits, fills with the static texts,
  * escapes and joins.
  */
 const API: Record<string, string> = {
-  print: "var print=function(){for(var i=0;i<arguments.length;i++)__s.push(-__o.push(String(arguments[i])))};",
-  println: `var println=function(){for(var i=0;i<arguments.length;i++)__s.push(-__o.push(String(arguments[i])));__s.push(-__o.push("\\n"))};`,
+  print: "var print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]),-1)};",
+  println: `var println=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]),-1);__o.push("\\n",-1)};`,
   escapeHtml:
     `var escapeHtml=function(v){v=v==null?"":String(v);` +
     `return v.split("&").join("&amp;").split("<").join("&lt;").split(">").join("&gt;").split('"').join("&quot;").split("'").join("&#39;")};`,
@@ -225,19 +225,19 @@ export function staticIncludes(code: string): string[] | null {
   return out;
 }
 
-const HEAD = "var __o=[],__s=[],__R=0,__j;";
+const HEAD = "var __o=[],__R=0,__j;";
 /** API globals that call the host through `__h`. */
 const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "events", "fetch"]);
 /**
  * The last expression of a run: everything the host needs as one string,
- * `sites \x01 values.length \x01 joined.length \x01 __R \x01 joined`,
- * where `joined` is the values joined by \uffff and `__R` is 1 when the page
+ * `__o.length \x01 joined.length \x01 __R \x01 joined`,
+ * where `joined` is `__o` joined by \uffff and `__R` is 1 when the page
  * defined `response` (the host then reads it with {@link META}). Values become strings by
  * `join` (null and undefined: ""). A value containing \uffff makes the
  * count differ, and one containing \0 cuts the string short (it crosses as a
  * C string): in both cases the host asks for {@link VALUES_JSON} instead.
  */
-const TAIL = '\n;__j=__o.join("\\uffff"),__s.join(",")+"\\x01"+__o.length+"\\x01"+__j.length+"\\x01"+__R+"\\x01"+__j';
+const TAIL = '\n;__j=__o.join("\\uffff"),__o.length+"\\x01"+__j.length+"\\x01"+__R+"\\x01"+__j';
 const META = "JSON.stringify([response.status,response.type,response._h,response._c,response._b])";
 const VALUES_JSON = 'JSON.stringify(__o.map(function(v){return v==null?"":String(v)}))';
 
@@ -270,7 +270,7 @@ export class PageEngine {
       ctx.setProp(ctx.global, "__h", h);
       h.dispose();
       const r = ctx.evalCode(
-        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null));__s.push(1)}print(1);${TAIL}`,
+        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null),1)}print(1);${TAIL}`,
         "<warm-up>",
       );
       if (r.error) r.error.dispose();
@@ -491,21 +491,14 @@ export class PageEngine {
 
   /** Turns the page's {@link TAIL} string into the response (the context is still alive). */
   private finish(state: RenderState, tail: string, mapStack: (s: string) => string): PageResult {
-    const a = tail.indexOf("\x01");
-    const b = tail.indexOf("\x01", a + 1);
+    const b = tail.indexOf("\x01");
     const c = tail.indexOf("\x01", b + 1);
     const d = tail.indexOf("\x01", c + 1);
-    const count = Number(tail.slice(a + 1, b));
+    const count = Number(tail.slice(0, b));
     const length = Number(tail.slice(b + 1, c));
     if (d < 0 || !Number.isInteger(count) || !Number.isInteger(length)) throw corrupted(state);
-    const sites = a > 0 ? tail.slice(0, a).split(",") : [];
-    // Without print() output (negative sites) every value is escaped: all at once.
-    const escaped = a <= 0 || tail.lastIndexOf("-", a) < 0;
     let values: string[] | undefined;
-    if (tail.length - d - 1 === length) {
-      const joined = tail.slice(d + 1);
-      values = count === 0 ? [] : (escaped ? escapeHtml(joined) : joined).split("\uffff");
-    }
+    if (tail.length - d - 1 === length) values = count === 0 ? [] : tail.slice(d + 1).split("\uffff");
     if (values?.length !== count) {
       // A value contains \uffff or \0: ask for the values as JSON.
       this.guard.start();
@@ -515,7 +508,6 @@ export class PageEngine {
       values = JSON.parse(state.ctx.getString(r.value)) as string[];
       r.value.dispose();
       if (!Array.isArray(values)) throw corrupted(state);
-      if (escaped) values = values.map(escapeHtml);
     }
     let metaJson = "";
     if (tail.slice(c + 1, d) !== "0") {
@@ -535,7 +527,7 @@ export class PageEngine {
           unknown,
         ])
       : undefined;
-    let body = joinOutput(sites, values, !escaped, state);
+    let body = joinOutput(values, state);
     let status = 200;
     let type = "text/html; charset=utf-8";
     const headers: [string, string][] = [];
@@ -736,37 +728,34 @@ function escapeHtml(s: string): string {
 }
 
 /**
- * The page's output: each site number (see template.ts) puts its static
- * texts around its next values, escaped (unless `escape` is false: they
- * are already); a negative site `-(i + 1)` is the
- * raw (`print`) value at index i. Values pushed by other code are skipped;
- * a raw site that does not point at the next value is refused, so that no
- * `<?= ?>` value can ever be output unescaped.
+ * The page's output: `__o` holds runs of values, each followed by its site
+ * number (see template.ts), or a raw value followed by -1 (`print`). Read
+ * from the end, a site number says how many values precede it; the site's
+ * static texts go around them, escaped. Anything that does not parse (the
+ * page wrote to `__o` itself) is refused rather than guessed at.
  */
-function joinOutput(sites: string[], values: string[], escape: boolean, state: RenderState): string {
+function joinOutput(parts: string[], state: RenderState): string {
   let tpl: CompiledTemplate | undefined;
-  let body = "";
-  let v = 0;
-  for (const entry of sites) {
-    const n = Number(entry);
-    if (n < 0) {
-      const i = -n - 1;
-      if (i < v || i >= values.length) throw corrupted(state);
-      v = i + 1;
-      body += values[i];
+  const pieces: string[] = [];
+  let i = parts.length - 1;
+  while (i >= 0) {
+    const n = Number(parts[i]);
+    if (n === -1 && i >= 1) {
+      pieces.push(parts[i - 1]!);
+      i -= 2;
       continue;
     }
     const serial = Math.floor(n / SITE_STRIDE);
     if (tpl?.serial !== serial) tpl = templateOf(serial, state);
-    const texts = tpl?.sites[n - serial * SITE_STRIDE];
-    if (texts === undefined) throw corrupted(state);
-    body += texts[0];
-    for (let t = 1; t < texts.length; t++) {
-      const value = values[v++];
-      if (value !== undefined) body += escape ? escapeHtml(value) : value;
-      body += texts[t];
-    }
+    const texts = Number.isInteger(n) ? tpl?.sites[n - serial * SITE_STRIDE] : undefined;
+    const k = texts ? texts.length - 1 : -1;
+    if (!texts || i - k < 0) throw corrupted(state);
+    pieces.push(texts[k]!);
+    for (let t = k - 1; t >= 0; t--) pieces.push(escapeHtml(parts[i - k + t]!), texts[t]!);
+    i -= k + 1;
   }
+  let body = "";
+  for (let p = pieces.length - 1; p >= 0; p--) body += pieces[p];
   return body;
 }
 
@@ -776,7 +765,7 @@ function templateOf(serial: number, state: RenderState): CompiledTemplate | unde
 }
 
 function corrupted(state: RenderState): ScriptError {
-  return new ScriptError("Error", "the page overwrote its output buffers (__o, __s)", state.stack[0]);
+  return new ScriptError("Error", "the page wrote to its output buffer (__o) itself", state.stack[0]);
 }
 
 function checkHeaderName(name: string, state: RenderState): string {

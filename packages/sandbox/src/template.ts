@@ -19,8 +19,8 @@ export interface CompiledTemplate {
   /**
    * Output sites: a run of static text and `<?= ?>` values with no code in
    * between. A site with n values is n + 1 static texts (the values go
-   * between them). The code pushes a site's values to `__o`, then the site's
-   * number `serial * SITE_STRIDE + index` to `__s`; the host puts the texts
+   * between them). The code pushes a site's values and then the site's
+   * number `serial * SITE_STRIDE + index` to `__o` in one call; the host puts the texts
    * around the values when it joins the output, so static HTML never enters the sandbox.
    */
   readonly sites: readonly (readonly string[])[];
@@ -42,7 +42,7 @@ let serials = 0;
  * `js`, `=` or `import` (say `<?xml`) is text.
  *
  * A run of text and `<?= a ?>`, `<?= b ?>` becomes
- * `__o.push((a\n),(b\n));__s.push(site)`: the values are converted to
+ * `__o.push((a\n),(b\n),site)`: the values are converted to
  * strings when the host reads `__o` (as `Array.prototype.join` does: null and
  * undefined print nothing), so output costs the sandbox one call per run.
  * A value that may call a function starts a new run (its texts before it are
@@ -101,8 +101,8 @@ export function compileTemplate(source: string, file: string): CompiledTemplate 
     if (sites.length >= SITE_STRIDE) {
       throw new ScriptError("SyntaxError", `template has over ${SITE_STRIDE} output runs`, file, line, 1);
     }
-    if (run.length > 1) pending += ");";
-    pending += `__s.push(${serial * SITE_STRIDE + sites.length});`;
+    const site = serial * SITE_STRIDE + sites.length;
+    pending += run.length > 1 ? `,${site});` : `__o.push(${site});`;
     sites.push(run);
     run = [""];
   };

@@ -66,14 +66,16 @@ describe("page output", () => {
     const engine = await PageEngine.create({
       limits: LAX,
       files: new MemoryFiles({
-        "/raw.sjs": `<?= "<b>" ?><?js __s.push(-1) ?>`,
-        "/own.sjs": `<?js __o.push("<i>"); __s.push(-__o.length) ?>ok`,
+        "/raw.sjs": `<?= "<b>" ?><?js __o.push(-1) ?>`,
+        "/value.sjs": `<?= "<b>" ?><?js __o.push("x") ?>`,
+        "/own.sjs": `<?js __o.push("<i>", -1) ?>ok`,
         "/gone.sjs": `<?js __o = null ?>x`,
-        "/bogus.sjs": `<?js __s.push(12345) ?>x`,
+        "/bogus.sjs": `<?js __o.push(12345) ?>x`,
       }),
     });
     try {
       assert.ok((await failure(engine, "/raw.sjs")) instanceof ScriptError);
+      assert.ok((await failure(engine, "/value.sjs")) instanceof ScriptError);
       assert.equal(text((await engine.render("/own.sjs", GET)).body), "<i>ok");
       assert.ok((await failure(engine, "/gone.sjs")) instanceof ScriptError);
       assert.ok((await failure(engine, "/bogus.sjs")) instanceof ScriptError);
