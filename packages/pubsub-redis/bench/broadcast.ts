@@ -1,6 +1,8 @@
 /**
- * Broadcast fan-out: the same load on one @wirehouse/server instance in-process and on
- * two instances relaying through Redis, plus the bare adapter's relay rate.
+ * Broadcast fan-out: the same load on one @wirehouse/server instance in-process, on
+ * two instances relaying through Redis, and on two instances relaying through the
+ * in-host socket relay (what `wirehouse serve --workers` uses without Redis), plus the
+ * bare adapters' relay rates.
  *
  *   node --import tsx bench/broadcast.ts [--subscribers 1000] [--messages 2000] [--in-flight 8]
  *   deno run -A bench/broadcast.ts ... | bun bench/broadcast.ts ...
@@ -12,7 +14,14 @@
  */
 import { cpus } from "node:os";
 import { connect, createServer, type Server, type WebSocket } from "@wirehouse/server";
-import { createRedisPubSub, type RedisPubSub } from "../src/index.ts";
+import {
+  createRedisPubSub,
+  createSocketPubSub,
+  createSocketRelay,
+  type PubSubAdapter,
+  type RedisPubSub,
+  type SocketPubSub,
+} from "../src/index.ts";
 import { startRedis } from "../test/redis-server.ts";
 
 const args = process.argv.slice(2);
@@ -35,7 +44,7 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-function roomServer(pubsub?: RedisPubSub): Server {
+function roomServer(pubsub?: PubSubAdapter): Server {
   const s = createServer(pubsub ? { pubsub } : {});
   s.websocket("/room", {
     open(ws) {
@@ -106,10 +115,9 @@ async function fanOut(ports: number[], publish: (text: string) => void): Promise
 }
 
 /** Bare adapters, no WebSocket: A publishes RELAY_MESSAGES 32-byte messages, B receives them. */
-async function relay(url: string): Promise<{ rate: number; p50: number; p99: number }> {
-  const quiet = () => {};
-  const a = createRedisPubSub({ url, log: quiet });
-  const b = createRedisPubSub({ url, log: quiet });
+async function relay(make: () => RedisPubSub | SocketPubSub): Promise<{ rate: number; p50: number; p99: number }> {
+  const a = make();
+  const b = make();
   b.subscribe("r");
   await Promise.all([a.ready(), b.ready()]);
   const payload = new Uint8Array(32);
@@ -132,7 +140,7 @@ async function relay(url: string): Promise<{ rate: number; p50: number; p99: num
     a.publish("r", payload, true);
     if (i % 1000 === 999) {
       // Stay under maxPendingPublishes (the adapter would drop, by design, rather than queue).
-      if (a.stats.pending > 16_000) await a.flushed();
+      if ("flushed" in a && a.stats.pending > 16_000) await a.flushed();
       else await new Promise((r) => setImmediate(r));
     }
   }
@@ -174,7 +182,22 @@ try {
   const viaRedis = await fanOut([la.port, lb.port], (t) => sa.publish("room", t));
   await Promise.all([sa.close({ deadline: 500 }), sb.close({ deadline: 500 })]);
 
-  const r = await relay(redis.url);
+  const relayServer = await createSocketRelay();
+  const ra = createSocketPubSub({ address: relayServer.address, localEcho: true, log: quiet });
+  const rb = createSocketPubSub({ address: relayServer.address, localEcho: true, log: quiet });
+  const ta = roomServer(ra);
+  const tb = roomServer(rb);
+  const [lta, ltb] = await Promise.all([
+    ta.listen({ port: 0, hostname: "127.0.0.1" }),
+    tb.listen({ port: 0, hostname: "127.0.0.1" }),
+  ]);
+  await Promise.all([ra.ready(), rb.ready()]);
+  const viaRelay = await fanOut([lta.port, ltb.port], (t) => ta.publish("room", t));
+  await Promise.all([ta.close({ deadline: 500 }), tb.close({ deadline: 500 })]);
+
+  const r = await relay(() => createRedisPubSub({ url: redis.url, log: quiet }));
+  const rs = await relay(() => createSocketPubSub({ address: relayServer.address, log: quiet }));
+  await relayServer.close();
 
   console.log(
     `broadcast: ${SUBSCRIBERS} subscribers, ${MESSAGES} messages, ${IN_FLIGHT} in flight, ${runtime}, ${cpus().length} CPUs, clients in the same process\n`,
@@ -183,9 +206,13 @@ try {
   console.log("| --- | ---: | ---: | ---: | ---: |");
   console.log(row("1 instance, in-process", inProcess));
   console.log(row("2 instances via Redis (publisher on one)", viaRedis));
-  console.log(
-    `\nadapter relay A -> B (no WebSocket), ${RELAY_MESSAGES} x 32 B: ${Math.round(r.rate).toLocaleString("en-US")} msg/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (publishing as fast as possible: latency includes queueing)`,
-  );
+  console.log(row("2 instances via the in-host socket relay (publisher on one)", viaRelay));
+  const bare = (name: string, x: { rate: number; p50: number; p99: number }) =>
+    console.log(
+      `\n${name} A -> B (no WebSocket), ${RELAY_MESSAGES} x 32 B: ${Math.round(x.rate).toLocaleString("en-US")} msg/s, p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms (publishing as fast as possible: latency includes queueing)`,
+    );
+  bare("adapter relay via Redis", r);
+  bare("adapter relay via the in-host socket relay", rs);
 } finally {
   await redis.stop();
 }
