@@ -3,14 +3,14 @@
  * 128-bit vectors. WebAssembly can only touch its own memory, so the payload goes through a
  * 64 KiB scratch memory in blocks (copy in, XOR, copy out). Those two copies are the price of
  * staying pure: each runs at about the speed of a plain `Uint8Array.prototype.set` of the same
- * bytes, so an in-place XOR of a JavaScript-owned buffer this way is bounded below half the
- * speed of one copy (measured: the two copies alone reach 49–63% of it, with the XOR 34–40%).
- * It still beats the JavaScript word loop 2–3× on Node and Deno. Where the bytes must be copied
- * anyway (a masked copy of a payload), {@link simdXorCopy} does copy + XOR in those same two
- * copies. Smaller blocks (4–32 KiB) measured slower (more calls and views per byte), 128-byte
- * iterations no faster. The module (~140 bytes) is built below (no toolchain, no fetch) and
- * compiled once on first use; where WebAssembly SIMD is unavailable the caller falls back to
- * JavaScript.
+ * bytes, so an in-place XOR of a JavaScript-owned buffer this way stays below about half the
+ * speed of one copy (measured at 1 MiB: the two copies alone 48–62% of it, with the XOR 27–57%,
+ * median 37–39%). It still beats the JavaScript word loop ~2× on Node and Deno (about equal on
+ * Bun). Where the bytes must be copied anyway (a masked copy of a payload), {@link simdXorCopy}
+ * does copy + XOR in those same two copies. Smaller blocks (4–32 KiB) measured slower (more
+ * calls and views per byte), 128-byte iterations no faster. The module (~140 bytes) is built
+ * below (no toolchain, no fetch) and compiled once on first use; where WebAssembly SIMD is
+ * unavailable the caller falls back to JavaScript.
  * @module
  */
 
