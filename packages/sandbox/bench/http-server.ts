@@ -2,7 +2,8 @@
  * One side of the HTTP page benchmark (bench/http.ts starts it pinned to a core):
  *   http-server.ts sandbox   node:http answering every request with PageEngine.render (fresh QuickJS context each)
  *   http-server.ts ejs       node:http answering with the same page rendered by EJS 3 (compiled once)
- * Prints the port on stdout once listening; exits when stdin closes.
+ * Prints the port on stdout once listening; answers each "cpu" line on stdin
+ * with the process's CPU time in µs (user + system); exits when stdin closes.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import ejs from "ejs";
@@ -53,5 +54,12 @@ server.listen(0, "127.0.0.1", () => {
   const address = server.address();
   console.log(typeof address === "object" && address ? address.port : 0);
 });
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk: string) => {
+  for (const line of chunk.split("\n")) {
+    if (line.trim() !== "cpu") continue;
+    const u = process.cpuUsage();
+    console.log(u.user + u.system);
+  }
+});
 process.stdin.on("close", () => server.close(() => process.exit(0)));
-process.stdin.resume();

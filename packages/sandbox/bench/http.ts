@@ -36,14 +36,32 @@ function command(mode: string): string[] {
   throw new Error(`unknown runtime ${runtime}`);
 }
 
-async function start(mode: string): Promise<[ChildProcess, number]> {
+interface Server {
+  child: ChildProcess;
+  port: number;
+  /** The server process's CPU time so far, in µs. */
+  cpu(): Promise<number>;
+}
+
+async function start(mode: string): Promise<Server> {
   const [cmd, ...args] = [...pin, ...command(mode)];
   const child = spawn(cmd!, args, { cwd: join(here, ".."), stdio: ["pipe", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)));
-  });
-  return [child, Number(line)];
+  const lines = createInterface({ input: child.stdout! });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      lines.once("line", resolve);
+      child.once("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)));
+    });
+  const port = Number(await next());
+  return {
+    child,
+    port,
+    cpu: () => {
+      const line = next();
+      child.stdin!.write("cpu\n");
+      return line.then(Number);
+    },
+  };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -54,16 +72,19 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function measure(mode: string): Promise<number> {
-  const [child, port] = await start(mode);
+/** Requests/s and the server's CPU time per request (µs). */
+async function measure(mode: string): Promise<[number, number]> {
+  const server = await start(mode);
   try {
-    const url = `http://127.0.0.1:${port}/shop.sjs?x=1`;
+    const url = `http://127.0.0.1:${server.port}/shop.sjs?x=1`;
     await autocannon({ url, connections: CONNECTIONS, duration: 2 }); // warm-up (JIT, WebAssembly tiers)
+    const cpu0 = await server.cpu();
     const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+    const cpu = (await server.cpu()) - cpu0;
     if (r.errors || r.non2xx || r.timeouts) throw new Error(`${mode}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-    return r.requests.average;
+    return [r.requests.average, cpu / r.requests.total];
   } finally {
-    await stop(child);
+    await stop(server.child);
   }
 }
 
@@ -76,16 +97,24 @@ console.log(
 );
 const ours: number[] = [];
 const theirs: number[] = [];
+const ourCpu: number[] = [];
+const theirCpu: number[] = [];
 for (let round = 1; round <= ROUNDS; round++) {
-  const s = await measure("sandbox");
-  const e = await measure("ejs");
+  const [s, sc] = await measure("sandbox");
+  const [e, ec] = await measure("ejs");
   ours.push(s);
   theirs.push(e);
+  ourCpu.push(sc);
+  theirCpu.push(ec);
   console.log(
-    `  round ${round}: sandbox ${fmt(s).padStart(7)} req/s   EJS ${fmt(e).padStart(7)} req/s   ${((s / e) * 100).toFixed(1)}%`,
+    `  round ${round}: sandbox ${fmt(s).padStart(6)} req/s (${fmt(sc)} µs CPU/req)   ` +
+      `EJS ${fmt(e).padStart(6)} req/s (${fmt(ec)} µs CPU/req)   ${((s / e) * 100).toFixed(1)}%`,
   );
 }
 const ratios = ours.map((s, i) => s / theirs[i]!);
+const cpuRatios = ourCpu.map((s, i) => theirCpu[i]! / s);
 console.log(
-  `  median: sandbox ${fmt(median(ours))} req/s, EJS ${fmt(median(theirs))} req/s, ratio ${(median(ratios) * 100).toFixed(1)}% (median of per-round ratios)`,
+  `  median: sandbox ${fmt(median(ours))} req/s, EJS ${fmt(median(theirs))} req/s, ratio ${(median(ratios) * 100).toFixed(1)}% ` +
+    `(median of per-round ratios); server CPU per request: sandbox ${fmt(median(ourCpu))} µs, EJS ${fmt(median(theirCpu))} µs, ` +
+    `ratio ${(median(cpuRatios) * 100).toFixed(1)}%`,
 );

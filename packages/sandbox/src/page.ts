@@ -133,8 +133,8 @@ const OP_FETCH = 9;
  * escapes and joins.
  */
 const API: Record<string, string> = {
-  print: "var print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]),-1)};",
-  println: `var println=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]),-1);__o.push("\\n",-1)};`,
+  print: `var print=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]),"-1")};`,
+  println: `var println=function(){for(var i=0;i<arguments.length;i++)__o.push(String(arguments[i]),"-1");__o.push("\\n","-1")};`,
   escapeHtml:
     `var escapeHtml=function(v){v=v==null?"":String(v);` +
     `return v.split("&").join("&amp;").split("<").join("&lt;").split(">").join("&gt;").split('"').join("&quot;").split("'").join("&#39;")};`,
@@ -270,7 +270,7 @@ export class PageEngine {
       ctx.setProp(ctx.global, "__h", h);
       h.dispose();
       const r = ctx.evalCode(
-        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null),1)}print(1);${TAIL}`,
+        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null),"1")}print(1);${TAIL}`,
         "<warm-up>",
       );
       if (r.error) r.error.dispose();

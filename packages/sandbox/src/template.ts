@@ -102,7 +102,8 @@ export function compileTemplate(source: string, file: string): CompiledTemplate 
       throw new ScriptError("SyntaxError", `template has over ${SITE_STRIDE} output runs`, file, line, 1);
     }
     const site = serial * SITE_STRIDE + sites.length;
-    pending += run.length > 1 ? `,${site});` : `__o.push(${site});`;
+    // A string: `join` copies it, where a number would be formatted on every render.
+    pending += run.length > 1 ? `,"${site}");` : `__o.push("${site}");`;
     sites.push(run);
     run = [""];
   };
