@@ -343,7 +343,7 @@ export class HttpConnection {
   }
 
   /** Switches this connection to WebSocket mode. */
-  upgraded(ws: WsSocket, rest: Uint8Array | null): void {
+  upgraded(ws: WsSocket, rest: Uint8Array | null, request: unknown): void {
     this.phase = Phase.Ws;
     this.ws = ws;
     // Keep nothing of the HTTP side alive for the socket's lifetime (memory per idle connection):
@@ -353,8 +353,7 @@ export class HttpConnection {
     this.parser = DROPPED_PARSER;
     this.conn.state = ws;
     this.server.forget(this);
-    ws.opened();
-    ws.request = undefined;
+    ws.opened(request);
     if (rest !== null) ws.receive(rest, false);
   }
 

@@ -583,11 +583,10 @@ export class Server implements SocketOwner {
     const extensions = up.extensions.length > 0 ? formatExtensionHeader(up.extensions.map((e) => e.response)) : "";
     const protocol = v?.protocol ?? up.protocol ?? "";
     const ws = new WsSocket(c.conn, this, kind.handler, kind.options, "server", v?.data, protocol, extensions, deflate);
-    ws.request = req;
-    ws.deflateParams = params;
+    if (params !== undefined) ws.deflateParams = params;
     this.sockets.add(ws);
     c.conn.write(bytes);
-    c.upgraded(ws, rest);
+    c.upgraded(ws, rest, req);
   }
 
   // SocketOwner
@@ -616,8 +615,8 @@ export class Server implements SocketOwner {
     const binary = options?.binary ?? typeof data !== "string";
     this.deliver(topic, typeof data === "string" ? encoder.encode(data) : data, binary, ws);
   }
-  emitOpen(ws: WsSocket): void {
-    this.emit("connection", ws, ws.request);
+  emitOpen(ws: WsSocket, request: unknown): void {
+    this.emit("connection", ws, request);
   }
   emitMessage(ws: WsSocket, data: string | Uint8Array, isBinary: boolean): void {
     this.emit("message", ws, data, isBinary);

@@ -51,7 +51,7 @@ export interface SocketOwner {
   unsubscribe(ws: WsSocket, topic: string): void;
   publishFrom(ws: WsSocket, topic: string, data: string | Uint8Array, options?: SendOptions): void;
   /** Extra listeners (the event facade). */
-  emitOpen?(ws: WsSocket): void;
+  emitOpen?(ws: WsSocket, request: unknown): void;
   emitMessage?(ws: WsSocket, data: string | Uint8Array, isBinary: boolean): void;
   emitClose?(ws: WsSocket, code: number, reason: string): void;
   onError?(error: unknown, where: string): void;
@@ -73,31 +73,39 @@ function isPrepared(data: unknown): data is PreparedMessage {
   return typeof data === "object" && data !== null && "frame" in data && "payload" in data;
 }
 
+/**
+ * Memory per idle connection: an idle socket carries only the fields every socket
+ * needs (connection, owner, handler, options, user data, state, bits, last read).
+ * The others are declared here and default from the prototype (see the end of this
+ * file) until first written, so a socket that never compresses, subscribes, pings
+ * or closes does not pay for them.
+ */
 export class WsSocket<T = unknown> implements WebSocket<T> {
   data: T;
-  /** The upgrade request (server role; released after open). */
+  /** The upgrade request while `open` runs (server role; released after it). */
   request: unknown = undefined;
   /** The agreed permessage-deflate parameters, if any. */
-  deflateParams: NegotiatedDeflate | undefined = undefined;
-  readonly protocol: string;
-  readonly extensions: string;
+  declare deflateParams: NegotiatedDeflate | undefined;
+  declare readonly protocol: string;
+  declare readonly extensions: string;
+  declare readonly deflate: PerMessageDeflate | undefined;
   /** The topics this socket is subscribed to (created on first subscribe). */
-  private topicSet: Set<string> | null = null;
+  declare private topicSet: Set<string> | null;
   private state: State = State.Open;
-  /** Created on the first received bytes (an idle socket never needs one). */
-  private decoder: MessageDecoder | null = null;
-  /** Sends waiting behind a compression (message order); null when none pending. */
-  private tail: Promise<void> | null = null;
-  private pendingBytes = 0;
-  private pendingSends = 0;
-  private timer: Timer<never> | null = null;
-  private lastReceived: number;
-  private openedAt: number;
-  private pingSentAt = 0;
-  private closeCode = 1006;
-  private closeReason = "";
-  /** Booleans as bits (memory per idle connection): see the W_ constants. */
+  /** Booleans as bits: see the W_ constants. */
   private bits = 0;
+  private lastReceived: number;
+  /** Created on the first received bytes (an idle socket never needs one). */
+  declare private decoder: MessageDecoder | null;
+  /** Sends waiting behind a compression (message order); null when none pending. */
+  declare private tail: Promise<void> | null;
+  declare private pendingBytes: number;
+  declare private pendingSends: number;
+  declare private timer: Timer<never> | null;
+  declare private openedAt: number;
+  declare private pingSentAt: number;
+  declare private closeCode: number;
+  declare private closeReason: string;
 
   constructor(
     readonly conn: Connection<unknown>,
@@ -108,18 +116,19 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
     data: T,
     protocol: string,
     extensions: string,
-    readonly deflate: PerMessageDeflate | undefined,
+    deflate: PerMessageDeflate | undefined,
   ) {
     this.data = data;
-    this.protocol = protocol;
-    this.extensions = extensions;
     if (role === "client") this.bits = W_CLIENT;
     // Schedule first: scheduling on an empty wheel brings `wheel.elapsed` up to date.
     const first = this.nextDeadline();
-    if (first > 0)
-      this.timer = owner.wheel.schedule(first, onTimer, this as unknown as WsSocket) as unknown as Timer<never>;
+    const timer = first > 0 ? owner.wheel.schedule(first, onTimer, this as unknown as WsSocket) : null;
     this.lastReceived = owner.wheel.elapsed;
-    this.openedAt = this.lastReceived;
+    if (timer !== null) this.timer = timer as unknown as Timer<never>;
+    if (options.maxLifetimeMs > 0) this.openedAt = this.lastReceived;
+    if (protocol !== "") (this as { protocol: string }).protocol = protocol;
+    if (extensions !== "") (this as { extensions: string }).extensions = extensions;
+    if (deflate !== undefined) (this as { deflate: PerMessageDeflate }).deflate = deflate;
   }
 
   get remoteAddress(): string {
@@ -528,7 +537,8 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   }
 
   /** Called when handler.open should run (after the 101 is written). */
-  opened(): void {
+  opened(request?: unknown): void {
+    this.request = request;
     const h = this.handler.open;
     if (h !== undefined) {
       try {
@@ -540,7 +550,8 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
         this.handlerFailed(e, "open");
       }
     }
-    this.owner.emitOpen?.(this);
+    this.owner.emitOpen?.(this, request);
+    this.request = undefined;
   }
 
   /** The transport connection is gone. */
@@ -624,6 +635,24 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
+
+// Prototype defaults of the fields declared without an initialiser above.
+Object.assign(WsSocket.prototype, {
+  deflateParams: undefined,
+  protocol: "",
+  extensions: "",
+  deflate: undefined,
+  topicSet: null,
+  decoder: null,
+  tail: null,
+  pendingBytes: 0,
+  pendingSends: 0,
+  timer: null,
+  openedAt: 0,
+  pingSentAt: 0,
+  closeCode: 1006,
+  closeReason: "",
+});
 
 const W_CLIENT = 1;
 const W_DRAINING = 2;

@@ -88,10 +88,12 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   /** Chunks written this tick, not yet handed to the runtime. */
   queue: Uint8Array[] | null = null; // allocated on the first write (idle connections stay small)
   queued = 0;
-  /** `wheel.elapsed` at the last read (idle deadline). */
-  lastRead = 0;
-  idleTimer: Timer<BaseConnection<unknown>> | null = null;
-  error: Error | undefined = undefined;
+  /** `wheel.elapsed` at the last read (idle deadline). 0 from the prototype until an idle timeout is set. */
+  declare lastRead: number;
+  /** null from the prototype until an idle timeout is set. */
+  declare idleTimer: Timer<BaseConnection<unknown>> | null;
+  /** Why the connection closed, if not cleanly (undefined from the prototype). */
+  declare error: Error | undefined;
   readonly settings: Settings<S>;
   /** ALPN protocol (TLS); `""` from the prototype until set. */
   declare alpnProtocol: string;
@@ -297,6 +299,11 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
   }
 }
 
-// TLS-only strings: on the prototype, so plain connections do not carry them.
-(BaseConnection.prototype as { alpnProtocol: string }).alpnProtocol = "";
-(BaseConnection.prototype as { servername: string }).servername = "";
+// Rarely set fields default from the prototype, so most connections do not carry them.
+Object.assign(BaseConnection.prototype, {
+  alpnProtocol: "",
+  servername: "",
+  lastRead: 0,
+  idleTimer: null,
+  error: undefined,
+});
