@@ -4,6 +4,7 @@
  * (@wirehouse/cgi), custom status pages and default headers for HTTP; the
  * websocket routes (scripts run by WebsocketScriptHost, or the built-in echo).
  */
+import { Buffer } from "node:buffer";
 import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
