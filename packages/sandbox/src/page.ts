@@ -231,13 +231,13 @@ const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "
 /**
  * The last expression of a run: everything the host needs as one string,
  * `__o.length \x01 joined.length \x01 __R \x01 joined`,
- * where `joined` is `__o` joined by \uffff and `__R` is 1 when the page
+ * where `joined` is `__o` joined by \x1f (a Latin-1 separator keeps QuickJS strings 8-bit) and `__R` is 1 when the page
  * defined `response` (the host then reads it with {@link META}). Values become strings by
- * `join` (null and undefined: ""). A value containing \uffff makes the
+ * `join` (null and undefined: ""). A value containing \x1f makes the
  * count differ, and one containing \0 cuts the string short (it crosses as a
  * C string): in both cases the host asks for {@link VALUES_JSON} instead.
  */
-const TAIL = '\n;__j=__o.join("\\uffff"),__o.length+"\\x01"+__j.length+"\\x01"+__R+"\\x01"+__j';
+const TAIL = '\n;__j=__o.join("\\x1f"),__o.length+"\\x01"+__j.length+"\\x01"+__R+"\\x01"+__j';
 const META = "JSON.stringify([response.status,response.type,response._h,response._c,response._b])";
 const VALUES_JSON = 'JSON.stringify(__o.map(function(v){return v==null?"":String(v)}))';
 
@@ -498,9 +498,9 @@ export class PageEngine {
     const length = Number(tail.slice(b + 1, c));
     if (d < 0 || !Number.isInteger(count) || !Number.isInteger(length)) throw corrupted(state);
     let values: string[] | undefined;
-    if (tail.length - d - 1 === length) values = count === 0 ? [] : tail.slice(d + 1).split("\uffff");
+    if (tail.length - d - 1 === length) values = count === 0 ? [] : tail.slice(d + 1).split("\x1f");
     if (values?.length !== count) {
-      // A value contains \uffff or \0: ask for the values as JSON.
+      // A value contains \x1f or \0: ask for the values as JSON.
       this.guard.start();
       const r = state.ctx.evalCode(VALUES_JSON, "<wirehouse>");
       this.guard.stop();

@@ -57,9 +57,15 @@ describe("page output", () => {
   it("prints <?= ?> values as String() does, in order with print() called inside them", async () => {
     const out = await page(
       `a<?= null ?>|<?= undefined ?>|<?= 0 ?>|<?= 1048576 ?>|<?= 2097153 ?>|<?= [1, [2, "<"]] ?>|<?= ({ toString: () => "<t>" }) ?>|` +
-        `<?= 1, "comma" ?>|<?= (print("<p>"), "after") ?>|<?= "x\0y<" ?>|<?js print("\0") ?>z|<?= "u\uffffv<" ?>|<?= "w<" ?>`,
+        `<?= 1, "comma" ?>|<?= (print("<p>"), "after") ?>|<?= "x\0y<" ?>|<?js print("\0") ?>z|<?= "u\uffffv<" ?>|<?= "s\x1ft<" ?>|<?= "w<" ?>`,
     );
-    assert.equal(out, "a||0|1048576|2097153|1,2,&lt;|&lt;t&gt;|comma|<p>after|x\0y&lt;|\0z|u\uffffv&lt;|w&lt;");
+    assert.equal(
+      out,
+      "a||0|1048576|2097153|1,2,&lt;|&lt;t&gt;|comma|<p>after|x\0y&lt;|\0z|u\uffffv&lt;|s\x1ft&lt;|w&lt;",
+    );
+    // Each way the values cross (plain, wide characters, the separator inside a value) on its own.
+    assert.equal(await page(`<?= "a<" ?>|<?= "€<" ?>`), "a&lt;|€&lt;");
+    assert.equal(await page(`<?= "s\x1ft<" ?>|<?= 1 ?>`), "s\x1ft&lt;|1");
   });
 
   it("never prints a <?= ?> value raw, even when the page tampers with its output buffers", async () => {
