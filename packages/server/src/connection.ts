@@ -209,14 +209,14 @@ export class HttpConnection {
       this.fail(new HttpError("bad-target", path.reason, [], 400));
       return null;
     }
-    const req = new Request(head, path, this.conn.remoteAddress, this.conn.remotePort, this.https);
+    const req = new Request(head, path, this.conn, this.https);
     req.bodySource = body;
     return req;
   }
 
   /** Writes an error response (prebuilt bytes) and closes. */
   fail(error: HttpError): void {
-    this.server.logError(this.head, error.status, this.conn.remoteAddress);
+    this.server.logError(this.head, error.status, this.conn);
     this.writeRaw(errorResponse(error), true);
   }
 
@@ -304,7 +304,7 @@ export class HttpConnection {
         return;
       }
     }
-    server.logAccess(head, status, sent, this.conn.remoteAddress, startedAt);
+    server.logAccess(head, status, sent, this.conn, startedAt);
     if (!keepAlive) this.shutdown();
     else this.finished();
   }
@@ -370,7 +370,7 @@ export class HttpConnection {
         this.shutdown();
         return;
       }
-      this.server.logError(this.head, 408, this.conn.remoteAddress);
+      this.server.logError(this.head, 408, this.conn);
       this.writeRaw(RESPONSE_408, true);
     } else if (this.phase === Phase.Idle) this.shutdown();
   }

@@ -3,6 +3,7 @@
  * already collected (bounded by maxBodySize) before the handler runs.
  */
 import type { RequestHead } from "@wirehouse/handshake";
+import type { Connection } from "@wirehouse/transport";
 import type { RequestHeaders, ServerRequest } from "./types.ts";
 
 const textDecoder = new TextDecoder();
@@ -17,10 +18,17 @@ export class Request implements ServerRequest {
   constructor(
     readonly head: RequestHead,
     readonly path: string,
-    readonly remoteAddress: string,
-    readonly remotePort: number,
+    /** Read lazily: the Node adapter asks the kernel for the peer address only when someone wants it. */
+    private readonly conn: Pick<Connection, "remoteAddress" | "remotePort">,
     readonly https: boolean,
   ) {}
+
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
 
   get method(): string {
     return this.head.method;

@@ -453,12 +453,12 @@ export class Server implements SocketOwner {
   onError = (error: unknown, where: string): void => this.reportError(error, where);
 
   /** @internal */
-  logAccess(head: RequestHead, status: number, bytes: number, remote: string, startedAt: number): void {
+  logAccess(head: RequestHead, status: number, bytes: number, remote: Connection<unknown>, startedAt: number): void {
     const log = this.options.log;
     if (log === undefined) return;
     const entry: AccessLogEntry = {
       time: Date.now(),
-      remoteAddress: remote,
+      remoteAddress: remote.remoteAddress,
       method: head.method,
       path: head.path,
       host: head.host ?? "",
@@ -475,13 +475,13 @@ export class Server implements SocketOwner {
   }
 
   /** @internal */
-  logError(head: RequestHead | null, status: number, remote: string): void {
+  logError(head: RequestHead | null, status: number, remote: Connection<unknown>): void {
     const log = this.options.log;
     if (log === undefined) return;
     try {
       log({
         time: Date.now(),
-        remoteAddress: remote,
+        remoteAddress: remote.remoteAddress,
         method: head?.method ?? "-",
         path: head?.path ?? "-",
         host: head?.host ?? "",
@@ -524,7 +524,7 @@ export class Server implements SocketOwner {
     }
     const origin = head.origin;
     if (origin !== undefined && !originAllowed(kind.origins, origin, req)) {
-      this.logError(head, 403, c.conn.remoteAddress);
+      this.logError(head, 403, c.conn);
       c.writeRaw(rejectWebSocket(403, "Forbidden Origin"), true);
       return;
     }
@@ -551,7 +551,7 @@ export class Server implements SocketOwner {
       if (!v.accept) {
         const body =
           typeof v.body === "string" ? v.body : v.body ? new TextDecoder().decode(v.body) : statusReason(v.status);
-        this.logError(head, v.status, c.conn.remoteAddress);
+        this.logError(head, v.status, c.conn);
         c.writeRaw(rejectWebSocket(v.status, body, v.headers ?? []), true);
         return;
       }

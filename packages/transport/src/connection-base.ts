@@ -81,8 +81,9 @@ export const ADAPTER_BITS = 256;
  */
 export abstract class BaseConnection<S = unknown> implements Connection<S> {
   state: S | undefined = undefined;
-  remoteAddress = "";
-  remotePort = 0;
+  /** Set by the adapter ("" from the prototype until then; the Node handle path reads it on first use). */
+  declare remoteAddress: string;
+  declare remotePort: number;
   /** Flag bits: the booleans below, and the adapter's own from `ADAPTER_BITS` up. */
   protected bits = 0;
   /** Chunks written this tick, not yet handed to the runtime. */
@@ -301,6 +302,8 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
 
 // Rarely set fields default from the prototype, so most connections do not carry them.
 Object.assign(BaseConnection.prototype, {
+  remoteAddress: "",
+  remotePort: 0,
   alpnProtocol: "",
   servername: "",
   lastRead: 0,

@@ -145,8 +145,8 @@ interface StreamWrapBinding {
 }
 type ServerHandle = { onconnection: (err: number, handle: TcpHandle | undefined) => void };
 
-/** getpeername()'s output, reused (one object less per connection). */
-const peer = { address: "", port: 0, family: "" };
+/** getpeername()'s output, reused. */
+const scratchPeer = { address: "", port: 0, family: "" };
 
 /** libuv's UV_EOF. */
 const UV_EOF = -4095;
@@ -203,6 +203,31 @@ class HandleConnection<S> extends BaseConnection<S> {
   runtimeBuffered(): number {
     return this.writing === 0 ? 0 : this.handle.writeQueueSize;
   }
+
+  /** The peer's address, asked of the kernel on first use (most idle connections never need it). */
+  declare private peer: { address: string; port: number } | null;
+  private getPeer(): { address: string; port: number } {
+    let p = this.peer;
+    if (p === null) {
+      p = { address: "", port: 0 };
+      if ((this.bits & H_CLOSING) === 0 && this.handle.getpeername(scratchPeer) === 0) {
+        p.address = scratchPeer.address;
+        p.port = scratchPeer.port;
+      }
+      this.peer = p;
+    }
+    return p;
+  }
+  // @ts-expect-error an accessor over BaseConnection's (prototype-defaulted) field
+  override get remoteAddress(): string {
+    return this.getPeer().address;
+  }
+  override set remoteAddress(_v: string) {}
+  // @ts-expect-error an accessor over BaseConnection's (prototype-defaulted) field
+  override get remotePort(): number {
+    return this.getPeer().port;
+  }
+  override set remotePort(_v: number) {}
 
   flush(): void {
     const f = this.bits;
@@ -283,10 +308,6 @@ class HandleConnection<S> extends BaseConnection<S> {
   start(): void {
     const h = this.handle;
     if (this.settings.noDelay) h.setNoDelay(true);
-    if (h.getpeername(peer) === 0) {
-      this.remoteAddress = peer.address;
-      this.remotePort = peer.port;
-    }
     h.onread = onHandleRead;
     h.useUserBuffer(readBuffer!);
     this.resume();
@@ -324,6 +345,8 @@ class HandleConnection<S> extends BaseConnection<S> {
     }
   }
 }
+
+(HandleConnection.prototype as unknown as { peer: null }).peer = null;
 
 function onHandleRead(this: TcpHandle): void {
   this[kConn]!.read(binding!.streamBaseState[binding!.kReadBytesOrError]!);
