@@ -17,14 +17,23 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
+/** CPU time of this process in µs (user + system). */
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
 /**
  * Counts calls of each contender in short alternating rounds and reports the
- * best and the median round: these machines are shared, and alternating
- * rounds expose both contenders to the same background load.
+ * best and the median round, and the median CPU time per call: these
+ * machines are shared, and alternating rounds expose both contenders to the
+ * same background load (CPU time per call is the figure least moved by it).
+ * Returns [median, best, median CPU µs per call] per contender.
  */
 async function compare(contenders: [string, () => unknown | Promise<unknown>][]): Promise<number[]> {
   const rounds = Math.max(4, Math.round((SECONDS * 1000) / 250));
   const rates: number[][] = contenders.map(() => []);
+  const cpus: number[][] = contenders.map(() => []);
   for (const [, fn] of contenders) {
     const warm = performance.now() + 200;
     while (performance.now() < warm) await fn();
@@ -34,12 +43,14 @@ async function compare(contenders: [string, () => unknown | Promise<unknown>][])
       const fn = contenders[c]![1];
       let n = 0;
       const start = performance.now();
+      const cpu = cpuMicros();
       const end = start + 250 / contenders.length;
       while (performance.now() < end) {
         for (let i = 0; i < 10; i++) await fn();
         n += 10;
       }
       rates[c]!.push((n / (performance.now() - start)) * 1000);
+      cpus[c]!.push((cpuMicros() - cpu) / n);
     }
   }
   const out: number[] = [];
@@ -47,10 +58,11 @@ async function compare(contenders: [string, () => unknown | Promise<unknown>][])
     const sorted = rates[c]!.sort((a, b) => a - b);
     const best = sorted[sorted.length - 1]!;
     const median = sorted[Math.floor(sorted.length / 2)]!;
+    const cpu = cpus[c]!.sort((a, b) => a - b)[Math.floor(sorted.length / 2)]!;
     console.log(
-      `  ${label.padEnd(44)} best ${fmt(best).padStart(8)} /s (${(1e6 / best).toFixed(0).padStart(5)} µs)   median ${fmt(median).padStart(8)} /s`,
+      `  ${label.padEnd(44)} best ${fmt(best).padStart(8)} /s (${(1e6 / best).toFixed(0).padStart(5)} µs)   median ${fmt(median).padStart(8)} /s   ${cpu.toFixed(0).padStart(4)} µs CPU`,
     );
-    out.push(median, best);
+    out.push(median, best, cpu);
   });
   return out;
 }
@@ -65,12 +77,13 @@ async function pages(): Promise<void> {
   const b = template({ request: { path: "/shop.sjs" } });
   const sa = new TextDecoder().decode(a.body);
   if (sa !== b) throw new Error(`the two pages differ:\n${sa}\n---\n${b}`);
-  const [sMedian, sBest, eMedian, eBest] = await compare([
+  const [sMedian, sBest, sCpu, eMedian, eBest, eCpu] = await compare([
     ["sandbox (fresh QuickJS context per render)", () => engine.render("/shop.sjs", request)],
     ["EJS 3 (compiled once, same page)", () => encoder.encode(template({ request: { path: "/shop.sjs" } }))],
   ]);
   console.log(
-    `  sandbox / EJS: ${((sMedian! / eMedian!) * 100).toFixed(1)}% (medians), ${((sBest! / eBest!) * 100).toFixed(1)}% (best rounds)`,
+    `  sandbox / EJS: ${((sMedian! / eMedian!) * 100).toFixed(1)}% (medians), ${((sBest! / eBest!) * 100).toFixed(1)}% (best rounds), ` +
+      `${((eCpu! / sCpu!) * 100).toFixed(1)}% (CPU time per render)`,
   );
   engine.dispose();
 }

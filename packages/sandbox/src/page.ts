@@ -92,9 +92,22 @@ interface CacheEntry {
  */
 type Loaded = CompiledTemplate & {
   needs?: Set<string>;
+  analyzed?: boolean;
   builtins?: Set<keyof Intrinsics> | null;
   includes?: string[] | null;
+  /** The `request` properties the code reads (`null`: it may read any). */
+  requestFields?: Set<string> | null;
+  /** {@link Usage} of a render of this page, kept when it depends on this file only (it includes nothing). */
+  usage?: Usage;
 };
+
+/** What a render of a page (with the files it includes) may use. */
+interface Usage {
+  /** Intrinsics of its context. */
+  intrinsics: Intrinsics;
+  /** The `request` properties to define (`null`: all). */
+  request: Set<string> | null;
+}
 
 interface RenderState {
   ctx: QuickJSContext;
@@ -106,6 +119,8 @@ interface RenderState {
   /** API globals defined so far in this context. */
   defined: Set<string>;
   request: PageRequest;
+  /** The `request` properties the page may read (`null`: all). */
+  requestFields: Set<string> | null;
 }
 
 const ENCODER = new TextEncoder();
@@ -208,6 +223,20 @@ export function builtinNeeds(code: string): Set<keyof Intrinsics> | null {
   return needs;
 }
 
+/** `request` followed by `.name`, or any other mention of `request`. */
+const REQUEST_USE = /\brequest\b(?:\s*\.\s*([A-Za-z_$][\w$]*))?/g;
+
+/** The `request` properties code reads (`null`: it may read any, say `request[name]` or `Object.keys(request)`). */
+export function requestFields(code: string): Set<string> | null {
+  if (ALL_BUILTINS.test(code)) return null;
+  const fields = new Set<string>();
+  for (const m of code.matchAll(REQUEST_USE)) {
+    if (m[1] === undefined) return null;
+    fields.add(m[1]);
+  }
+  return fields;
+}
+
 /** The files code includes by literal name, relative to it (`null`: it also includes by a computed name). */
 export function staticIncludes(code: string): string[] | null {
   const out: string[] = [];
@@ -227,7 +256,8 @@ export function staticIncludes(code: string): string[] | null {
 
 const HEAD = "var __o=[],__R=0,__j;";
 /** API globals that call the host through `__h`. */
-const HOST_APIS = new Set(["include", "readFile", "console", "log", "storage", "events", "fetch"]);
+const HOST_APIS = ["include", "readFile", "console", "log", "storage", "events", "fetch"];
+const usesHost = (defined: Set<string>) => HOST_APIS.some((name) => defined.has(name));
 /**
  * The last expression of a run: everything the host needs as one string,
  * `__o.length \x01 joined.length \x01 __R \x01 joined`,
@@ -320,7 +350,8 @@ export class PageEngine {
     if (this.broken) await this.recover();
     const tpl = this.compile(path);
     const file = tpl.file;
-    const ctx = this.guard.runtime.newContext({ intrinsics: this.contextIntrinsics(tpl) });
+    const usage = this.usage(tpl);
+    const ctx = this.guard.runtime.newContext({ intrinsics: usage.intrinsics });
     const state: RenderState = {
       ctx,
       stack: [file],
@@ -329,11 +360,12 @@ export class PageEngine {
       memory: undefined,
       defined: new Set(),
       request,
+      requestFields: usage.request,
     };
     try {
       const definitions = this.definitions(state, tpl);
       // Pages that call no host API (only output) skip the host function.
-      if ([...state.defined].some((n) => HOST_APIS.has(n))) {
+      if (usesHost(state.defined)) {
         const h = ctx.newFunction("__h", (op, a, b) => this.hostOp(state, op, a, b));
         ctx.setProp(ctx.global, "__h", h);
         h.dispose();
@@ -370,13 +402,25 @@ export class PageEngine {
   }
 
   /**
-   * The built-ins of a context for `page`: the engine's intrinsics without
-   * the optional ones ({@link LAZY_BUILTINS}) that neither the page nor any
-   * file it includes by literal name (recursively) may use.
+   * What a render of `page` may use: the engine's intrinsics without the
+   * optional ones ({@link LAZY_BUILTINS}) that neither the page nor any file
+   * it includes by literal name (recursively) mentions, and the `request`
+   * properties they read. A file that includes by a computed name gets everything.
    */
-  private contextIntrinsics(page: Loaded): Intrinsics {
-    const wanted = new Set<keyof Intrinsics>();
-    if (!this.collectBuiltins(page, wanted, new Set([page.file]))) return this.intrinsics;
+  private usage(page: Loaded): Usage {
+    if (page.usage) return page.usage;
+    const acc: { builtins: Set<keyof Intrinsics> | null; request: Set<string> | null } = {
+      builtins: new Set(),
+      request: new Set(),
+    };
+    const usage: Usage = this.collect(page, acc, new Set([page.file]))
+      ? { intrinsics: acc.builtins ? this.trim(acc.builtins) : this.intrinsics, request: acc.request }
+      : { intrinsics: this.intrinsics, request: null };
+    if (page.includes?.length === 0) page.usage = usage;
+    return usage;
+  }
+
+  private trim(wanted: Set<keyof Intrinsics>): Intrinsics {
     let key = "";
     for (const [name] of LAZY_BUILTINS) if (!wanted.has(name) && this.intrinsics[name]) key += `${name},`;
     if (key === "") return this.intrinsics;
@@ -389,14 +433,23 @@ export class PageEngine {
     return intrinsics;
   }
 
-  /** Adds the optional built-ins `tpl` and its static includes may use to `wanted`; false when that is all of them. */
-  private collectBuiltins(tpl: Loaded, wanted: Set<keyof Intrinsics>, seen: Set<string>): boolean {
-    if (tpl.builtins === undefined) {
+  /** Adds what `tpl` and its static includes use to `acc`; false when one includes by a computed name. */
+  private collect(
+    tpl: Loaded,
+    acc: { builtins: Set<keyof Intrinsics> | null; request: Set<string> | null },
+    seen: Set<string>,
+  ): boolean {
+    if (!tpl.analyzed) {
       tpl.builtins = builtinNeeds(tpl.code);
       tpl.includes = staticIncludes(tpl.code);
+      tpl.requestFields = requestFields(tpl.code);
+      tpl.analyzed = true;
     }
-    if (tpl.builtins === null || tpl.includes === null || tpl.includes === undefined) return false;
-    for (const name of tpl.builtins) wanted.add(name);
+    if (!tpl.includes) return false;
+    if (!tpl.builtins) acc.builtins = null;
+    else if (acc.builtins) for (const name of tpl.builtins) acc.builtins.add(name);
+    if (!tpl.requestFields) acc.request = null;
+    else if (acc.request) for (const name of tpl.requestFields) acc.request.add(name);
     for (const target of tpl.includes) {
       let path: string;
       let included: Loaded | undefined;
@@ -408,7 +461,7 @@ export class PageEngine {
       } catch {
         continue; // the include fails when the page runs, with its own error
       }
-      if (included && !this.collectBuiltins(included, wanted, seen)) return false;
+      if (included && !this.collect(included, acc, seen)) return false;
     }
     return true;
   }
@@ -419,8 +472,9 @@ export class PageEngine {
     let out = "";
     for (const name of tpl.needs) {
       if (state.defined.has(name)) continue;
-      if (name === "request") out += `var request=JSON.parse(${JSON.stringify(requestJson(state.request))});`;
-      else if (name === "fetch" && !this.options.fetch) continue;
+      if (name === "request") {
+        out += `var request=JSON.parse(${JSON.stringify(requestJson(state.request, state.requestFields))});`;
+      } else if (name === "fetch" && !this.options.fetch) continue;
       else if (name === "log" && !state.defined.has("console")) out += API.console! + API.log!;
       else out += API[name]!;
       state.defined.add(name);
@@ -800,8 +854,24 @@ function serializeCookie(name: string, value: string, o: CookieOptions | null, s
   return out;
 }
 
-/** The request as JSON (a valid JS literal), with path, query and cookies derived when absent. */
-function requestJson(r: PageRequest): string {
+/**
+ * The request as JSON, with path, query and cookies derived when absent;
+ * only the properties in `fields` (all when `null`).
+ */
+function requestJson(r: PageRequest, fields: Set<string> | null): string {
+  const all = fields === null;
+  if (!all && fields.size <= 2 && !fields.has("query") && !fields.has("cookies")) {
+    // The common case of a page reading one or two plain properties.
+    const out: Record<string, unknown> = {};
+    for (const name of fields) {
+      if (name === "path") out.path = pathOf(r);
+      else if (name === "remoteAddress") out.remoteAddress = r.remoteAddress ?? "";
+      else if (name === "headers") out.headers = r.headers ?? {};
+      else if (name === "body") out.body = r.body ?? null;
+      else if (name === "method" || name === "url") out[name] = r[name];
+    }
+    return JSON.stringify(out);
+  }
   let { path, query, cookies } = r;
   if (path === undefined || query === undefined) {
     const q = r.url.indexOf("?");
@@ -841,7 +911,7 @@ function requestJson(r: PageRequest): string {
       }
     }
   }
-  return JSON.stringify({
+  const full: Record<string, unknown> = {
     method: r.method,
     url: r.url,
     path,
@@ -850,7 +920,20 @@ function requestJson(r: PageRequest): string {
     cookies,
     remoteAddress: r.remoteAddress ?? "",
     body: r.body ?? null,
-  });
+  };
+  if (!all) for (const name of Object.keys(full)) if (!fields.has(name)) delete full[name];
+  return JSON.stringify(full);
+}
+
+function pathOf(r: PageRequest): string {
+  if (r.path !== undefined) return r.path;
+  const q = r.url.indexOf("?");
+  const raw = q < 0 ? r.url : r.url.slice(0, q);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 /** Rewrites every `file:line:col` frame of a known file to its template line and column. */

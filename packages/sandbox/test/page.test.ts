@@ -196,6 +196,23 @@ describe("request and response", () => {
     ]);
   });
 
+  it("gives a page the request properties it reads, and all of them when it reads them by computed name", async () => {
+    const request: PageRequest = { method: "PUT", url: "/p.sjs?q=1", headers: { cookie: "c=1" }, remoteAddress: "::1" };
+    assert.equal(await page(`<?= request.path ?> <?= request . method ?>`, request), "/p.sjs PUT");
+    assert.equal(
+      await page(`<?= Object.keys(request).join() ?>`, request),
+      "method,url,path,query,headers,cookies,remoteAddress,body",
+    );
+    assert.equal(await page(`<?= request["remoteAddress"] ?> <?= request.query.q ?>`, request), "::1 1");
+    // What the files the page includes read counts too.
+    assert.equal(
+      await page(`<?= request.path ?><?import inc.sjs ?>`, request, {
+        "/inc.sjs": ` <?= request.cookies.c ?> <?= request.remoteAddress ?>`,
+      }),
+      "/p.sjs 1 ::1",
+    );
+  });
+
   it("sets status, headers, cookies and type", async () => {
     const engine = await PageEngine.create({
       limits: LAX,
