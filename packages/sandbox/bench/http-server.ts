@@ -2,6 +2,7 @@
  * One side of the HTTP page benchmark (bench/http.ts starts it pinned to a core):
  *   http-server.ts sandbox   node:http answering every request with PageEngine.render (fresh QuickJS context each)
  *   http-server.ts ejs       node:http answering with the same page rendered by EJS 3 (compiled once)
+ *   http-server.ts static    node:http answering with the page rendered once (the HTTP part alone)
  * Prints the port on stdout once listening; answers each "cpu" line on stdin
  * with the process's CPU time in µs (user + system); exits when stdin closes.
  */
@@ -45,8 +46,15 @@ if (mode === "sandbox") {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": String(body.byteLength) });
     res.end(body);
   };
+} else if (mode === "static") {
+  // The HTTP part alone: the same page, rendered once.
+  const body = Buffer.from(ejs.compile(EJS)({ request: { path: "/shop.sjs" } }));
+  handler = (_req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": String(body.byteLength) });
+    res.end(body);
+  };
 } else {
-  throw new Error("usage: http-server.ts sandbox|ejs");
+  throw new Error("usage: http-server.ts sandbox|ejs|static");
 }
 
 const server = createServer(handler);
