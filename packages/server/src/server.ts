@@ -655,7 +655,8 @@ export class Server implements SocketOwner {
 
   private readonly sharedDeflate = new Map<number, PerMessageDeflate>();
 
-  private compressShared(opcode: number, data: Uint8Array, windowBits: number): Promise<Uint8Array> {
+  /** @internal one compression of `data` without context takeover, for every socket with that window size */
+  compressShared(opcode: number, data: Uint8Array, windowBits: number): Promise<Uint8Array> {
     let z = this.sharedDeflate.get(windowBits);
     if (z === undefined) {
       const params: NegotiatedDeflate = {
@@ -685,15 +686,25 @@ export class Server implements SocketOwner {
   /** Sends `data` to every open WebSocket (one encoding). */
   broadcast(data: string | Uint8Array | PreparedMessage, options?: SendOptions | boolean): void {
     const p = isPrepared(data) ? data : this.prepare(data as string | Uint8Array, options);
-    for (const ws of this.sockets) ws.sendFrame(p.frame, p);
+    for (const ws of this.sockets) ws.send(p);
   }
 
   /** Encodes a message once, for `ws.send(prepared)` to any number of sockets. */
+  /**
+   * Encodes a message once, for `ws.send(prepared)` to any number of sockets. With `compress: true`
+   * it is also compressed once per distinct window size for sockets that agreed
+   * `server_no_context_takeover` (on first use, shared by every such socket); sockets with a
+   * compression context of their own compress it themselves, sockets without deflate get the plain frame.
+   */
   prepare(data: string | Uint8Array, options?: SendOptions | boolean): PreparedMessage {
     const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
     const payload = typeof data === "string" ? encoder.encode(data) : data;
-    const frame = encodeFrameBytes(binary ? Opcode.Binary : Opcode.Text, payload);
-    return Object.freeze({ binary, frame, payload, deflated: undefined });
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    const frame = encodeFrameBytes(opcode, payload);
+    if (typeof options !== "object" || options.compress !== true) {
+      return Object.freeze({ binary, frame, payload, deflated: undefined });
+    }
+    return new CompressedPrepared(binary, frame, payload, (bits) => this.compressShared(opcode, payload, bits));
   }
 
   // ---- event facade --------------------------------------------------------------------
@@ -763,6 +774,37 @@ export class Server implements SocketOwner {
     this.jobPool?.close();
     this.wheel.clear();
     return destroyed.reduce((a, b) => a + b, 0);
+  }
+}
+
+/** A prepared message sent compressed where the socket agreed permessage-deflate. */
+class CompressedPrepared implements PreparedMessage {
+  /** The compressed frame for a 15-bit window, once it is ready. */
+  deflated: Uint8Array | undefined = undefined;
+  private readonly byWindow = new Map<number, Promise<Uint8Array>>();
+
+  constructor(
+    readonly binary: boolean,
+    readonly frame: Uint8Array,
+    readonly payload: Uint8Array,
+    private readonly compress: (windowBits: number) => Promise<Uint8Array>,
+  ) {}
+
+  /** The compressed frame for sockets without context takeover and this window size (compressed once). */
+  compressedFor(windowBits: number): Promise<Uint8Array> {
+    let p = this.byWindow.get(windowBits);
+    if (p === undefined) {
+      p = this.compress(windowBits);
+      if (windowBits === 15)
+        p.then(
+          (f) => {
+            this.deflated = f;
+          },
+          () => {},
+        );
+      this.byWindow.set(windowBits, p);
+    }
+    return p;
   }
 }
 

@@ -309,7 +309,18 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 
   send(data: string | Uint8Array | ArrayBuffer | PreparedMessage, options?: SendOptions | boolean): SendResult {
     if (this.state !== State.Open) return -1;
-    if (isPrepared(data)) return this.sendFrame(data.frame, data);
+    if (isPrepared(data)) {
+      const z = this.deflate;
+      const c = data as PreparedMessage & { compressedFor?(windowBits: number): Promise<Uint8Array> };
+      if (z === undefined || c.compressedFor === undefined || !z.shouldCompress(data.payload.length)) {
+        return this.sendFrame(data.frame, data);
+      }
+      const params = this.deflateParams;
+      // Without context takeover the compressed frame depends only on the window: shared by every such socket.
+      if (params?.serverNoContextTakeover)
+        return this.sendFrameLater(c.compressedFor(params.serverMaxWindowBits), data.payload);
+      return this.send(data.payload, { binary: data.binary, compress: true });
+    }
     const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
     const compress = typeof options === "object" ? options.compress : undefined;
     const payload = toBytes(data);

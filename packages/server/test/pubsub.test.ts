@@ -176,6 +176,81 @@ describe("publish with compress", () => {
   });
 });
 
+describe("broadcast and prepare with compress", () => {
+  it("compress once per window size for sockets without context takeover; the others compress themselves or get the plain frame", async () => {
+    const sockets: WebSocket[] = [];
+    let allOpen: () => void = () => {};
+    const ready = new Promise<void>((r) => (allOpen = r));
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/",
+          {
+            open(ws) {
+              sockets.push(ws);
+              if (sockets.length === 5) allOpen();
+            },
+          },
+          { deflate: { threshold: 0 } },
+        ),
+      async (port, server) => {
+        const ext = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+        const raws = [await rawSocket(port), await rawSocket(port)];
+        for (const r of raws) r.socket.write(UPGRADE("/", ext));
+        const mk = (perMessageDeflate: boolean | object) => {
+          const ws = new WS(`ws://127.0.0.1:${port}/`, { perMessageDeflate });
+          ws.on("error", () => {});
+          const got: string[] = [];
+          ws.on("message", (d) => got.push(String(d)));
+          return { ws, got };
+        };
+        const clients = [mk({ serverNoContextTakeover: true, threshold: 0 }), mk({ threshold: 0 }), mk(false)];
+        await ready;
+        const big = "broadcast ".repeat(1000);
+        server.broadcast(big, { compress: true });
+        const prepared = server.prepare(`${big}2`, { compress: true });
+        for (const ws of sockets) assert.notEqual(ws.send(prepared), -1);
+        for (const c of clients) {
+          while (c.got.length < 2) await new Promise((r) => c.ws.once("message", r));
+          assert.deepEqual(c.got, [big, `${big}2`]);
+        }
+        // Both raw sockets got the same two compressed frames (RSV1 set, small), byte for byte.
+        const framesOf = (b: Uint8Array) => {
+          const out: Uint8Array[] = [];
+          let o = 0;
+          while (o + 2 <= b.length) {
+            const len = 2 + ((b[o + 1] ?? 0) & 0x7f);
+            out.push(b.subarray(o, o + len));
+            o += len;
+          }
+          return out;
+        };
+        const bodies = await Promise.all(
+          raws.map((r) =>
+            r
+              .waitFor((b) => {
+                const h = b.indexOf("\r\n\r\n");
+                return h >= 0 && framesOf(b.subarray(h + 4)).length >= 2;
+              })
+              .then((b) => framesOf(b.subarray(b.indexOf("\r\n\r\n") + 4))),
+          ),
+        );
+        for (const f of bodies[0] ?? []) {
+          assert.equal((f[0] ?? 0) & 0x40, 0x40, "RSV1: compressed");
+          assert.ok(((f[1] ?? 0) & 0x7f) < 126, "10,000 bytes of text compressed into a small frame");
+        }
+        assert.deepEqual(bodies[0]?.slice(0, 2), bodies[1]?.slice(0, 2));
+        assert.ok(
+          prepared.deflated instanceof Uint8Array,
+          "the 15-bit compressed frame is kept on the prepared message",
+        );
+        for (const c of clients) c.ws.close();
+        for (const r of raws) r.socket.destroy();
+      },
+    );
+  });
+});
+
 describe("event facade", () => {
   it("on('connection' | 'message' | 'close'), send, setUserData/getUserData", async () => {
     const log: string[] = [];
