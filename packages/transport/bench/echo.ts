@@ -9,6 +9,11 @@
  *
  * Options: --runtimes a,b  --rounds N (default 3)  --seconds S (default 3)
  *          --connections N (default 100)  --sizes 32,16384
+ *          --together  run the plain and the adapter server at the same time,
+ *                      both on the server core (each with its own load
+ *                      generator on the other): on a shared, noisy machine
+ *                      both then suffer the same interference, so their
+ *                      ratio is steadier than that of runs one after the other
  *
  * Each server runs in its own process pinned to core 0 and the load
  * generator (bench/load.ts on Bun, the leanest client available) in another
@@ -39,6 +44,10 @@ const rounds = Number(opt("rounds", "3"));
 const seconds = Number(opt("seconds", "3"));
 const connections = Number(opt("connections", "100"));
 const sizes = opt("sizes", "32,16384").split(",").map(Number);
+/** Both servers at once on the server core (see measureTogether); default: one after the other. */
+const together = argv.includes("--together");
+/** The two echo servers compared (echo-server.ts kinds), baseline first. */
+const [KA, KB] = opt("kinds", "plain,adapter").split(",") as [string, string];
 
 const pin = spawnSync("taskset", ["-V"]).status === 0 && cpus().length >= 2;
 const nodeBin = runtime === "node" ? process.execPath : "node";
@@ -86,21 +95,42 @@ function nextLine(child: ChildProcess, match: RegExp): Promise<string> {
 
 /** Messages/s seen by the client, and the server's CPU time (user + system) per message in µs. */
 async function measure(rt: string, kind: string, size: number): Promise<{ rate: number; cpu: number }> {
-  const server = run(serverCommand(rt, kind), 0);
+  return (await measureTogether(rt, [kind], size))[0]!;
+}
+
+/**
+ * Runs one server per kind at the same time (all on core 0, their load
+ * generators on core 1), so whatever else the machine is doing slows them
+ * alike: the ratio of their rates is then the ratio of their efficiency.
+ */
+async function measureTogether(rt: string, kinds: string[], size: number): Promise<{ rate: number; cpu: number }[]> {
+  const servers = kinds.map((kind) => run(serverCommand(rt, kind), 0));
   try {
-    const [, port, cpu0] = (await firstLine(server, /port (\d+) cpu (\d+)/)).match(/port (\d+) cpu (\d+)/)!;
-    const client = run(
-      [bunBin, join(here, "load.ts"), port!, String(connections), String(size), "1", String(seconds)],
-      1,
+    const started = await Promise.all(
+      servers.map(async (server) => (await firstLine(server, /port (\d+) cpu (\d+)/)).match(/port (\d+) cpu (\d+)/)!),
     );
-    const result = JSON.parse(await firstLine(client, /\{.*\}/)) as { rate: number; total: number };
-    const stats = nextLine(server, /cpu \d+\n/);
-    server.stdin!.write("stats\n");
-    const cpu1 = Number((await stats).slice(4));
-    return { rate: result.rate, cpu: (cpu1 - Number(cpu0)) / result.total };
+    const results = await Promise.all(
+      started.map(async ([, port]) => {
+        const client = run(
+          [bunBin, join(here, "load.ts"), port!, String(connections), String(size), "1", String(seconds)],
+          1,
+        );
+        return JSON.parse(await firstLine(client, /\{.*\}/)) as { rate: number; total: number };
+      }),
+    );
+    return await Promise.all(
+      servers.map(async (server, i) => {
+        const stats = nextLine(server, /cpu \d+\n/);
+        server.stdin!.write("stats\n");
+        const cpu1 = Number((await stats).slice(4));
+        return { rate: results[i]!.rate, cpu: (cpu1 - Number(started[i]![2])) / results[i]!.total };
+      }),
+    );
   } finally {
-    server.stdin!.end();
-    server.kill();
+    for (const server of servers) {
+      server.stdin!.end();
+      server.kill();
+    }
   }
 }
 
@@ -118,12 +148,13 @@ const plainName: Record<string, string> = {
 
 console.log(
   `raw TCP echo, ${connections} connections, 1 message in flight each, ${rounds} rounds x ${seconds} s, median` +
-    (pin ? ", server on core 0, load generator (Bun) on core 1" : ", not pinned (no taskset)"),
+    (pin ? ", server on core 0, load generator (Bun) on core 1" : ", not pinned (no taskset)") +
+    (together ? ", plain and adapter servers running at the same time (sharing the server core)" : ""),
 );
 for (const rt of runtimes) {
   console.log(`\n${rt}: adapter vs ${plainName[rt]}`);
   console.log(
-    "| message | plain msg/s | adapter msg/s | plain MB/s | adapter MB/s | adapter/plain | server CPU µs/msg plain | adapter | CPU adapter/plain |",
+    "| message | plain msg/s | adapter msg/s | plain MB/s | adapter MB/s | msg/s adapter/plain, median of rounds (range) | server CPU µs/msg plain | adapter | CPU adapter/plain (range) |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|");
   for (const size of sizes) {
@@ -132,20 +163,33 @@ for (const rt of runtimes) {
     const plainCpu: number[] = [];
     const adapterCpu: number[] = [];
     for (let r = 0; r < rounds; r++) {
+      if (together) {
+        const [p, a] = await measureTogether(rt, [KA, KB], size);
+        plain.push(p!.rate);
+        adapter.push(a!.rate);
+        plainCpu.push(p!.cpu);
+        adapterCpu.push(a!.cpu);
+        continue;
+      }
       // Alternate the order so drift on a noisy machine does not favour one side.
-      const order = r % 2 === 0 ? ["plain", "adapter"] : ["adapter", "plain"];
+      const order = r % 2 === 0 ? [KA, KB] : [KB, KA];
       for (const kind of order) {
         const m = await measure(rt, kind, size);
-        (kind === "plain" ? plain : adapter).push(m.rate);
-        (kind === "plain" ? plainCpu : adapterCpu).push(m.cpu);
+        (kind === KA ? plain : adapter).push(m.rate);
+        (kind === KA ? plainCpu : adapterCpu).push(m.cpu);
       }
     }
     const p = median(plain);
     const a = median(adapter);
     const pc = median(plainCpu);
     const ac = median(adapterCpu);
+    // Ratios of the two runs of each round (measured back to back), so slow drift cancels out.
+    const rate = plain.map((x, i) => adapter[i]! / x);
+    const cpu = plainCpu.map((x, i) => adapterCpu[i]! / x);
+    const range = (xs: number[]) =>
+      `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
     console.log(
-      `| ${size} B | ${fmt(p)} | ${fmt(a)} | ${((p * size) / 1e6).toFixed(1)} | ${((a * size) / 1e6).toFixed(1)} | ${(a / p).toFixed(2)} | ${pc.toFixed(1)} | ${ac.toFixed(1)} | ${(ac / pc).toFixed(2)} |`,
+      `| ${size} B | ${fmt(p)} | ${fmt(a)} | ${((p * size) / 1e6).toFixed(1)} | ${((a * size) / 1e6).toFixed(1)} | ${range(rate)} | ${pc.toFixed(1)} | ${ac.toFixed(1)} | ${range(cpu)} |`,
     );
   }
 }

@@ -21,6 +21,8 @@ import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, L
 const FIRST_READ = 512;
 const MAX_READ = 64 * 1024;
 const SHRINK_AFTER = 16;
+/** Microtasks the read loop gives an in-flight write to settle (see readLoop). */
+const WRITE_SETTLE_TICKS = 4;
 
 // The few Deno APIs used here (no dependency on Deno's lib types).
 interface DenoNetAddr {
@@ -206,6 +208,13 @@ class DenoConnection<S> extends BaseConnection<S> {
           return;
         }
         this.received(buf.subarray(0, n));
+        // Deno completes a write the kernel can take at once (an eager op) and settles its
+        // promise within a few microtasks: let that happen before the next read, which then
+        // reuses this buffer instead of switching to the spare. Measured in bench/echo.ts
+        // (--together --kinds adapter,...): 4-7% more messages/s and 4-5% less CPU per
+        // message. Never waits on the peer (a write it cannot take stays in flight and the
+        // read goes ahead), so two peers that both write a lot cannot deadlock.
+        for (let i = 0; i < WRITE_SETTLE_TICKS && this.writing; i++) await null;
         const size = this.readSize;
         if (n === buf.byteLength) {
           this.smallReads = 0;
