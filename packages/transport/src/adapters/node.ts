@@ -171,14 +171,27 @@ const binding: StreamWrapBinding | null = (() => {
 let readBuffer: Uint8Array | null = null;
 const READ_BUFFER_SIZE = 64 * 1024;
 
+const errorNames = new Map<number, string>();
+
+/**
+ * A system error like node:net's (`read ECONNRESET`, with `code`, `errno`, `syscall`), without a
+ * stack trace: a peer resetting thousands of connections should not cost a captured stack each.
+ */
 function uvError(syscall: string, status: number): Error {
-  let name = `E${-status}`;
-  try {
-    name = util.getSystemErrorName(status);
-  } catch {
-    // unknown code
+  let name = errorNames.get(status);
+  if (name === undefined) {
+    try {
+      name = util.getSystemErrorName(status);
+    } catch {
+      name = `E${-status}`;
+    }
+    errorNames.set(status, name);
   }
-  return Object.assign(new Error(`${syscall} ${name}`), { code: name, errno: status, syscall });
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const error = new Error(`${syscall} ${name}`);
+  Error.stackTraceLimit = limit;
+  return Object.assign(error, { code: name, errno: status, syscall });
 }
 
 // Flag bits of a handle connection (in BaseConnection's `bits`).
