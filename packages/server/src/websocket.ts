@@ -69,6 +69,23 @@ function toBytes(data: string | Uint8Array | ArrayBuffer): Uint8Array {
   return new Uint8Array(data);
 }
 
+/**
+ * An unmasked text frame for a short ASCII string (≤ 125 characters), or null if it has other
+ * characters. A loop over a few dozen characters beats TextEncoder plus copying into a frame.
+ */
+function shortTextFrame(s: string): Uint8Array | null {
+  const n = s.length;
+  const f = new Uint8Array(2 + n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return null;
+    f[2 + i] = c;
+  }
+  f[0] = 0x81; // FIN + text
+  f[1] = n;
+  return f;
+}
+
 function isPrepared(data: unknown): data is PreparedMessage {
   return typeof data === "object" && data !== null && "frame" in data && "payload" in data;
 }
@@ -323,6 +340,27 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
     }
     const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
     const compress = typeof options === "object" ? options.compress : undefined;
+    if (
+      typeof data === "string" &&
+      !binary &&
+      data.length <= 125 &&
+      this.tail === null &&
+      (this.bits & W_CLIENT) === 0
+    ) {
+      const z = this.deflate;
+      const max = this.options.maxFrameSize;
+      if (
+        (z === undefined || compress === false || !z.shouldCompress(data.length)) &&
+        (max === 0 || data.length <= max)
+      ) {
+        const frame = shortTextFrame(data);
+        if (frame !== null) {
+          if (this.bufferedAmount + data.length > this.options.maxBackpressure) return this.dropped(data);
+          this.touchSend();
+          return this.write(frame) ? 1 : 0;
+        }
+      }
+    }
     const payload = toBytes(data);
     if (this.bufferedAmount + payload.length > this.options.maxBackpressure) return this.dropped(data);
     const opcode = binary ? Opcode.Binary : Opcode.Text;

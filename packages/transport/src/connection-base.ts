@@ -222,8 +222,11 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     const q = this.queue;
     if (q === null || q.length === 0) return null;
     let out: Uint8Array;
-    if (q.length === 1) out = q[0]!;
-    else {
+    if (q.length === 1) {
+      out = q.pop()!;
+      this.queued = 0;
+      return out;
+    } else {
       out = new Uint8Array(this.queued);
       let o = 0;
       for (let i = 0; i < q.length; i++) {

@@ -167,6 +167,10 @@ const binding: StreamWrapBinding | null = (() => {
   }
 })();
 
+/** A write request object not bound to a pending native write (see flush). */
+let spareReq: WriteReq | null = null;
+const EMPTY = new Uint8Array(0);
+
 /** Every handle reads into this buffer; `data` gets a view of it, valid until it returns. */
 let readBuffer: Uint8Array | null = null;
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -247,7 +251,9 @@ class HandleConnection<S> extends BaseConnection<S> {
     if ((f & H_CLOSING) !== 0) return;
     const q = this.queue;
     if (q !== null && q.length > 0) {
-      const req = new binding!.WriteWrap();
+      // A request object that completed at once was never bound to a native write: reuse it.
+      const req = spareReq ?? new binding!.WriteWrap();
+      spareReq = null;
       req.handle = this.handle;
       req.oncomplete = onWriteDone;
       let err: number;
@@ -270,8 +276,12 @@ class HandleConnection<S> extends BaseConnection<S> {
         return;
       }
       if (binding!.streamBaseState[binding!.kLastWriteWasAsync] !== 0) this.writing++;
-      // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
-      else if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
+      else {
+        req.buffer = EMPTY;
+        spareReq = req;
+        // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
+        if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
+      }
     }
     if (this.ending && (f & H_SHUTDOWN) === 0) {
       this.bits |= H_SHUTDOWN;
