@@ -355,6 +355,13 @@ export class HttpConnection {
     this.server.forget(this);
     ws.opened(request);
     if (rest !== null) ws.receive(rest, false);
+    // Bytes that arrived while an asynchronous upgrade hook ran were kept (copied) with reading paused.
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      ws.receive(pending, false);
+      this.conn.resume();
+    }
   }
 
   timeout(): void {

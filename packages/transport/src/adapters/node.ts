@@ -297,6 +297,8 @@ class HandleConnection<S> extends BaseConnection<S> {
   /** A write request completed asynchronously. */
   writeDone(status: number): void {
     this.writing--;
+    // Writes cancelled by our own close are not an error of the connection.
+    if ((this.bits & H_CLOSING) !== 0) return;
     if (status < 0) {
       this.destroy(uvError("write", status));
       return;
