@@ -13,6 +13,9 @@ import { EJS, SJS } from "./page.ts";
 const secondsArg = process.argv.indexOf("--seconds");
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3;
 
+/** Warm-up per contender: WebAssembly code is tiered up (Liftoff → TurboFan) in the background over the first seconds. */
+const WARM_MS = 2000;
+
 function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
@@ -35,7 +38,7 @@ async function compare(contenders: [string, () => unknown | Promise<unknown>][])
   const rates: number[][] = contenders.map(() => []);
   const cpus: number[][] = contenders.map(() => []);
   for (const [, fn] of contenders) {
-    const warm = performance.now() + 200;
+    const warm = performance.now() + WARM_MS;
     while (performance.now() < warm) await fn();
   }
   for (let r = 0; r < rounds; r++) {

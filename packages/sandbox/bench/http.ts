@@ -5,7 +5,7 @@
  * plain node:http server, alternating in one run. Each server runs alone,
  * pinned to core 0 with `taskset` when it exists; run this file itself on
  * another core:
- *   taskset -c 1 node --import tsx bench/http.ts [--seconds 10] [--rounds 3] [--runtime node|bun|deno]
+ *   taskset -c 1 node --import tsx bench/http.ts [--seconds 10] [--rounds 3] [--warmup 5] [--runtime node|bun|deno]
  * `--runtime` picks the runtime of the sandbox server (the EJS server is always Node).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -22,6 +22,8 @@ const SECONDS = Number(arg("seconds", "10"));
 const ROUNDS = Number(arg("rounds", "3"));
 const RUNTIME = arg("runtime", "node");
 const CONNECTIONS = Number(arg("connections", "100"));
+/** Load before measuring: WebAssembly code is tiered up (Liftoff → TurboFan) in the background over the first seconds. */
+const WARMUP = Number(arg("warmup", "5"));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..", "..");
@@ -77,7 +79,7 @@ async function measure(mode: string): Promise<[number, number]> {
   const server = await start(mode);
   try {
     const url = `http://127.0.0.1:${server.port}/shop.sjs?x=1`;
-    await autocannon({ url, connections: CONNECTIONS, duration: 2 }); // warm-up (JIT, WebAssembly tiers)
+    await autocannon({ url, connections: CONNECTIONS, duration: WARMUP });
     const cpu0 = await server.cpu();
     const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
     const cpu = (await server.cpu()) - cpu0;
@@ -92,7 +94,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 console.log(
-  `page via HTTP: autocannon ${CONNECTIONS} connections, ${SECONDS} s, ${ROUNDS} rounds; ` +
+  `page via HTTP: autocannon ${CONNECTIONS} connections, ${SECONDS} s after ${WARMUP} s of warm-up, ${ROUNDS} rounds; ` +
     `server ${pin.length ? "pinned to core 0" : "not pinned"}; sandbox on ${RUNTIME}, EJS on node`,
 );
 const ours: number[] = [];

@@ -551,17 +551,26 @@ export class PageEngine {
     const count = Number(tail.slice(0, b));
     const length = Number(tail.slice(b + 1, c));
     if (d < 0 || !Number.isInteger(count) || !Number.isInteger(length)) throw corrupted(state);
-    let values: string[] | undefined;
-    if (tail.length - d - 1 === length) values = count === 0 ? [] : tail.slice(d + 1).split("\x1f");
-    if (values?.length !== count) {
+    // Values escaped all at once (site numbers have nothing to escape); the
+    // unescaped ones are split only for print() output, which is rare.
+    let escaped: string[] | undefined;
+    let raw = (): string[] => [];
+    if (tail.length - d - 1 === length && count > 0) {
+      const joined = tail.slice(d + 1);
+      escaped = escapeHtml(joined).split("\x1f");
+      raw = () => joined.split("\x1f");
+    } else if (tail.length - d - 1 === length) escaped = [];
+    if (escaped?.length !== count) {
       // A value contains \x1f or \0: ask for the values as JSON.
       this.guard.start();
       const r = state.ctx.evalCode(VALUES_JSON, "<wirehouse>");
       this.guard.stop();
       if (r.error) throw this.guard.toError(state.ctx, r.error, mapStack);
-      values = JSON.parse(state.ctx.getString(r.value)) as string[];
+      const values = JSON.parse(state.ctx.getString(r.value)) as string[];
       r.value.dispose();
       if (!Array.isArray(values)) throw corrupted(state);
+      escaped = values.map(escapeHtml);
+      raw = () => values;
     }
     let metaJson = "";
     if (tail.slice(c + 1, d) !== "0") {
@@ -581,7 +590,7 @@ export class PageEngine {
           unknown,
         ])
       : undefined;
-    let body = joinOutput(values, state);
+    let body = joinOutput(escaped, raw, state);
     let status = 200;
     let type = "text/html; charset=utf-8";
     const headers: [string, string][] = [];
@@ -785,17 +794,20 @@ function escapeHtml(s: string): string {
  * The page's output: `__o` holds runs of values, each followed by its site
  * number (see template.ts), or a raw value followed by -1 (`print`). Read
  * from the end, a site number says how many values precede it; the site's
- * static texts go around them, escaped. Anything that does not parse (the
+ * static texts go around them. `parts` are the entries HTML-escaped, `raw()`
+ * the same entries unescaped (for `print` output). Anything that does not parse (the
  * page wrote to `__o` itself) is refused rather than guessed at.
  */
-function joinOutput(parts: string[], state: RenderState): string {
+function joinOutput(parts: string[], raw: () => string[], state: RenderState): string {
   let tpl: CompiledTemplate | undefined;
+  let unescaped: string[] | undefined;
   const pieces: string[] = [];
   let i = parts.length - 1;
   while (i >= 0) {
     const n = Number(parts[i]);
     if (n === -1 && i >= 1) {
-      pieces.push(parts[i - 1]!);
+      unescaped ??= raw();
+      pieces.push(unescaped[i - 1]!);
       i -= 2;
       continue;
     }
@@ -805,7 +817,7 @@ function joinOutput(parts: string[], state: RenderState): string {
     const k = texts ? texts.length - 1 : -1;
     if (!texts || i - k < 0) throw corrupted(state);
     pieces.push(texts[k]!);
-    for (let t = k - 1; t >= 0; t--) pieces.push(escapeHtml(parts[i - k + t]!), texts[t]!);
+    for (let t = k - 1; t >= 0; t--) pieces.push(parts[i - k + t]!, texts[t]!);
     i -= k + 1;
   }
   let body = "";
