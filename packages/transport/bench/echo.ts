@@ -74,7 +74,8 @@ function firstLine(child: ChildProcess, match: RegExp): Promise<string> {
       const m = out.match(match);
       if (m) resolve(m[0]);
     });
-    child.on("exit", (code) => reject(new Error(`exited with ${code} before printing ${match}: ${out}`)));
+    // "close", not "exit": the last output may still be in the pipe when the process exits.
+    child.on("close", (code) => reject(new Error(`exited with ${code} before printing ${match}: ${out}`)));
   });
 }
 

@@ -75,6 +75,8 @@ function alpnWire(list: string[] | undefined): string {
   return s;
 }
 
+let lastAddress = "";
+
 class BunConnection<S> extends BaseConnection<S> {
   socket: BunSocket;
   /**
@@ -90,7 +92,10 @@ class BunConnection<S> extends BaseConnection<S> {
     super(settings);
     this.socket = socket;
     socket.data = this as BunConnection<unknown>;
-    this.remoteAddress = socket.remoteAddress ?? "";
+    // Bun builds a new string on every read of remoteAddress: share the previous
+    // connection's when equal (clients behind one proxy, load generators, loopback).
+    const addr = socket.remoteAddress ?? "";
+    this.remoteAddress = addr === lastAddress ? lastAddress : (lastAddress = addr);
     this.remotePort = socket.remotePort ?? 0;
     if (settings.noDelay) socket.setNoDelay(true);
   }
