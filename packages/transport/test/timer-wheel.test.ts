@@ -36,6 +36,17 @@ describe("TimerWheel (fake clock)", () => {
     assert.ok(delay >= 95 && delay <= 95 + 2 * 10, `fired after ${delay} ms`);
   });
 
+  it("elapsed is now minus the wheel's start: a small integer that moves with the ticks", () => {
+    const f = fake(1_763_900_000_000); // a real-looking timestamp, far beyond a small integer
+    const wheel = new TimerWheel({ tickMs: 10, clock: f.now, driver: false });
+    assert.equal(wheel.elapsed, 0);
+    f.clock.t += 1234;
+    wheel.advance();
+    assert.equal(wheel.elapsed, 1230);
+    assert.equal(wheel.now - wheel.elapsed, 1_763_900_000_000);
+    assert.ok(Number.isInteger(wheel.elapsed) && wheel.elapsed < 2 ** 30);
+  });
+
   it("cancel is O(1) and a cancelled timer never fires; reschedule moves it", () => {
     const f = fake();
     const wheel = new TimerWheel({ tickMs: 10, clock: f.now, driver: false });
