@@ -114,6 +114,8 @@ interface RenderState {
   stack: string[];
   /** file → [template, generated-line offset] for mapping stack frames. */
   files: Map<string, [CompiledTemplate, number]>;
+  /** Included templates by serial, every version this render ran (a file can change while a page waits for fetch). */
+  included: Map<number, CompiledTemplate> | undefined;
   pending: Set<Promise<void>>;
   memory: Map<string, string> | undefined;
   /** API globals defined so far in this context. */
@@ -356,6 +358,7 @@ export class PageEngine {
       ctx,
       stack: [file],
       files: new Map([[file, [tpl, 1]]]),
+      included: undefined,
       pending: new Set(),
       memory: undefined,
       defined: new Set(),
@@ -735,6 +738,7 @@ export class PageEngine {
       d.value.dispose();
     }
     state.files.set(path, [tpl, 0]);
+    (state.included ??= new Map()).set(tpl.serial, tpl);
     state.stack.push(path);
     const r = ctx.evalCode(tpl.code, path);
     state.stack.pop();
@@ -826,8 +830,8 @@ function joinOutput(parts: string[], raw: () => string[], state: RenderState): s
 }
 
 function templateOf(serial: number, state: RenderState): CompiledTemplate | undefined {
-  for (const [tpl] of state.files.values()) if (tpl.serial === serial) return tpl;
-  return undefined;
+  const page = state.files.get(state.stack[0]!)?.[0];
+  return page?.serial === serial ? page : state.included?.get(serial);
 }
 
 function corrupted(state: RenderState): ScriptError {

@@ -444,6 +444,28 @@ describe("sandbox escapes", () => {
       engine.dispose();
     }
   });
+  it("keeps the output of an include whose file changed while the page waited for fetch", async () => {
+    const files = new MemoryFiles({
+      "/w.sjs": `<?import part.sjs ?><?js fetch("https://api.example/").then(() => include("part.sjs")) ?>`,
+      "/part.sjs": `[v1 <?= 1 ?>]`,
+    });
+    const engine = await PageEngine.create({
+      limits: LAX,
+      files,
+      fetch: {
+        allow: ["https://api.example"],
+        fetch: async () => {
+          files.set("/part.sjs", `[v2 <?= 2 ?>]`);
+          return new Response("{}");
+        },
+      },
+    });
+    try {
+      assert.equal(text((await engine.render("/w.sjs", GET)).body), "[v1 1][v2 2]");
+    } finally {
+      engine.dispose();
+    }
+  });
 });
 
 describe("storage and events", () => {
