@@ -75,8 +75,6 @@ function alpnWire(list: string[] | undefined): string {
   return s;
 }
 
-let lastAddress = "";
-
 class BunConnection<S> extends BaseConnection<S> {
   socket: BunSocket;
   /**
@@ -92,13 +90,39 @@ class BunConnection<S> extends BaseConnection<S> {
     super(settings);
     this.socket = socket;
     socket.data = this as BunConnection<unknown>;
-    // Bun builds a new string on every read of remoteAddress: share the previous
-    // connection's when equal (clients behind one proxy, load generators, loopback).
-    const addr = socket.remoteAddress ?? "";
-    this.remoteAddress = addr === lastAddress ? lastAddress : (lastAddress = addr);
-    this.remotePort = socket.remotePort ?? 0;
     if (settings.noDelay) socket.setNoDelay(true);
   }
+
+  /**
+   * The peer's address, asked of Bun on first read (Bun makes and keeps a
+   * string per socket once asked): idle connections whose address nobody
+   * reads do not carry it. Like the node adapter's handle path, a connection
+   * whose address was first read after it closed reports "" and 0 (Bun
+   * forgets the address at close). undefined from the prototype until read.
+   */
+  declare private peerAddress: string | undefined;
+  declare private peerPort: number;
+  private peer(): string {
+    let a = this.peerAddress;
+    if (a === undefined) {
+      const s = this.socket;
+      a = s.remoteAddress ?? "";
+      this.peerAddress = a;
+      this.peerPort = s.remotePort ?? 0;
+    }
+    return a;
+  }
+  // @ts-expect-error an accessor over BaseConnection's (prototype-defaulted) field
+  override get remoteAddress(): string {
+    return this.peer();
+  }
+  override set remoteAddress(_v: string) {}
+  // @ts-expect-error an accessor over BaseConnection's (prototype-defaulted) field
+  override get remotePort(): number {
+    this.peer();
+    return this.peerPort;
+  }
+  override set remotePort(_v: number) {}
 
   runtimeBuffered(): number {
     return this.backlogBytes;
@@ -167,7 +191,7 @@ class BunConnection<S> extends BaseConnection<S> {
   }
 }
 
-Object.assign(BunConnection.prototype, { backlog: null, backlogBytes: 0 });
+Object.assign(BunConnection.prototype, { backlog: null, backlogBytes: 0, peerAddress: undefined, peerPort: 0 });
 
 function makeHandlers<S>(
   settings: Settings<S>,
