@@ -304,6 +304,42 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
     });
   });
 
+  it("bytes sent while an asynchronous upgrade hook runs reach the socket once it opens", async () => {
+    let hookCalled: () => void = () => {};
+    const called = new Promise<void>((r) => (hookCalled = r));
+    let openGate: () => void = () => {};
+    const gate = new Promise<void>((r) => (openGate = r));
+    let gotMessage: (m: string) => void = () => {};
+    const got = new Promise<string>((r) => (gotMessage = r));
+    await withServer(
+      (s) => {
+        s.websocket("/slow", {
+          async upgrade() {
+            hookCalled();
+            await gate;
+            return { accept: true };
+          },
+          message(_ws, data) {
+            gotMessage(String(data));
+          },
+        });
+        s.http("/ping", () => "pong");
+      },
+      async (port) => {
+        const raw = await rawSocket(port);
+        raw.socket.write(UPGRADE("/slow"));
+        await called;
+        // A frame before the 101 (allowed once the client has sent its request; no client waits less than this).
+        raw.socket.write(encodeFrameBytes(Opcode.Text, new TextEncoder().encode("early"), { mask: true }));
+        // A request on another connection answered means the server's loop has seen the frame's bytes (loopback).
+        assert.equal(await (await fetch(`http://127.0.0.1:${port}/ping`)).text(), "pong");
+        openGate();
+        assert.equal(await got, "early");
+        raw.socket.destroy();
+      },
+    );
+  });
+
   it("pings after inactivity and closes when no pong comes", async () => {
     await withServer(
       (s) => echo(s, { pingInterval: 0.2, pongTimeout: 0.2 }),
