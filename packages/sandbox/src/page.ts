@@ -206,9 +206,9 @@ export function apiNeeds(code: string): Set<string> {
 const LAZY_BUILTINS: [keyof Intrinsics, RegExp][] = [
   ["Date", /\bDate\b/],
   ["RegExp", /\/|\b(?:RegExp|match|matchAll|search)\b/],
-  ["MapSet", /\b(?:Map|Set|WeakMap|WeakSet)\b/],
+  ["MapSet", /\b(?:Map|Set|WeakMap|WeakSet|WeakRef|FinalizationRegistry)\b/],
   ["Promise", /\b(?:Promise|async|await|then|import|fetch|fromAsync)\b/],
-  ["StringNormalize", /\bnormalize\b/],
+  ["StringNormalize", /\b(?:normalize|localeCompare)\b/],
 ];
 /** Code that can list or reach globals by computed name gets every built-in. */
 const ALL_BUILTINS =

@@ -101,6 +101,8 @@ describe("page output", () => {
     );
     // Promise jobs run after the page's code, so their output comes last.
     assert.equal(out, "number 2 1 3 1  number function56");
+    // localeCompare comes with the same built-in as normalize.
+    assert.equal(await page(`<?= "a".localeCompare("b") ?>`), "-1");
     // A page that names none of them does without, and can not tell.
     assert.equal(await page(`<?= [typeof JSON, typeof Object, typeof Array].join() ?>`), "object,function,function");
     assert.equal(
