@@ -3,9 +3,11 @@
  *
  * Reads go into one buffer per connection, reused for every read (so bytes
  * handed to `data` are valid only until it returns: see types.ts). The buffer
- * starts small (idle connections stay cheap) and doubles, up to 64 KiB, each
- * time a read fills it. Writes: a tick's chunks are joined and written with
- * one `conn.write`; while a write is in flight later ticks queue behind it.
+ * starts at 512 B (a pending read holds it, so idle connections pay for it),
+ * doubles up to 64 KiB each time a read fills it and halves after a run of
+ * small reads. Writes: a tick's chunks are joined and written with one
+ * `conn.write`; while a write is in flight later ticks queue behind it.
+ * TLS: several certificates chosen by SNI through Deno's certificate resolver.
  */
 import { ADAPTER_BITS, BaseConnection, type Settings, settingsFrom } from "../connection-base.ts";
 import { TransportError } from "../errors.ts";
