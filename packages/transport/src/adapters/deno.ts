@@ -3,7 +3,7 @@
  *
  * Reads go into one buffer per connection, reused for every read (so bytes
  * handed to `data` are valid only until it returns: see types.ts). The buffer
- * starts at 512 B (a pending read holds it, so idle connections pay for it),
+ * starts at 256 B (a pending read holds it, so idle connections pay for it),
  * doubles up to 64 KiB each time a read fills it and halves after a run of
  * small reads. Writes: a tick's chunks are joined and written with one
  * `conn.write`; while a write is in flight later ticks queue behind it.
@@ -16,11 +16,12 @@ import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, L
 
 /**
  * A pending read holds its buffer, so an idle connection costs its buffer:
- * start small (a WebSocket handshake or a short request fits), double while
+ * start small (a bare WebSocket handshake fits; a browser's, with its cookies
+ * and extensions, takes a read or two more while it grows), double while
  * reads fill it, up to MAX_READ; halve after SHRINK_AFTER reads in a row that
  * used under an eighth of it.
  */
-const FIRST_READ = 512;
+const FIRST_READ = 256;
 const MAX_READ = 64 * 1024;
 const SHRINK_AFTER = 16;
 /** Microtasks the read loop gives an in-flight write to settle (see readLoop). */
