@@ -130,6 +130,9 @@ class BunConnection<S> extends BaseConnection<S> {
 
   flush(): void {
     const data = this.takeQueue();
+    // Drop the emptied queue: most connections go quiet after a write (a handshake's
+    // answer, a reply), and an idle one need not keep an array; the next write makes one.
+    this.queue = null;
     if (data !== null) {
       if (this.backlogBytes > 0) {
         // Still waiting for the kernel: keep order, send on drain.
