@@ -318,6 +318,9 @@ class DenoConnection<S> extends BaseConnection<S> {
     } finally {
       this.writing = false;
       this.inflight = 0;
+      // Drop the emptied queue (V8 keeps the capacity a push gave it): most connections go
+      // quiet after a write, and an idle one need not keep an array; the next write makes one.
+      if (this.queued === 0) this.queue = null;
       // Nothing is in flight: lent read buffers are free again; keep one as the spare.
       const lent = this.lentBuffers;
       if (lent !== null && lent.length > 0) {
