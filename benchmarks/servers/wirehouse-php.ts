@@ -5,6 +5,7 @@
 //     [--root DIR]                            document root holding hello.php; without it a temporary
 //                                             root with the page below is written
 //     [--max-connections N] [--pipeline N] [--keepalive 0] [--php-cgi BIN] [--host H]
+//     [--cgi-cpus LIST]   run php-cgi under `taskset -c LIST` (it would inherit this server's pinning)
 // GET /fcgi/<script>.php -> the script under the root via FastCGI (php-fpm),
 // GET /cgi/<script>.php  -> the same script via CGI (one php-cgi per request);
 // e.g. /fcgi/hello.php and /cgi/hello.php. Anything else 404.
@@ -102,7 +103,12 @@ const fastcgi = gateway.site({
     ...(arg("pipeline") !== undefined ? { pipeline: Number(arg("pipeline")) } : {}),
   },
 });
-const cgi = gateway.site({ root, match: ".php", cgi: { bin: phpCgi } });
+const cgiCpus = arg("cgi-cpus");
+const cgi = gateway.site({
+  root,
+  match: ".php",
+  cgi: cgiCpus === undefined ? { bin: phpCgi } : { bin: "taskset", args: ["-c", cgiCpus, phpCgi] },
+});
 
 const server = createServer({ limits: { maxConnections: 1_000_000, keepAliveTimeoutMs: 60_000 } });
 let port = 0;

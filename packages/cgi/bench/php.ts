@@ -89,6 +89,18 @@ echo "<!doctype html><title>hello</title><p>Hello, $name! ", date("Y-m-d"), "</p
 writeFileSync(join(root, "hello.php"), page);
 const sock = join(dir, "fpm.sock");
 const procs = new Set<ChildProcess>();
+// Interrupted: stop every server started so far (they run in their own process groups).
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    for (const p of procs) {
+      try {
+        process.kill(-p.pid!, "SIGKILL");
+      } catch {}
+    }
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(1);
+  });
+}
 
 function start(cmd: string, argv: string[], ready: RegExp | null): Promise<{ child: ChildProcess; out: string }> {
   // Own process group, so stopping it reaches its children (php-fpm workers, php-cgi).
@@ -247,6 +259,9 @@ http {
         cgiBin,
         "--fpm-children",
         String(children),
+        // php-cgi, like php-fpm, may run on any core (it would inherit the server's pinning).
+        "--cgi-cpus",
+        fpmCpu ?? `0-${cpus().length - 1}`,
         ...flags,
       ]),
       /ready port=\d+/,
