@@ -70,8 +70,10 @@ export interface CertificateKey {
 export interface ServerTlsOptions extends CertificateKey {
   /**
    * More certificates chosen by SNI (`"example.com"` or `"*.example.com"`);
-   * the top-level `cert`/`key` is the default. Supported by the Node adapter;
-   * Bun and Deno throw `ERR_TLS_SNI_UNSUPPORTED` at listen time.
+   * the top-level `cert`/`key` is the default. Supported by the Node adapter
+   * (SNICallback) and the Deno adapter (Deno's certificate resolver); Bun's
+   * `Bun.listen` takes one TLS configuration, so the Bun adapter throws
+   * `ERR_TLS_SNI_UNSUPPORTED` at listen time (use the Node adapter on Bun).
    */
   sni?: Record<string, CertificateKey>;
   /** ALPN protocols offered, in order of preference. Default `["http/1.1"]`. */
