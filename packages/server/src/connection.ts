@@ -31,6 +31,10 @@ export const RESPONSE_404 = buildErrorResponse(404, "Not Found");
 export const RESPONSE_408 = buildErrorResponse(408, "Request Timeout");
 export const RESPONSE_500 = buildErrorResponse(500, "Internal Server Error");
 export const RESPONSE_503 = buildErrorResponse(503, "Service Unavailable");
+/** A handler that did not respond within its time limit (see `ServerLimits.handlerTimeoutMs`). */
+export const RESPONSE_503_TIMEOUT = buildErrorResponse(503, "Service Unavailable: the handler timed out");
+/** Head time limit of a connection over `maxConnections` (it only gets a 503). */
+const OVER_LIMIT_HEAD_MS = 2000;
 
 enum Phase {
   /** Waiting for (the rest of) a request head. */
@@ -60,6 +64,10 @@ export class HttpConnection {
   /** Bytes received while busy (pipelined requests), copied. */
   private pending: Uint8Array | null = null;
   private readonly timer: Timer<never>;
+  /** The handler time limit of the request being handled (only while an asynchronous handler runs). */
+  private handlerTimer: Timer<never> | null = null;
+  /** The request being handled, until its response is complete (to abort its signal). */
+  request: Request | null = null;
   ws: WsSocket | null = null;
   /** Resolves the current streamed body's wait for drain. */
   drainWaiter: (() => void) | null = null;
@@ -71,10 +79,12 @@ export class HttpConnection {
     readonly https: boolean,
     /** The transport may reuse a chunk's memory after data() returns (Deno). */
     readonly copyChunks: boolean,
+    /** Over `maxConnections`: the request head is answered 503 and the connection closed. */
+    readonly overLimit = false,
   ) {
     this.parser = new RequestParser(server.headLimits);
     this.timer = server.wheel.schedule(
-      server.limits.headTimeoutMs,
+      overLimit ? Math.min(server.limits.headTimeoutMs, OVER_LIMIT_HEAD_MS) : server.limits.headTimeoutMs,
       onTimeout,
       this as HttpConnection,
     ) as unknown as Timer<never>;
@@ -154,6 +164,11 @@ export class HttpConnection {
       const head = r.head;
       chunk = chunk.subarray(r.consumed);
       this.head = head;
+      if (this.overLimit) {
+        server.logError(head, 503, this.conn);
+        this.writeRaw(server.unavailable, true);
+        return;
+      }
       if (head.bodyKind !== "none" && !isWebSocketRequest(head)) {
         const body = BodyDecoder.forRequest(head, { maxBodySize: server.limits.maxBodySize });
         if (body.error) {
@@ -211,6 +226,7 @@ export class HttpConnection {
     }
     const req = new Request(head, path, this.conn, this.https);
     req.bodySource = body;
+    this.request = req;
     return req;
   }
 
@@ -223,6 +239,8 @@ export class HttpConnection {
   /** Writes complete response bytes; `close` ends the connection afterwards. */
   writeRaw(bytes: Uint8Array, close: boolean): void {
     if (this.phase === Phase.Closed) return;
+    this.cancelHandlerTimer();
+    this.request = null;
     this.conn.write(bytes);
     if (close) this.shutdown();
     else this.finished();
@@ -241,7 +259,15 @@ export class HttpConnection {
     res: ResponseInit | ResponseLike | string | Uint8Array,
     startedAt: number,
   ): Promise<void> {
-    if (this.phase === Phase.Closed) return;
+    if (this.phase === Phase.Closed || head !== this.head) {
+      // A late response (the handler timed out, or the connection is gone): drop it.
+      if (res !== null && typeof res === "object" && !(res instanceof Uint8Array) && !isResponseLike(res)) {
+        const b = (res as ResponseInit).body;
+        if (b != null && typeof b === "object" && !(b instanceof Uint8Array)) abandon(b);
+      }
+      return;
+    }
+    this.cancelHandlerTimer();
     const server = this.server;
     let status = 200;
     let headers: [string, string][] = [];
@@ -305,6 +331,7 @@ export class HttpConnection {
       }
     }
     server.logAccess(head, status, sent, this.conn, startedAt);
+    this.request = null;
     if (!keepAlive) this.shutdown();
     else this.finished();
   }
@@ -342,14 +369,21 @@ export class HttpConnection {
     else this.closeAfter = true;
   }
 
+  /** The connection was closed (or is closing after a final response). */
+  get isClosed(): boolean {
+    return this.phase === Phase.Closed;
+  }
+
   /** Switches this connection to WebSocket mode. */
   upgraded(ws: WsSocket, rest: Uint8Array | null, request: unknown): void {
+    this.cancelHandlerTimer();
     this.phase = Phase.Ws;
     this.ws = ws;
     // Keep nothing of the HTTP side alive for the socket's lifetime (memory per idle connection):
     // the transport hands bytes and events straight to the socket from now on (adopted node:http
     // sockets keep calling this object, which forwards them).
     this.head = null;
+    this.request = null;
     this.parser = DROPPED_PARSER;
     this.conn.state = ws;
     this.server.forget(this);
@@ -382,6 +416,40 @@ export class HttpConnection {
     } else if (this.phase === Phase.Idle) this.shutdown();
   }
 
+  /** Starts the handler time limit of the current request (an asynchronous handler or accept hook runs). */
+  startHandlerTimer(ms: number): void {
+    if (ms <= 0 || this.handlerTimer !== null) return;
+    this.handlerTimer = this.server.wheel.schedule(
+      ms,
+      onHandlerTimeout,
+      this as HttpConnection,
+    ) as unknown as Timer<never>;
+  }
+
+  private cancelHandlerTimer(): void {
+    if (this.handlerTimer !== null) {
+      this.server.wheel.cancel(this.handlerTimer);
+      this.handlerTimer = null;
+    }
+  }
+
+  /** The handler did not respond in time: 503, give the request up, close after the answer. */
+  handlerTimedOut(): void {
+    this.handlerTimer = null;
+    if (this.phase === Phase.Closed || this.phase === Phase.Ws || this.responseStarted) return;
+    const head = this.head;
+    const error = new Error(`handler for ${head?.method ?? "?"} ${head?.path ?? "?"} did not respond in time`);
+    error.name = "HandlerTimeoutError";
+    this.server.reportError(error, "http handler timeout");
+    this.server.logError(head, 503, this.conn);
+    this.request?.abort(error);
+    this.bodySource?.fail(error);
+    this.bodySource = null;
+    this.body = null;
+    this.head = null; // a late respond() for this head is ignored
+    this.writeRaw(RESPONSE_503_TIMEOUT, true);
+  }
+
   drain(): void {
     if (this.ws !== null) this.ws.drained();
     const w = this.drainWaiter;
@@ -394,6 +462,11 @@ export class HttpConnection {
   closed(): void {
     this.phase = Phase.Closed;
     this.server.wheel.cancel(this.timer);
+    this.cancelHandlerTimer();
+    if (this.request !== null) {
+      this.request.abort(new Error("connection closed before the response was complete"));
+      this.request = null;
+    }
     const w = this.drainWaiter;
     if (w !== null) {
       this.drainWaiter = null;
@@ -409,6 +482,10 @@ const DROPPED_PARSER = new RequestParser();
 
 function onTimeout(c: HttpConnection): void {
   c.timeout();
+}
+
+function onHandlerTimeout(c: HttpConnection): void {
+  c.handlerTimedOut();
 }
 
 function isResponseLike(r: unknown): r is ResponseLike {

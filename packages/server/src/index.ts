@@ -4,7 +4,14 @@
  * HTTP/1.1 and WebSocket endpoints with TypeScript handlers on Node, Deno and Bun.
  */
 export { type ConnectOptions, connect } from "./client.ts";
-export { JobError, JobPool, type JobPoolOptions, type JobRunOptions, JobTimeoutError } from "./jobs.ts";
+export {
+  JobError,
+  JobPool,
+  type JobPoolOptions,
+  JobQueueFullError,
+  type JobRunOptions,
+  JobTimeoutError,
+} from "./jobs.ts";
 export { handleUpgrade } from "./node-upgrade.ts";
 export { InProcessPubSub } from "./pubsub.ts";
 export { createServer, Server, Site } from "./server.ts";

@@ -51,6 +51,11 @@ export interface JobPoolOptions {
   size?: number;
   /** Default per-job time limit in milliseconds; a job over it is stopped (its worker is replaced). Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Jobs that may wait for a busy pool; `run` rejects with `JobQueueFullError` beyond (an HTTP
+   * handler that lets it escape answers 503 with Retry-After). Default 10,000.
+   */
+  maxQueue?: number;
 }
 
 export interface JobRunOptions {
@@ -68,6 +73,11 @@ export class JobError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The pool is saturated: every worker is busy and `maxQueue` jobs already wait. */
+export class JobQueueFullError extends Error {
+  override readonly name = "JobQueueFullError";
 }
 
 /** A job that ran past its time limit. */
@@ -129,6 +139,7 @@ async function startWorker(onMessage: (reply: Reply) => void, onError: (error: E
 export class JobPool {
   readonly size: number;
   private readonly timeoutMs: number;
+  readonly maxQueue: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private starting = 0;
@@ -138,11 +149,18 @@ export class JobPool {
   constructor(options: JobPoolOptions = {}) {
     this.size = Math.max(1, options.size ?? coreCount());
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxQueue = Math.max(0, options.maxQueue ?? 10_000);
   }
 
   /** Runs the default export of `moduleUrl` with `input` on a worker thread. */
   run<T = unknown>(moduleUrl: string | URL, input?: unknown, options: JobRunOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new Error("job pool is closed"));
+    // Waiting jobs beyond the workers that are free or about to start are bounded by maxQueue.
+    if (this.running + this.queue.length >= this.size + this.maxQueue) {
+      return Promise.reject(
+        new JobQueueFullError(`job pool saturated: ${this.running} running, ${this.queue.length} waiting`),
+      );
+    }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
         id: this.nextId++,
@@ -160,6 +178,13 @@ export class JobPool {
   /** Jobs waiting for a free worker. */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** Jobs running on a worker now. */
+  get running(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.job !== undefined) n++;
+    return n;
   }
 
   /** Stops every worker; queued and running jobs are rejected. */

@@ -14,6 +14,10 @@ export class Request implements ServerRequest {
   rest = "/";
   bodySource: BodySource | null = null;
   private cookieMap: Map<string, string> | null = null;
+  /** Created on first use of `signal` (most handlers never ask). */
+  private controller: AbortController | null = null;
+  /** Set once the request was given up (before anyone asked for `signal`). */
+  private abortReason: unknown = undefined;
 
   constructor(
     readonly head: RequestHead,
@@ -70,6 +74,20 @@ export class Request implements ServerRequest {
   }
   json(): Promise<unknown> {
     return this.text().then((t) => JSON.parse(t));
+  }
+  /** Aborted when the request is given up (handler timeout, connection closed before the response). */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+  /** @internal gives the request up: aborts `signal` (now, or when first asked for). */
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
   }
   /** The body as it arrives (one consumer). */
   bodyStream(): AsyncIterable<Uint8Array> {

@@ -15,6 +15,7 @@ import {
 import { createPerMessageDeflate } from "@wirehouse/codec/deflate";
 import {
   acceptWebSocket,
+  buildErrorResponse,
   type ExtensionNegotiator,
   findDeflate,
   HttpError,
@@ -35,7 +36,7 @@ import {
   runtime as transportRuntime,
 } from "@wirehouse/transport";
 import { HttpConnection } from "./connection.ts";
-import { JobPool } from "./jobs.ts";
+import { JobPool, JobQueueFullError } from "./jobs.ts";
 import { Limiter } from "./limiter.ts";
 import { handleUpgrade, type NodeRequest, type NodeSocket } from "./node-upgrade.ts";
 import { InProcessPubSub } from "./pubsub.ts";
@@ -72,6 +73,8 @@ interface HttpKind {
   readonly handler: HttpHandler;
   readonly methods: ReadonlySet<string> | null;
   readonly allow: string;
+  /** The route's handler time limit (undefined: the server's `handlerTimeoutMs`). */
+  readonly timeoutMs: number | undefined;
 }
 interface StaticKind {
   readonly type: "static";
@@ -96,6 +99,9 @@ export interface ResolvedLimits {
   bodyTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  overflowConnections: number;
+  retryAfterSeconds: number;
+  handlerTimeoutMs: number;
 }
 
 export function resolveWsOptions(o: WebSocketOptions = {}): WsKind["options"] {
@@ -169,7 +175,13 @@ export class Site {
 function httpKind(handler: HttpHandler, options: HttpRouteOptions): HttpKind {
   const methods = options.methods ? new Set(options.methods.map((m) => m.toUpperCase())) : null;
   if (methods?.has("GET")) methods.add("HEAD");
-  return { type: "http", handler, methods, allow: methods ? [...methods].join(", ") : "" };
+  return {
+    type: "http",
+    handler,
+    methods,
+    allow: methods ? [...methods].join(", ") : "",
+    timeoutMs: options.timeoutMs,
+  };
 }
 
 type EventName = "connection" | "message" | "close" | "drain" | "error";
@@ -191,6 +203,12 @@ export class Server implements SocketOwner {
   private jobPool: JobPool | null = null;
   private readonly events = new Map<EventName, ((...args: never[]) => void)[]>();
   private eventKind: WsKind | null = null;
+  /** Open connections over `maxConnections` (each waiting for its request head, to answer 503). */
+  private overLimitOpen = 0;
+  /** Connections refused over `maxConnections` by this server (the transport counts those past the overflow). */
+  private refused = 0;
+  /** @internal `503 Service Unavailable` with Retry-After and Connection: close (capacity: limit, shutdown). */
+  readonly unavailable: Uint8Array;
   closing = false;
 
   constructor(readonly options: ServerOptions = {}) {
@@ -202,7 +220,13 @@ export class Server implements SocketOwner {
       bodyTimeoutMs: l.bodyTimeoutMs ?? 30_000,
       keepAliveTimeoutMs: l.keepAliveTimeoutMs ?? 5_000,
       maxConnections: l.maxConnections ?? 10_000,
+      overflowConnections: l.overflowConnections ?? 256,
+      retryAfterSeconds: l.retryAfterSeconds ?? 5,
+      handlerTimeoutMs: l.handlerTimeoutMs ?? 60_000,
     };
+    this.unavailable = buildErrorResponse(503, "Service Unavailable", [
+      ["Retry-After", String(this.limits.retryAfterSeconds)],
+    ]);
     this.headLimits = { maxHeadSize: this.limits.maxHeadSize };
     this.defaultHeaders = options.defaultHeaders ?? [];
     this.pubsub = options.pubsub ?? new InProcessPubSub();
@@ -255,7 +279,7 @@ export class Server implements SocketOwner {
 
   /** The worker-thread pool for CPU-bound jobs (created on first use). */
   get jobs(): JobPool {
-    if (this.jobPool === null) this.jobPool = new JobPool();
+    if (this.jobPool === null) this.jobPool = new JobPool(this.options.jobs);
     return this.jobPool;
   }
 
@@ -273,13 +297,15 @@ export class Server implements SocketOwner {
         hostname: options.hostname ?? "127.0.0.1",
         tls: options.tls,
         reusePort: options.reusePort,
-        maxConnections: this.limits.maxConnections,
+        // Past maxConnections connections are still read and answered 503 (see open); past the
+        // overflow as well the transport closes them at once.
+        maxConnections: this.limits.maxConnections + this.limits.overflowConnections,
         wheel: this.wheel,
         adapter: this.options.adapter,
       },
       {
         open: (conn) => {
-          const c = new HttpConnection(this, conn as Connection<unknown>, https, copy);
+          const c = new HttpConnection(this, conn as Connection<unknown>, https, copy, this.admitOverLimit());
           conn.state = c;
           this.conns.add(c);
         },
@@ -298,6 +324,7 @@ export class Server implements SocketOwner {
           if (s instanceof WsSocket) s.finish();
           else {
             this.conns.delete(s as HttpConnection);
+            if ((s as HttpConnection).overLimit) this.overLimitOpen--;
             (s as HttpConnection).closed();
           }
         },
@@ -307,9 +334,27 @@ export class Server implements SocketOwner {
     return { port: listener.port, hostname: listener.address };
   }
 
-  /** Open TCP connections (HTTP and WebSocket). */
+  /** Open TCP connections (HTTP and WebSocket), including those over the limit waiting for their 503. */
   get connections(): number {
     return this.conns.size + this.sockets.size;
+  }
+  /**
+   * Connections refused since the server started because `maxConnections` was reached: answered
+   * 503 (or closed quietly if no request head came), plus those the transport closed at once
+   * past `maxConnections + overflowConnections`.
+   */
+  get rejectedConnections(): number {
+    let n = this.refused;
+    for (const l of this.listeners) n += l.rejected;
+    return n;
+  }
+
+  /** A new connection: true (and counted) if it is over `maxConnections`. */
+  private admitOverLimit(): boolean {
+    if (this.conns.size - this.overLimitOpen + this.sockets.size < this.limits.maxConnections) return false;
+    this.overLimitOpen++;
+    this.refused++;
+    return true;
   }
   /** Open WebSockets. */
   get clients(): number {
@@ -327,13 +372,13 @@ export class Server implements SocketOwner {
 
   /** Adopts a connection from another source (node:http upgrade adoption). @internal */
   adopt(conn: Connection<unknown>, https: boolean): HttpConnection {
-    const c = new HttpConnection(this, conn, https, false);
+    const c = new HttpConnection(this, conn, https, false, this.admitOverLimit());
     this.conns.add(c);
     return c;
   }
   /** @internal */
   forget(c: HttpConnection): void {
-    this.conns.delete(c);
+    if (this.conns.delete(c) && c.overLimit) this.overLimitOpen--;
   }
 
   // ---- HTTP ----------------------------------------------------------------------------
@@ -361,12 +406,13 @@ export class Server implements SocketOwner {
         void c.respond(head, { status: 426, headers: [["Upgrade", "websocket"]], body: "Upgrade Required" }, startedAt);
         return;
       }
-      kind = { type: "http", handler: request, methods: null, allow: "" };
+      kind = { type: "http", handler: request, methods: null, allow: "", timeoutMs: undefined };
     }
     const hook = m.route.accept;
     if (hook !== undefined) {
       const verdict = runAcceptHook(hook, acceptRequest(req));
       if (verdict instanceof Promise) {
+        c.startHandlerTimer(this.timeoutFor(kind));
         verdict.then((v) => {
           if (v.accept) this.run(c, head, req, kind, startedAt);
           else void c.respond(head, { status: v.status, headers: v.headers, body: v.body ?? "" }, startedAt);
@@ -423,6 +469,7 @@ export class Server implements SocketOwner {
       return;
     }
     if (out instanceof Promise) {
+      c.startHandlerTimer(kind.timeoutMs ?? this.limits.handlerTimeoutMs);
       out.then(
         (r) => c.respond(head, r ?? { status: 204 }, startedAt),
         (e) => this.fail500(c, head, e, startedAt),
@@ -430,8 +477,18 @@ export class Server implements SocketOwner {
     } else void c.respond(head, out ?? { status: 204 }, startedAt);
   }
 
+  private timeoutFor(kind: Kind): number {
+    return kind.type === "http" && kind.timeoutMs !== undefined ? kind.timeoutMs : this.limits.handlerTimeoutMs;
+  }
+
   private fail500(c: HttpConnection, head: RequestHead, error: unknown, startedAt: number): void {
     this.reportError(error, "http handler");
+    if (error instanceof JobQueueFullError) {
+      // The worker pool is saturated: a capacity problem, not a bug. The client may retry.
+      const headers: [string, string][] = [["Retry-After", String(this.limits.retryAfterSeconds)]];
+      void c.respond(head, { status: 503, headers, body: "Service Unavailable" }, startedAt);
+      return;
+    }
     const body =
       this.options.dev && error instanceof Error
         ? `Internal Server Error\n\n${error.stack ?? error.message}`
@@ -503,7 +560,8 @@ export class Server implements SocketOwner {
     const req = c.makeRequest(head, null);
     if (req === null) return;
     if (this.closing) {
-      c.writeRaw(rejectWebSocket(503, "Service Unavailable"), true);
+      this.logError(head, 503, c.conn);
+      c.writeRaw(this.unavailable, true);
       return;
     }
     const m = this.router.match(head.host, req.path);
@@ -557,8 +615,10 @@ export class Server implements SocketOwner {
       }
       this.finishUpgrade(c, kind, up, rest, req, v);
     };
-    if (verdict instanceof Promise) verdict.then(apply);
-    else apply(verdict);
+    if (verdict instanceof Promise) {
+      c.startHandlerTimer(this.limits.handlerTimeoutMs);
+      verdict.then(apply);
+    } else apply(verdict);
   }
 
   private finishUpgrade(
@@ -569,7 +629,7 @@ export class Server implements SocketOwner {
     req: Request,
     v: { headers?: ReadonlyArray<readonly [string, string]>; protocol?: string; data?: unknown } | undefined,
   ): void {
-    if (c.conn.closed) return;
+    if (c.conn.closed || c.isClosed) return;
     let bytes: Uint8Array;
     try {
       bytes = acceptWebSocket(up, { headers: v?.headers, protocol: v?.protocol, sha1 });

@@ -3,6 +3,7 @@
  */
 import type { AcceptHook, AcceptResult } from "@wirehouse/router";
 import type { StaticOptions } from "@wirehouse/static";
+import type { JobPoolOptions } from "./jobs.ts";
 
 export type { AcceptHook, AcceptResult };
 
@@ -18,8 +19,29 @@ export interface ServerLimits {
   bodyTimeoutMs?: number;
   /** Idle time between keep-alive requests before closing. Default 5 s. */
   keepAliveTimeoutMs?: number;
-  /** Connections beyond this are closed at once. Default 10,000. */
+  /**
+   * Open connections (HTTP and WebSocket) the server serves. A connection past this is still read
+   * up to its request head, which is answered `503 Service Unavailable` with `Retry-After` and
+   * `Connection: close` (an upgrade request too), and counted in `server.rejectedConnections`.
+   * Default 10,000.
+   */
   maxConnections?: number;
+  /**
+   * Connections past `maxConnections` that are still read and answered 503; beyond
+   * `maxConnections + overflowConnections` the transport closes new connections at once
+   * (also counted in `server.rejectedConnections`). Default 256.
+   */
+  overflowConnections?: number;
+  /** `Retry-After` (seconds) on 503s for capacity: over `maxConnections`, shutting down, job queue full. Default 5. */
+  retryAfterSeconds?: number;
+  /**
+   * Time an HTTP handler (or an asynchronous accept hook) may take to produce its response
+   * (status and headers; streaming the body afterwards is not limited). Past it the request is
+   * answered `503 Service Unavailable` with `Connection: close`, the connection is closed after
+   * it, `req.signal` is aborted and `onError` is told (where = "http handler timeout"); a late
+   * response is ignored. 0 = no limit. Per route: `HttpRouteOptions.timeoutMs`. Default 60 s.
+   */
+  handlerTimeoutMs?: number;
 }
 
 export interface AccessLogEntry {
@@ -46,6 +68,8 @@ export interface ServerOptions {
   adapter?: "node" | "bun" | "deno";
   /** Pub/sub adapter (default: in-process). */
   pubsub?: PubSubAdapter;
+  /** Options of the worker pool behind `server.jobs` (size, per-job timeout, queue bound). */
+  jobs?: JobPoolOptions;
 }
 
 export interface TlsOptions {
@@ -102,6 +126,11 @@ export interface ServerRequest {
   text(): Promise<string>;
   json(): Promise<unknown>;
   bodyStream(): AsyncIterable<Uint8Array>;
+  /**
+   * Aborted when the request is given up: the handler timed out (`handlerTimeoutMs`) or the
+   * connection closed before the response was complete. Pass it to fetch() and the like.
+   */
+  readonly signal: AbortSignal;
 }
 
 export type ResponseBody = Uint8Array | string | AsyncIterable<Uint8Array> | null | undefined;
@@ -127,6 +156,8 @@ export interface HttpRouteOptions {
   accept?: AcceptHook;
   /** Allowed methods (405 with Allow otherwise). Default: any. */
   methods?: string[];
+  /** This route's handler time limit in ms (overrides `limits.handlerTimeoutMs`; 0 = none). */
+  timeoutMs?: number;
 }
 
 export type StaticRouteOptions = StaticOptions;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import os from "node:os";
 import { describe, it } from "node:test";
-import { JobError, JobPool, JobTimeoutError } from "../src/jobs.ts";
+import { JobError, JobPool, JobQueueFullError, JobTimeoutError } from "../src/jobs.ts";
 
 const sumJob = new URL("./fixtures/sum-job.mjs", import.meta.url);
 const typedJob = new URL("./fixtures/typed-job.ts", import.meta.url);
@@ -44,6 +45,26 @@ describe("JobPool", () => {
     try {
       await assert.rejects(pool.run(sumJob, { spin: true }, { timeoutMs: 200 }), JobTimeoutError);
       assert.deepEqual(await pool.run(sumJob, { n: 4 }), { sum: 6 });
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("defaults to one worker per core", () => {
+    const pool = new JobPool();
+    assert.equal(pool.size, os.availableParallelism());
+    pool.close();
+  });
+
+  it("bounds waiting jobs with maxQueue (JobQueueFullError) and serves again once a worker is free", async () => {
+    const pool = new JobPool({ size: 1, maxQueue: 1 });
+    try {
+      const running = pool.run(sumJob, { n: 5 });
+      const waiting = pool.run(sumJob, { n: 6 });
+      await assert.rejects(pool.run(sumJob, { n: 7 }), JobQueueFullError);
+      assert.deepEqual(await running, { sum: 10 });
+      assert.deepEqual(await waiting, { sum: 15 });
+      assert.deepEqual(await pool.run(sumJob, { n: 3 }), { sum: 3 });
     } finally {
       pool.close();
     }
