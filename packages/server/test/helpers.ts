@@ -94,6 +94,14 @@ export interface TestClient {
   extensions(): string;
   /** Whether this client offers permessage-deflate (Deno's built-in WebSocket does not). */
   offersDeflate: boolean;
+  /** Sends a ping, resolves with the pong's payload (the built-in WebSocket has no ping API). */
+  ping?: (data: string) => Promise<string>;
+  /** Sends `bytes` as a text frame without checking them (the built-in WebSocket cannot). */
+  sendRawText?: (bytes: Uint8Array) => void;
+  /** Drops the TCP connection without a close frame (the built-in WebSocket cannot). */
+  terminate?: () => void;
+  /** Whether `send` fragments messages larger than the factory's `fragment` size. */
+  fragments: boolean;
 }
 
 class Queue {
@@ -111,18 +119,24 @@ class Queue {
   }
 }
 
-export type ClientFactory = (url: string, opts?: { deflate?: boolean; protocols?: string[] }) => Promise<TestClient>;
+export type ClientFactory = (
+  url: string,
+  opts?: { deflate?: boolean; protocols?: string[]; fragment?: number },
+) => Promise<TestClient>;
 
 export const ourClient: ClientFactory = async (url, opts = {}) => {
   const q = new Queue();
   let closedResolve: (v: { code: number; reason: string }) => void = () => {};
   const closed = new Promise<{ code: number; reason: string }>((r) => (closedResolve = r));
+  const pongs: ((d: string) => void)[] = [];
   const ws = await connect(url, {
     deflate: opts.deflate ? { threshold: 0 } : false,
     protocols: opts.protocols,
     maxPayload: 64 * 1024 * 1024,
+    maxFrameSize: opts.fragment,
     handler: {
       message: (_ws, data, binary) => q.push({ data: binary ? (data as Uint8Array).slice() : data, binary }),
+      pong: (_ws, data) => pongs.shift()?.(new TextDecoder().decode(data)),
       close: (_ws, code, reason) => closedResolve({ code, reason }),
     },
   });
@@ -134,6 +148,14 @@ export const ourClient: ClientFactory = async (url, opts = {}) => {
     closed,
     extensions: () => ws.extensions,
     offersDeflate: true,
+    ping: (d) =>
+      new Promise((r) => {
+        pongs.push(r);
+        ws.ping(d);
+      }),
+    sendRawText: (bytes) => ws.send(bytes, { binary: false }),
+    terminate: () => ws.terminate(),
+    fragments: true,
   };
 };
 
@@ -154,14 +176,34 @@ export const wsClient: ClientFactory = async (url, opts = {}) => {
     ws.once("error", reject);
   });
   ws.on("error", () => {}); // a reset after open shows up as the close code
+  const fragment = opts.fragment ?? 0;
   return {
     name: "ws",
-    send: (d) => ws.send(d),
+    send: (d) => {
+      if (fragment === 0 || (typeof d === "string" ? Buffer.byteLength(d) : d.length) <= fragment) {
+        ws.send(d);
+        return;
+      }
+      // ws fragments only on request: one send per frame, fin on the last
+      const bytes = typeof d === "string" ? Buffer.from(d) : Buffer.from(d.buffer, d.byteOffset, d.length);
+      for (let at = 0; at < bytes.length; at += fragment) {
+        const fin = at + fragment >= bytes.length;
+        ws.send(bytes.subarray(at, at + fragment), { binary: typeof d !== "string", fin });
+      }
+    },
     next: () => q.next(),
     close: (c, r) => ws.close(c, r),
     closed,
     extensions: () => ws.extensions,
     offersDeflate: true,
+    ping: (d) =>
+      new Promise((r) => {
+        ws.once("pong", (p: Buffer) => r(p.toString()));
+        ws.ping(d);
+      }),
+    sendRawText: (bytes) => ws.send(bytes, { binary: false }),
+    terminate: () => ws.terminate(),
+    fragments: true,
   };
 };
 
@@ -209,6 +251,7 @@ export const builtinClient: ClientFactory | null =
           closed,
           extensions: () => ws.extensions,
           offersDeflate: typeof (globalThis as { Bun?: unknown }).Bun !== "undefined",
+          fragments: false,
         };
       }
     : null;

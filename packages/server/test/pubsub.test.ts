@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import WS from "ws";
 import { connect, createServer, type PubSubAdapter, type Server, type WebSocket } from "../src/index.ts";
-import { isNode, rawSocket, UPGRADE, wsClient } from "./helpers.ts";
+import { rawSocket, UPGRADE, wsClient } from "./helpers.ts";
 
 async function withServer(
   setup: (s: Server) => void,
@@ -340,31 +340,29 @@ describe("client connect()", () => {
   });
 });
 
-if (isNode) {
-  describe("handleUpgrade (node:http adoption)", () => {
-    it("mounts a wirehouse endpoint on an existing node:http server", async () => {
-      const http = await import("node:http");
-      const server = createServer();
-      server.websocket("/ws", {
-        message(ws, data) {
-          ws.send(`adopted:${data}`);
-        },
-      });
-      const httpServer = http.createServer((_req, res) => res.end("plain http"));
-      httpServer.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket as never, head));
-      await new Promise<void>((r) => httpServer.listen(0, "127.0.0.1", r));
-      const port = (httpServer.address() as { port: number }).port;
-      try {
-        assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "plain http");
-        const c = await wsClient(`ws://127.0.0.1:${port}/ws`);
-        c.send("hi");
-        assert.equal((await c.next()).data, "adopted:hi");
-        c.close();
-        await c.closed;
-      } finally {
-        await server.close({ deadline: 200 });
-        await new Promise((r) => httpServer.close(r));
-      }
+describe("handleUpgrade (node:http adoption)", () => {
+  it("mounts a wirehouse endpoint on an existing node:http server (Node, and node:http on Deno and Bun)", async () => {
+    const http = await import("node:http");
+    const server = createServer();
+    server.websocket("/ws", {
+      message(ws, data) {
+        ws.send(`adopted:${data}`);
+      },
     });
+    const httpServer = http.createServer((_req, res) => res.end("plain http"));
+    httpServer.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket as never, head));
+    await new Promise<void>((r) => httpServer.listen(0, "127.0.0.1", r));
+    const port = (httpServer.address() as { port: number }).port;
+    try {
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "plain http");
+      const c = await wsClient(`ws://127.0.0.1:${port}/ws`);
+      c.send("hi");
+      assert.equal((await c.next()).data, "adopted:hi");
+      c.close();
+      await c.closed;
+    } finally {
+      await server.close({ deadline: 200 });
+      await new Promise((r) => httpServer.close(r));
+    }
   });
-}
+});

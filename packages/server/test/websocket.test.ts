@@ -141,6 +141,97 @@ for (const [name, make] of clients) {
       );
     });
 
+    it("reassembles fragmented messages both ways (server fragments at maxFrameSize; the client too where it can)", async () => {
+      await withServer(
+        (s) => echo(s, { maxFrameSize: 1000 }),
+        async (port) => {
+          const c = await make(`ws://127.0.0.1:${port}/echo`, { fragment: 700 });
+          const bin = pattern(10_000, 5);
+          c.send(bin);
+          assert.ok(equalBytes((await c.next()).data as Uint8Array, bin));
+          const text = "fragmented é€ text ".repeat(300);
+          c.send(text);
+          assert.equal((await c.next()).data, text);
+          c.close();
+          await c.closed;
+        },
+      );
+    });
+
+    it("ping/pong: the client answers the server's ping (pong handler), the server answers the client's", async () => {
+      const serverPings: string[] = [];
+      await withServer(
+        (s) =>
+          s.websocket("/p", {
+            message(ws) {
+              ws.ping("from server");
+            },
+            ping(_ws, d) {
+              serverPings.push(new TextDecoder().decode(d));
+            },
+            pong(ws, d) {
+              ws.send(`pong: ${new TextDecoder().decode(d)}`);
+            },
+          }),
+        async (port) => {
+          const c = await make(`ws://127.0.0.1:${port}/p`);
+          c.send("ping me");
+          assert.equal((await c.next()).data, "pong: from server");
+          if (c.ping) {
+            assert.equal(await c.ping("from client"), "from client");
+            assert.deepEqual(serverPings, ["from client"]);
+          }
+          c.close();
+          await c.closed;
+        },
+      );
+    });
+
+    it("reports backpressure (send 0, -1 and dropped) and delivers drain", async () => {
+      const results: number[] = [];
+      let drained = 0;
+      let dropped = 0;
+      await withServer(
+        (s) =>
+          s.websocket(
+            "/bp",
+            {
+              message(ws) {
+                const chunk = new Uint8Array(256 * 1024);
+                for (let i = 0; i < 40; i++) results.push(ws.send(chunk));
+                assert.ok(ws.bufferedAmount > 0);
+              },
+              drain(ws) {
+                if (drained++ === 0) ws.send("drained");
+              },
+              dropped() {
+                dropped++;
+              },
+            },
+            { maxBackpressure: 4 * 1024 * 1024 },
+          ),
+        async (port) => {
+          const c = await make(`ws://127.0.0.1:${port}/bp`);
+          c.send("go");
+          let binaries = 0;
+          for (;;) {
+            const m = await c.next();
+            if (m.binary) binaries++;
+            else {
+              assert.equal(m.data, "drained");
+              break;
+            }
+          }
+          assert.ok(results.includes(0), "some sends reported buffered");
+          assert.ok(results.includes(-1), "some sends were dropped");
+          assert.equal(dropped, results.filter((r) => r === -1).length);
+          assert.equal(binaries, results.filter((r) => r !== -1).length);
+          c.close();
+          await c.closed;
+        },
+      );
+    });
+
     it("closes with 1001 on graceful shutdown after the queued messages", async () => {
       const server = createServer();
       let resolveOpen: () => void = () => {};
