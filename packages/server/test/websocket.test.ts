@@ -635,3 +635,158 @@ describe("websocket protocol details (ws client and raw sockets)", () => {
     );
   });
 });
+
+describe("websocket options and socket properties", () => {
+  it("exposes data, remoteAddress, remotePort, readyState, protocol and topics on the socket", async () => {
+    const seen: Record<string, unknown> = {};
+    let closedResolve: () => void = () => {};
+    const closed = new Promise<void>((r) => (closedResolve = r));
+    await withServer(
+      (s) =>
+        s.websocket<{ id: number }>(
+          "/props",
+          {
+            upgrade: () => ({ accept: true, data: { id: 42 } }),
+            open(ws) {
+              ws.subscribe("t");
+              Object.assign(seen, {
+                data: ws.data,
+                remoteAddress: ws.remoteAddress,
+                remotePort: ws.remotePort,
+                readyState: ws.readyState,
+                protocol: ws.protocol,
+                topics: [...ws.topics],
+                subscribed: ws.isSubscribed("t"),
+              });
+              ws.send("ok");
+            },
+            close(ws) {
+              seen.closedState = ws.readyState;
+              seen.topicsAfter = ws.topics.size;
+              closedResolve();
+            },
+          },
+          { protocols: ["p"] },
+        ),
+      async (port) => {
+        const raw = await rawSocket(port);
+        raw.socket.write(UPGRADE("/props", "Sec-WebSocket-Protocol: p\r\n"));
+        await raw.waitFor((b) => b.includes("ok"));
+        const localPort = raw.socket.localPort;
+        raw.socket.write(encodeFrameBytes(Opcode.Close, new Uint8Array([0x03, 0xe8]), { mask: true }));
+        await closed;
+        raw.socket.destroy();
+        assert.deepEqual(seen, {
+          data: { id: 42 },
+          remoteAddress: "127.0.0.1",
+          remotePort: localPort,
+          readyState: 1,
+          protocol: "p",
+          topics: ["t"],
+          subscribed: true,
+          closedState: 3,
+          topicsAfter: 0,
+        });
+      },
+    );
+  });
+
+  it("resetIdleOnSend keeps a socket the server talks to; without it the idle timeout counts received data only", async () => {
+    const run = async (resetIdleOnSend: boolean) => {
+      let count = 0;
+      await withServer(
+        (s) =>
+          s.websocket(
+            "/i",
+            {
+              open(ws) {
+                let n = 0;
+                const t = setInterval(() => {
+                  if (++n > 12 || ws.readyState !== 1) clearInterval(t);
+                  else ws.send(`tick ${n}`);
+                }, 50);
+              },
+            },
+            { idleTimeout: 0.3, resetIdleOnSend },
+          ),
+        async (port) => {
+          const c = await wsClient(`ws://127.0.0.1:${port}/i`);
+          let done = false;
+          const closed = c.closed.then((v) => {
+            done = true;
+            return v;
+          });
+          while (!done) {
+            const m = await Promise.race([c.next(), closed]);
+            if ("binary" in m) count++;
+          }
+          assert.equal((await closed).code, 1001);
+        },
+      );
+      return count;
+    };
+    assert.equal(await run(true), 12, "every tick arrives before the idle close");
+    assert.ok((await run(false)) < 12, "closed while the server was still sending");
+  });
+
+  it("origins: a callback decides; the default refuses Origin 'null'", async () => {
+    await withServer(
+      (s) => {
+        s.websocket(
+          "/cb",
+          { open: (ws) => ws.send("in") },
+          { origins: (origin, req) => origin.endsWith(".ok") && req.path === "/cb" },
+        );
+        echo(s);
+      },
+      async (port) => {
+        const status = async (path: string, origin: string) => {
+          const ws = new WS(`ws://127.0.0.1:${port}${path}`, { origin });
+          ws.on("error", () => {});
+          const r = await new Promise<number>((resolve) => {
+            ws.once("open", () => resolve(101));
+            ws.once("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
+          });
+          ws.terminate();
+          return r;
+        };
+        assert.equal(await status("/cb", "https://a.ok"), 101);
+        assert.equal(await status("/cb", "https://a.bad"), 403);
+        assert.equal(await status("/echo", "null"), 403);
+      },
+    );
+  });
+
+  it("permessage-deflate options: window bits and no-context-takeover negotiated, threshold respected", async () => {
+    await withServer(
+      (s) => echo(s, { deflate: { serverMaxWindowBits: 10, serverNoContextTakeover: true, threshold: 100 } }),
+      async (port) => {
+        const raw = await rawSocket(port);
+        raw.socket.write(UPGRADE("/echo", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+        const head = (await raw.waitFor((b) => b.includes("\r\n\r\n"))).toString();
+        const ext = /sec-websocket-extensions: ([^\r]*)/i.exec(head)?.[1] ?? "";
+        assert.match(ext, /permessage-deflate/);
+        assert.match(ext, /server_no_context_takeover/);
+        assert.match(ext, /server_max_window_bits=10/);
+        const headLen = raw.received().indexOf("\r\n\r\n") + 4;
+        const frameAt = async (offset: number) => {
+          const b = await raw.waitFor((x) => x.length >= headLen + offset + 2);
+          const len = (b[headLen + offset + 1] ?? 0) & 0x7f;
+          await raw.waitFor((x) => x.length >= headLen + offset + 2 + len);
+          return raw.received().subarray(headLen + offset, headLen + offset + 2 + len);
+        };
+        raw.socket.write(encodeFrameBytes(Opcode.Text, new TextEncoder().encode("small"), { mask: true }));
+        const small = await frameAt(0);
+        assert.equal(small[0], 0x81, "under the threshold: not compressed (RSV1 clear)");
+        const big = new TextEncoder().encode("a".repeat(1000));
+        raw.socket.write(encodeFrameBytes(Opcode.Text, big, { mask: true }));
+        const first = Buffer.from(await frameAt(small.length));
+        assert.equal(first[0], 0xc1, "over the threshold: compressed (RSV1 set)");
+        raw.socket.write(encodeFrameBytes(Opcode.Text, big, { mask: true }));
+        const second = Buffer.from(await frameAt(small.length + first.length));
+        assert.ok(first.equals(second), "no context takeover: the same message compresses to the same bytes");
+        raw.socket.destroy();
+      },
+    );
+  });
+});
