@@ -5,25 +5,9 @@
  * other programs for a site, streaming request and response bodies.
  */
 export { DEFAULT_PATH, runCgi } from "./cgi-process.ts";
+// The pure record codec is also its own entry point (@wirehouse/cgi/fastcgi).
+export * from "./fastcgi.ts";
 export { FastCgiPool, parseAddress } from "./fastcgi-client.ts";
-export { decodeNameValuePairs, encodeNameValuePairs, type NameValuePair } from "./fastcgi-params.ts";
-export {
-  type DecodeResult,
-  encodeAbortRequest,
-  encodeBeginRequest,
-  encodeEndRequest,
-  encodeGetValues,
-  encodeGetValuesResult,
-  encodeParams,
-  encodeRecord,
-  encodeStream,
-  encodeUnknownType,
-  FCGI,
-  FcgiDecoder,
-  type FcgiErrorCode,
-  FcgiProtocolError,
-  type FcgiRecord,
-} from "./fastcgi-record.ts";
 export { CgiGateway, CgiSiteHandler, createGateway, type GatewayOptions } from "./gateway.ts";
 export { metaVariables, SERVER_SOFTWARE } from "./meta.ts";
 export { decodeTargetPath, type ResolveOutcome, ScriptResolver, type ScriptTarget, splitSafePath } from "./resolve.ts";
