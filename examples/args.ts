@@ -16,6 +16,22 @@ export function parseFlags(defaultPort = 8080): { port: number; host: string } {
   return { port, host };
 }
 
+/** A numeric flag `--name N` or `--name=N` (e.g. the engine's `--ping 20 --pong-timeout 10`), or `fallback`. */
+export function numberFlag(name: string, fallback: number): number {
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    let v: string | undefined;
+    if (a === `--${name}`) v = argv[i + 1];
+    else if (a?.startsWith(`--${name}=`)) v = a.slice(name.length + 3);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`bad --${name} ${v}`);
+    return n;
+  }
+  return fallback;
+}
+
 /** Closes the server gracefully on SIGINT/SIGTERM. */
 export function closeOnSignal(close: () => Promise<unknown>): void {
   let closing = false;

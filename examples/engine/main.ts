@@ -5,10 +5,13 @@
  *
  *   text "sum N"   → runs job.ts on a worker, answers "sum N = …"
  *   text otherwise → "text: …";  binary → "binary N bytes checksum C" (checksum on a worker)
+ *
+ *   node --import tsx examples/engine/main.ts --port 8082 [--ping 20] [--pong-timeout 10]
+ *   (a socket silent for --ping seconds is pinged, and closed with 1011 if no pong comes within --pong-timeout)
  */
 import process from "node:process";
 import { createServer, type Server, type WebSocket } from "@wirehouse/server";
-import { closeOnSignal, parseFlags } from "../args.ts";
+import { closeOnSignal, numberFlag, parseFlags } from "../args.ts";
 
 const JOB = new URL("./job.ts", import.meta.url);
 
@@ -16,6 +19,8 @@ export class Engine {
   constructor(
     readonly server: Server,
     readonly path = "/engine",
+    /** Seconds of silence before a ping, and to wait for its pong. */
+    readonly keepAlive = { pingInterval: 20, pongTimeout: 10 },
   ) {
     server.websocket(
       path,
@@ -25,7 +30,7 @@ export class Engine {
           isBinary ? this.onBinary(ws, data as Uint8Array) : this.onText(ws, data as string),
         close: (ws, code) => this.onClose(ws, code),
       },
-      { pingInterval: 20, pongTimeout: 10, idleTimeout: 0 },
+      { pingInterval: keepAlive.pingInterval, pongTimeout: keepAlive.pongTimeout, idleTimeout: 0 },
     );
   }
 
@@ -49,7 +54,9 @@ export class Engine {
     ws.send(`binary ${bytes.length} bytes checksum ${r.checksum}`);
   }
 
-  onClose(_ws: WebSocket, _code: number): void {}
+  onClose(_ws: WebSocket, code: number): void {
+    if (code === 1011) console.log("closed a socket that did not answer a ping (1011)");
+  }
 }
 
 /** A subclass overriding the text handler only. */
@@ -62,7 +69,10 @@ class ShoutingEngine extends Engine {
 
 const { port, host } = parseFlags(8082);
 const server = createServer();
-new ShoutingEngine(server);
+new ShoutingEngine(server, "/engine", {
+  pingInterval: numberFlag("ping", 20),
+  pongTimeout: numberFlag("pong-timeout", 10),
+});
 const address = await server.listen({ port, hostname: host });
 console.log(`ready port=${address.port} pid=${process.pid}`);
 closeOnSignal(() => server.close({ deadline: 2000 }));

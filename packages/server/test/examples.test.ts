@@ -8,7 +8,9 @@ import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { wsClient } from "./helpers.ts";
+import { DecoderEvent, MessageDecoder } from "@wirehouse/codec";
+import WS from "ws";
+import { rawSocket, UPGRADE, wsClient } from "./helpers.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const g = globalThis as { Deno?: { execPath(): string }; Bun?: unknown };
@@ -27,9 +29,9 @@ interface Running {
   stop: () => Promise<string>;
 }
 
-function start(file: string): Promise<Running> {
+function start(file: string, extra: string[] = []): Promise<Running> {
   const [cmd, args] = command(file);
-  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1"], {
+  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1", ...extra], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -98,6 +100,33 @@ describe("examples", () => {
     }
   });
 
+  it("chat: the page's own script joins a room and chats, as in a browser (same-origin; other origins refused)", async () => {
+    const app = await start("chat/main.ts");
+    try {
+      const origin = `http://127.0.0.1:${app.port}`;
+      const html = await (await fetch(`${origin}/`)).text();
+      const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? "";
+      const page = browserPage(origin);
+      new Function("document", "location", "WebSocket", script)(page.document, page.location, page.WebSocket);
+      assert.match(await page.logLine(), /^guest\d+ joined$/);
+      assert.equal(page.el("status").textContent, "connected to lobby");
+      page.el("text").value = "hello from the page";
+      page.el("form").onsubmit?.({ preventDefault() {} });
+      assert.match(await page.logLine(), /^guest\d+: hello from the page$/);
+      page.close();
+      // a page from another origin may not open the socket (same-origin default)
+      const evil = new WS(`ws://127.0.0.1:${app.port}/chat/lobby`, { origin: "https://evil.example" });
+      evil.on("error", () => {});
+      const status = await new Promise<number>((r) =>
+        evil.once("unexpected-response", (_q, res) => r(res.statusCode ?? 0)),
+      );
+      assert.equal(status, 403);
+      evil.terminate();
+    } finally {
+      await app.stop();
+    }
+  });
+
   it("events: welcome text and binary, prefixed echo, user data read on close", async () => {
     const app = await start("events/main.ts");
     try {
@@ -113,6 +142,34 @@ describe("examples", () => {
     } finally {
       const out = await app.stop();
       assert.match(out, /closed id=1 code=1000 messages=2/);
+    }
+  });
+
+  it("engine: pings after inactivity; a client that answers stays, one that does not is closed with 1011", async () => {
+    const app = await start("engine/main.ts", ["--ping", "0.2", "--pong-timeout", "0.3"]);
+    try {
+      const ws = new WS(`ws://127.0.0.1:${app.port}/engine`);
+      ws.on("error", () => {});
+      let pings = 0;
+      const twoPings = new Promise<void>((r) => ws.on("ping", () => ++pings === 2 && r()));
+      await new Promise((r) => ws.once("message", r)); // engine ready
+      await twoPings; // answered automatically
+      const reply = new Promise((r) => ws.once("message", (d) => r(String(d))));
+      ws.send("shout still here");
+      assert.equal(await reply, "STILL HERE");
+      ws.close();
+      const raw = await rawSocket(app.port);
+      raw.socket.write(UPGRADE("/engine"));
+      const all = await raw.ended;
+      const d = new MessageDecoder({ role: "client" });
+      d.push(new Uint8Array(all.subarray(all.indexOf("\r\n\r\n") + 4)));
+      assert.equal(d.next(), DecoderEvent.Text);
+      assert.equal(d.next(), DecoderEvent.Ping);
+      assert.equal(d.next(), DecoderEvent.Close);
+      assert.equal(d.closeCode, 1011);
+    } finally {
+      const out = await app.stop();
+      assert.match(out, /did not answer a ping \(1011\)/);
     }
   });
 
@@ -136,3 +193,64 @@ describe("examples", () => {
     }
   });
 });
+
+interface FakeElement {
+  value: string;
+  textContent: string;
+  className: string;
+  scrollTop: number;
+  scrollHeight: number;
+  onclick?: () => void;
+  onsubmit?: (e: { preventDefault(): void }) => void;
+  append(child: FakeElement): void;
+}
+
+/** Just enough DOM for examples/chat/index.html, and a WebSocket that sends the page's Origin like a browser. */
+function browserPage(origin: string) {
+  const lines: string[] = [];
+  const waiters: ((l: string) => void)[] = [];
+  const make = (): FakeElement => ({
+    value: "",
+    textContent: "",
+    className: "",
+    scrollTop: 0,
+    scrollHeight: 0,
+    append(child) {
+      const w = waiters.shift();
+      if (w) w(child.textContent);
+      else lines.push(child.textContent);
+    },
+  });
+  const elements = new Map<string, FakeElement>();
+  const el = (id: string) => {
+    let e = elements.get(id);
+    if (e === undefined) {
+      e = make();
+      if (id === "room") e.value = "lobby";
+      elements.set(id, e);
+    }
+    return e;
+  };
+  const sockets: WS[] = [];
+  class BrowserWebSocket extends WS {
+    constructor(url: string) {
+      super(url, { origin });
+      sockets.push(this);
+      this.on("error", () => {});
+    }
+  }
+  const u = new URL(origin);
+  return {
+    document: { getElementById: el, createElement: make },
+    location: { protocol: u.protocol, host: u.host },
+    WebSocket: BrowserWebSocket,
+    el,
+    logLine: () => {
+      const l = lines.shift();
+      return l !== undefined ? Promise.resolve(l) : new Promise<string>((r) => waiters.push(r));
+    },
+    close: () => {
+      for (const s of sockets) s.close();
+    },
+  };
+}
