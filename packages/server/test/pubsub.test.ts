@@ -252,7 +252,7 @@ describe("broadcast and prepare with compress", () => {
 });
 
 describe("event facade", () => {
-  it("on('connection' | 'message' | 'close'), send, setUserData/getUserData", async () => {
+  it("on('connection' | 'message' | 'close'), off, send, setUserData/getUserData, broadcast(message, binary)", async () => {
     const log: string[] = [];
     let closed: () => void = () => {};
     const gotClose = new Promise<void>((r) => (closed = r));
@@ -270,10 +270,13 @@ describe("event facade", () => {
         });
         s.on("close", (ws, code) => {
           log.push(`close ${code} n=${(s.getUserData(ws) as { n: number }).n}`);
-          closed();
+          if (log.length === 2) closed();
         });
+        const removed = () => log.push("removed listener called");
+        s.on("message", removed);
+        s.off("message", removed);
       },
-      async (port) => {
+      async (port, s) => {
         const c = await wsClient(`ws://127.0.0.1:${port}/anything`);
         assert.deepEqual(await c.next(), { data: "welcome", binary: false });
         assert.deepEqual(await c.next(), { data: new Uint8Array([9]), binary: true });
@@ -281,9 +284,20 @@ describe("event facade", () => {
         c.send("b");
         assert.equal((await c.next()).data, "echo:a");
         assert.equal((await c.next()).data, "echo:b");
+        const other = await wsClient(`ws://127.0.0.1:${port}/elsewhere`);
+        assert.equal((await other.next()).data, "welcome");
+        await other.next();
+        s.broadcast("to all", false);
+        s.broadcast(new Uint8Array([5, 6]), true);
+        for (const x of [c, other]) {
+          assert.deepEqual(await x.next(), { data: "to all", binary: false });
+          assert.deepEqual(await x.next(), { data: new Uint8Array([5, 6]), binary: true });
+        }
+        other.close(1000);
+        await other.closed;
         c.close(1000);
         await gotClose;
-        assert.deepEqual(log, ["close 1000 n=2"]);
+        assert.deepEqual(log, ["close 1000 n=0", "close 1000 n=2"]);
       },
     );
   });
