@@ -48,6 +48,14 @@ for (const [name, make] of clients) {
           assert.equal(m.binary, false);
           assert.equal(m.data, text);
         }
+        // large text, sized in UTF-8 bytes (10 per "é€𝄞a"): 1 MiB and just under 16 MiB
+        for (const bytes of [1 << 20, 16 * 1024 * 1024 - 64]) {
+          const text = "é€𝄞a".repeat(Math.floor(bytes / 10)) + "a".repeat(bytes % 10);
+          c.send(text);
+          const m = await c.next();
+          assert.equal(m.binary, false);
+          assert.ok(m.data === text, `text of ${bytes} bytes`);
+        }
         c.close(1000);
         assert.equal((await c.closed).code, 1000);
       });
