@@ -78,11 +78,28 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-/** Block size: the scratch memory (one 64 KiB page). */
-export const SIMD_BLOCK = 65536;
+/**
+ * Block size. A block goes copy in → XOR → copy out before the next one starts, so the scratch
+ * block and the payload's block stay in the L1 data cache (32 KiB here) between the three
+ * passes: the payload is read once from L2 and written back from L1. Measured at 1 MiB on Node
+ * (AMD EPYC, 32 KiB L1d, 1 MiB L2): 8–12 KiB blocks fastest, 24–64 KiB back to the speed of
+ * L2-resident blocks, 4–6 KiB slower again (each block costs a view, two `set` calls and a call
+ * into WebAssembly, ~50–70 ns).
+ */
+export const SIMD_BLOCK = 8192;
+
+/**
+ * Where the block sits in the scratch memory: 2 KiB past a page boundary, so that source and
+ * destination of each copy are never at the same offset within a 4 KiB page (payload buffers
+ * are usually page-aligned, and so is WebAssembly memory). Copies between addresses 4 KiB apart
+ * ("4K aliasing": a load looks like it depends on an earlier store to the same page offset)
+ * measured 15–25% slower.
+ */
+const AT = 2048;
 
 let state: 0 | 1 | 2 = 0; // 0 = not tried, 1 = ready, 2 = unavailable
 let scratch: Uint8Array = new Uint8Array(0);
+let block: Uint8Array = new Uint8Array(0);
 let kernel: (p: number, end: number, key: number) => void = () => {};
 
 /** True when the SIMD kernel can be used (compiled on the first call). */
@@ -94,6 +111,7 @@ export function simdAvailable(): boolean {
       if (wa === undefined || !wa.validate(bytes)) throw new Error("no WebAssembly SIMD");
       const instance = new wa.Instance(new wa.Module(bytes), {});
       scratch = new Uint8Array((instance.exports.m as WebAssembly.Memory).buffer);
+      block = scratch.subarray(AT, AT + SIMD_BLOCK);
       kernel = instance.exports.x as typeof kernel;
       state = 1;
     } catch {
@@ -124,11 +142,14 @@ export function simdXorCopy(
   n: number,
   word: number,
 ): void {
+  // `new Uint8Array(buffer, offset, length)` measured about half the cost of `subarray` on
+  // Node and Deno (equal on Bun); the scratch side needs no new view for a full block.
+  const source = src.buffer;
+  const base = src.byteOffset + srcStart;
   for (let done = 0; done < n; done += SIMD_BLOCK) {
-    const size = Math.min(SIMD_BLOCK, n - done);
-    scratch.set(src.subarray(srcStart + done, srcStart + done + size), 0);
-    kernel(0, size, word | 0);
-    // A full block is the whole scratch memory: no view to create for it.
-    dst.set(size === SIMD_BLOCK ? scratch : scratch.subarray(0, size), dstStart + done);
+    const size = Math.min(n - done, SIMD_BLOCK);
+    scratch.set(new Uint8Array(source, base + done, size), AT);
+    kernel(AT, AT + size, word | 0);
+    dst.set(size === SIMD_BLOCK ? block : scratch.subarray(AT, AT + size), dstStart + done);
   }
 }

@@ -103,6 +103,42 @@ describe("RFC 6455 §5.7 examples (decoder)", () => {
   });
 });
 
+describe("large masked frames split across chunks (unmasked while copied into the message)", () => {
+  it("come out intact for any key, chunking and fragmentation, text and binary", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 900, max: 40_000 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        (size, key, cuts, frames, text) => {
+          // Text: 2- and 3-byte characters, so UTF-8 sequences straddle chunk boundaries.
+          const payload = text
+            ? te.encode("héllo €uro ".repeat(Math.ceil(size / 14))).subarray(0, size)
+            : new Uint8Array(size).map((_, i) => (i * 37 + 11) & 0xff);
+          const whole = text ? te.encode(td.decode(payload).replace(/\uFFFD/g, "a")) : payload;
+          const per = Math.ceil(whole.length / frames);
+          const wire: Uint8Array[] = [];
+          for (let at = 0, f = 0; at < whole.length; at += per, f++) {
+            const last = at + per >= whole.length;
+            wire.push(
+              encodeFrameBytes(f === 0 ? (text ? 1 : 2) : 0, whole.subarray(at, at + per), {
+                fin: last,
+                mask: key,
+              }),
+            );
+          }
+          const stream = concat(wire);
+          const evs = drain(new MessageDecoder({ role: "server" }), chunk(stream, cuts));
+          assert.deepEqual(evs, [{ ev: text ? DecoderEvent.Text : DecoderEvent.Binary, data: whole }]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
 type Msg =
   | { kind: "msg"; opcode: 1 | 2; payload: Uint8Array; frag: number }
   | { kind: "ping" | "pong"; payload: Uint8Array };
