@@ -765,9 +765,12 @@ describe("websocket options and socket properties", () => {
     );
   });
 
-  it("permessage-deflate options: window bits and no-context-takeover negotiated, threshold respected", async () => {
+  it("permessage-deflate options: window bits and no-context-takeover negotiated, threshold respected, off by default", async () => {
     await withServer(
-      (s) => echo(s, { deflate: { serverMaxWindowBits: 10, serverNoContextTakeover: true, threshold: 100 } }),
+      (s) => {
+        echo(s, { deflate: { serverMaxWindowBits: 10, serverNoContextTakeover: true, threshold: 100 } });
+        s.websocket("/plain", {});
+      },
       async (port) => {
         const raw = await rawSocket(port);
         raw.socket.write(UPGRADE("/echo", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
@@ -794,6 +797,15 @@ describe("websocket options and socket properties", () => {
         const second = Buffer.from(await frameAt(small.length + first.length));
         assert.ok(first.equals(second), "no context takeover: the same message compresses to the same bytes");
         raw.socket.destroy();
+        // off by default: an endpoint without `deflate` does not accept the offer
+        const plain = await rawSocket(port);
+        plain.socket.write(
+          UPGRADE("/plain", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
+        );
+        const plainHead = (await plain.waitFor((x) => x.includes("\r\n\r\n"))).toString();
+        assert.match(plainHead, /^HTTP\/1\.1 101 /);
+        assert.doesNotMatch(plainHead, /sec-websocket-extensions/i);
+        plain.socket.destroy();
       },
     );
   });
