@@ -240,7 +240,11 @@ export class HttpConnection {
   writeRaw(bytes: Uint8Array, close: boolean): void {
     if (this.phase === Phase.Closed) return;
     this.cancelHandlerTimer();
-    this.request = null;
+    if (this.request !== null) {
+      // An error answer (408, 413, …) for a request whose handler may still run: give it up.
+      this.request.abort(new Error("the request was answered with an error response"));
+      this.request = null;
+    }
     this.conn.write(bytes);
     if (close) this.shutdown();
     else this.finished();

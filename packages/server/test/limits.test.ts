@@ -208,9 +208,14 @@ describe("limits", () => {
     );
   });
 
-  it("answers 408 when a request body stops arriving (bodyTimeoutMs)", async () => {
+  it("answers 408 when a request body stops arriving (bodyTimeoutMs) and aborts req.signal", async () => {
+    let aborted = false;
     await withServer(
-      (s) => s.http("/up", async (req) => `got ${(await req.body()).length}`),
+      (s) =>
+        s.http("/up", async (req) => {
+          req.signal.addEventListener("abort", () => (aborted = true));
+          return `got ${(await req.body()).length}`;
+        }),
       async (port) => {
         const raw = await rawSocket(port);
         raw.socket.write("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789");
@@ -218,6 +223,7 @@ describe("limits", () => {
         const out = (await raw.ended).toString();
         assert.match(out, /^HTTP\/1\.1 408 /);
         assert.ok(Date.now() - t >= 150);
+        assert.equal(aborted, true, "req.signal aborted");
       },
       { limits: { bodyTimeoutMs: 200 } },
     );
