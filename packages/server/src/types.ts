@@ -127,8 +127,9 @@ export interface ServerRequest {
   json(): Promise<unknown>;
   bodyStream(): AsyncIterable<Uint8Array>;
   /**
-   * Aborted when the request is given up: the handler timed out (`handlerTimeoutMs`) or the
-   * connection closed before the response was complete. Pass it to fetch() and the like.
+   * Aborted when the request is given up: the handler timed out (`handlerTimeoutMs`), the request
+   * was answered with an error (408, 413, …) while its handler ran, or the connection closed before
+   * the response was complete. Pass it to fetch() and the like.
    */
   readonly signal: AbortSignal;
 }
