@@ -226,6 +226,53 @@ for (const adapter of availableAdapters()) {
       }
     });
 
+    it("small writes queued behind a backed-up socket, tick after tick, arrive intact and in order", async () => {
+      // The peer does not read: a large write fills the socket buffers, so every later tick's
+      // small writes stay pending in the runtime (Node: in its write slab, which fills and is replaced).
+      const big = randomBytes(8 * 1024 * 1024, 21);
+      const small = randomBytes(4000 * 40, 22);
+      const queued = deferred<number>();
+      const listener = await listen(
+        { adapter, port: 0, hostname: HOST, maxBufferedAmount: 64 * 1024 * 1024 },
+        {
+          open(conn) {
+            conn.write(big);
+            let off = 0;
+            let tick = 0;
+            const step = () => {
+              if (conn.closed) return queued.reject(new Error("closed early"));
+              if (off >= small.byteLength) {
+                const pending = conn.bufferedAmount;
+                conn.end();
+                queued.resolve(pending);
+                return;
+              }
+              // Mostly one 40-byte write per tick; every 7th tick three (joined into one write).
+              const n = ++tick % 7 === 0 ? 3 : 1;
+              for (let i = 0; i < n && off < small.byteLength; i++, off += 40)
+                conn.write(small.subarray(off, off + 40));
+              setImmediate(step);
+            };
+            setImmediate(step);
+          },
+          data() {},
+        },
+      );
+      try {
+        const c = await client(adapter, listener.port);
+        c.conn.pause();
+        const pending = await queued.promise;
+        assert.ok(pending > small.byteLength, `writes were pending at the end (${pending} bytes buffered)`);
+        c.conn.resume();
+        assert.equal(await c.closed, undefined);
+        assert.equal(c.sink.length, big.byteLength + small.byteLength);
+        assert.equal(firstDifference(c.sink.bytes().subarray(0, big.byteLength), big), -1);
+        assert.equal(firstDifference(c.sink.bytes().subarray(big.byteLength), small), -1);
+      } finally {
+        await listener.close({ deadline: 1000 });
+      }
+    });
+
     it("pause() stops data until resume(), and nothing is lost", async () => {
       let resumed = false;
       const got = new Sink();
