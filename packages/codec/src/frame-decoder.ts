@@ -1,12 +1,11 @@
 /**
  * Incremental frame decoder (RFC 6455 §5.2): bytes in, frame headers and payload pieces out.
  * It never copies payload bytes: a piece is a view of the chunk it arrived in, unmasked in
- * place (or, for a subclass that copies pieces anyway, unmasked while it copies them). Only a
- * header split across chunks is copied, into a spill of at most 14 bytes.
+ * place. Only a header split across chunks is copied, into a spill of at most 14 bytes.
  * @module
  */
 import { ProtocolError } from "./errors.ts";
-import { maskCopy, maskRange } from "./mask.ts";
+import { maskRange } from "./mask.ts";
 
 /** What {@link FrameDecoder.nextFrame} found. */
 export const FrameEvent = {
@@ -57,14 +56,6 @@ export class FrameDecoder {
   private k1 = 0;
   private k2 = 0;
   private k3 = 0;
-  /**
-   * Set by a subclass that unmasks pieces itself: `nextFrame` then leaves `data` masked (with
-   * {@link pieceMasked} true) and the subclass calls {@link unmaskPiece} (in place) or
-   * {@link unmaskPieceInto} (fused with the copy into its own buffer: one pass instead of two).
-   */
-  protected deferUnmask = false;
-  /** True while `data` still holds masked bytes (only with {@link deferUnmask}). */
-  protected pieceMasked = false;
   private state = S_HEADER;
   private cur: Uint8Array | undefined = undefined;
   private pos = 0;
@@ -207,31 +198,8 @@ export class FrameDecoder {
     return FrameEvent.Header;
   }
 
-  /** Unmasks `data` in place (after a deferred piece; no-op when it is not masked). */
-  protected unmaskPiece(): void {
-    if (!this.pieceMasked) return;
-    this.pieceMasked = false;
-    const d = this.data;
-    maskRange(d, 0, d.length, this.k0, this.k1, this.k2, this.k3, this.offset);
-  }
-
-  /**
-   * Writes `data` unmasked into `target` at `at`, leaving the chunk's bytes as they were (still
-   * masked if they were): one pass over the bytes instead of an in-place unmask and a copy.
-   */
-  protected unmaskPieceInto(target: Uint8Array, at: number): void {
-    const d = this.data;
-    if (this.pieceMasked) {
-      this.pieceMasked = false;
-      maskCopy(d, target, at, this.k0, this.k1, this.k2, this.k3, this.offset);
-    } else {
-      target.set(d, at);
-    }
-  }
-
   private payload(): FrameEvent {
     const remaining = this.remaining;
-    this.pieceMasked = false;
     if (remaining === 0) {
       // Empty payload: one Data event with an empty view marks the end of the frame.
       this.offset = 0;
@@ -246,8 +214,7 @@ export class FrameDecoder {
     const end = pos + take;
     // An all-zero key (legal, if unwise) leaves the bytes as they are: skip the XOR.
     if (this.masked && (this.k0 | this.k1 | this.k2 | this.k3) !== 0) {
-      if (this.deferUnmask) this.pieceMasked = true;
-      else maskRange(cur, pos, end, this.k0, this.k1, this.k2, this.k3, this.length - remaining);
+      maskRange(cur, pos, end, this.k0, this.k1, this.k2, this.k3, this.length - remaining);
     }
     this.offset = this.length - remaining;
     this.data = pos === 0 && end === cur.length ? cur : cur.subarray(pos, end);

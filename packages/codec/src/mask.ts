@@ -142,10 +142,9 @@ export function maskRange(
 }
 
 /**
- * Writes `src` XOR the key bytes `k0..k3` into `dst` at `at`, leaving `src` untouched; `src[0]`
- * is at payload position `phase` (key byte `phase & 3`; default 0). For large payloads the
- * WebAssembly kernel does it in the two copies it needs anyway, instead of a copy followed by an
- * in-place mask (one pass over the bytes fewer).
+ * Writes `src` XOR the key bytes `k0..k3` (key byte 0 at `src[0]`) into `dst` at `at`, leaving
+ * `src` untouched. For large payloads the WebAssembly kernel does it in the two copies it needs
+ * anyway, instead of a copy followed by an in-place mask (one pass over the bytes fewer).
  */
 export function maskCopy(
   src: Uint8Array,
@@ -155,36 +154,7 @@ export function maskCopy(
   k1: number,
   k2: number,
   k3: number,
-  phase = 0,
 ): void {
-  // Rotate the key so that src[0] uses key byte 0.
-  switch (phase & 3) {
-    case 1: {
-      const t = k0;
-      k0 = k1;
-      k1 = k2;
-      k2 = k3;
-      k3 = t;
-      break;
-    }
-    case 2: {
-      let t = k0;
-      k0 = k2;
-      k2 = t;
-      t = k1;
-      k1 = k3;
-      k3 = t;
-      break;
-    }
-    case 3: {
-      const t = k3;
-      k3 = k2;
-      k2 = k1;
-      k1 = k0;
-      k0 = t;
-      break;
-    }
-  }
   const n = src.length;
   let done = 0;
   if (n >= SIMD_THRESHOLD && LITTLE_ENDIAN && simdAvailable()) {

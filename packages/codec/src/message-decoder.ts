@@ -105,8 +105,6 @@ export class MessageDecoder extends FrameDecoder {
 
   constructor(options: DecoderOptions) {
     super();
-    // Pieces that are copied into a message buffer are unmasked during that copy.
-    this.deferUnmask = true;
     this.role = options.role;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
@@ -208,12 +206,8 @@ export class MessageDecoder extends FrameDecoder {
     const piece = this.data;
     const opcode = this.opcode;
     const whole = this.offset === 0 && this.remaining === 0;
-    if (opcode >= 8) {
-      this.unmaskPiece();
-      return this.onControl(piece, whole);
-    }
+    if (opcode >= 8) return this.onControl(piece, whole);
     if (whole && opcode !== 0 && this.fin) {
-      this.unmaskPiece();
       // Fast path: a whole unfragmented message in one chunk, handed out as a view.
       this.msgOpcode = 0;
       if (this.msgCompressed) {
@@ -231,9 +225,8 @@ export class MessageDecoder extends FrameDecoder {
       }
       return opcode as DecoderEvent;
     }
-    // Slow path: copy into the message's buffer, unmasking while copying (one pass).
-    const at = this.msgLen;
-    const need = at + piece.length;
+    // Slow path: copy into the message's buffer.
+    const need = this.msgLen + piece.length;
     let buf = this.msgBuf;
     if (buf === undefined || buf.length < need) {
       const frameEnd = this.msgLen - this.offset + this.length;
@@ -243,11 +236,11 @@ export class MessageDecoder extends FrameDecoder {
       if (buf !== undefined && this.msgLen > 0) grown.set(buf.subarray(0, this.msgLen));
       this.msgBuf = buf = grown;
     }
-    this.unmaskPieceInto(buf, at);
+    buf.set(piece, this.msgLen);
     this.msgLen = need;
     if (this.msgOpcode === 1 && !this.msgCompressed) {
       // Fail fast: reject invalid UTF-8 as soon as it arrives, across frame boundaries.
-      const s = utf8Step(this.utf8, buf, at, need);
+      const s = utf8Step(this.utf8, piece, 0, piece.length);
       if (s === UTF8_INVALID) return this.error_("invalid-data", "invalid UTF-8 in a text message");
       this.utf8 = s;
     }

@@ -103,7 +103,7 @@ describe("RFC 6455 §5.7 examples (decoder)", () => {
   });
 });
 
-describe("large masked frames split across chunks (unmasked while copied into the message)", () => {
+describe("large masked frames split across chunks", () => {
   it("come out intact for any key, chunking and fragmentation, text and binary", () => {
     fc.assert(
       fc.property(
