@@ -2,7 +2,7 @@
  * Benchmarks of @wirehouse/sandbox, each next to a peer measured in the same run:
  *   1. page renders/s with a fresh QuickJS context per render vs EJS rendering the same page;
  *   2. websocket-script echo messages/s through the worker and its batching.
- * Run: npm run bench -w @wirehouse/sandbox [-- --seconds 3]
+ * Run: npm run bench -w @wirehouse/sandbox [-- --seconds 3] [--only pages|ws]
  */
 import ejs from "ejs";
 import { MemoryFiles, PageEngine, WebsocketScriptHost } from "../src/index.ts";
@@ -123,14 +123,7 @@ async function echo(clients: number): Promise<void> {
 async function sameThreadEcho(clients: number): Promise<void> {
   // The peer: the same script in the same engine on this thread, no worker and
   // no postMessage; the difference is the cost of the thread hop and batching.
-  const engine = new ScriptEngine(
-    await loadQuickJS(),
-    "/echo.js",
-    {},
-    [],
-    () => {},
-    () => {},
-  );
+  const engine = new ScriptEngine(await loadQuickJS(), "/echo.js", {}, [], () => {});
   engine.load("function onMessage(client, data) { client.send(data) }");
   engine.dispatch(JSON.stringify(Array.from({ length: clients }, (_, i) => ["c", i + 1, "{}"])));
   const batch = JSON.stringify(Array.from({ length: clients }, (_, i) => ["m", i + 1, "x".repeat(32)]));
@@ -139,6 +132,7 @@ async function sameThreadEcho(clients: number): Promise<void> {
   const end = t0 + SECONDS * 1000;
   while (performance.now() < end) {
     engine.dispatch(batch);
+    engine.take();
     count += clients;
     if (count % (clients * 20) === 0) await new Promise((r) => setTimeout(r, 0));
   }
@@ -155,7 +149,10 @@ const runtime = g.Bun
     ? `deno ${g.Deno.version.deno}`
     : `node ${process.versions.node}`;
 console.log(`runtime: ${runtime}`);
-await pages();
+const onlyArg = process.argv.indexOf("--only");
+const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
+if (only !== "ws") await pages();
+if (only === "pages") process.exit(0);
 console.log(`websocket-script echo through the worker (${SECONDS} s each, no sockets)`);
 await echo(1);
 await echo(100);

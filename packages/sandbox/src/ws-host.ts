@@ -262,6 +262,8 @@ export class WebsocketScriptHost {
   private flush(): void {
     this.scheduled = false;
     if (!this.worker || (this.queue.length === 0 && this.storageQueue.length === 0)) return;
+    // One batch in flight: while the worker works, events gather into the next batch.
+    if (this.acked < this.seq) return;
     const bins = this.bins;
     const msg: ToWorker = { t: "batch", seq: ++this.seq, ev: JSON.stringify(this.queue), bins, st: this.storageQueue };
     this.queue = [];
@@ -298,9 +300,12 @@ export class WebsocketScriptHost {
       case "out":
         this.acked = m.ack;
         if (m.ops !== "[]") for (const op of JSON.parse(m.ops) as WorkerOp[]) this.apply(op, m.bins);
-        if (this.acked >= this.seq && this.watchdog !== undefined) {
-          clearTimeout(this.watchdog);
-          this.watchdog = undefined;
+        if (this.acked >= this.seq) {
+          if (this.watchdog !== undefined) {
+            clearTimeout(this.watchdog);
+            this.watchdog = undefined;
+          }
+          if (this.queue.length > 0 || this.storageQueue.length > 0) this.scheduleFlush();
         }
         return;
       case "fatal": {

@@ -8,24 +8,26 @@ import type { SandboxError } from "./errors.ts";
 import { loadQuickJS } from "./quickjs.ts";
 import { parentPort } from "./worker-port.ts";
 import { ScriptEngine } from "./ws-engine.ts";
-import type { FromWorker, ToWorker, WorkerOp } from "./ws-protocol.ts";
+import type { FromWorker, ToWorker } from "./ws-protocol.ts";
 
 const port = await parentPort();
 let engine: ScriptEngine | undefined;
 const early: ToWorker[] = [];
-let ops: WorkerOp[] = [];
-let bins: ArrayBuffer[] = [];
+/** Operations to report that the engine did not produce (an error of a batch). */
+let extra = "";
 let ack = 0;
 let stopped = false;
 
 const send = (m: FromWorker, t?: ArrayBuffer[]) => port.post(m, t);
 
 function flush(): void {
-  const o = ops.length === 0 ? "[]" : JSON.stringify(ops);
-  const b = bins;
-  ops = [];
-  bins = [];
-  send({ t: "out", ack, ops: o, bins: b }, b);
+  if (!engine) return;
+  let { ops, bins } = engine.take();
+  if (extra !== "") {
+    ops = ops === "[]" ? `[${extra}]` : `${ops.slice(0, -1)},${extra}]`;
+    extra = "";
+  }
+  send({ t: "out", ack, ops, bins }, bins);
 }
 
 function run(events: string, eventBins: ArrayBuffer[]): void {
@@ -50,7 +52,7 @@ function settled(fatal: SandboxError | undefined): void {
     });
     return;
   }
-  if (fatal) ops.push(["log", "error", fatal.describe()]);
+  if (fatal) extra = JSON.stringify(["log", "error", fatal.describe()]);
   flush();
 }
 
@@ -61,14 +63,6 @@ async function init(m: Extract<ToWorker, { t: "init" }>): Promise<void> {
     m.file,
     m.limits,
     m.storage,
-    (op, bin) => {
-      if (bin) {
-        // The placeholder names this payload's index in the transfer list.
-        (op[op[0] === "s" ? 2 : 1] as { $b: number }).$b = bins.length;
-        bins.push(bin);
-      }
-      ops.push(op);
-    },
     (id) => run(`[["t",${id}]]`, []),
     m.fetch,
     (fatal) => settled(fatal),

@@ -99,6 +99,84 @@ describe("websocket scripts", { timeout: 60_000 }, () => {
     await h.host.terminate();
   });
 
+  it("applies a handler's operations in the order it performed them", async () => {
+    const order: string[] = [];
+    const show = (d: string | ArrayBuffer) => (typeof d === "string" ? d : `[${[...new Uint8Array(d)]}]`);
+    const h = harness(
+      `function onMessage(c, d) {
+        c.send("1"); log("between"); c.send(new Uint8Array([2]).buffer); broadcast("3");
+        broadcast(new Uint8Array([4]), c); c.send("5\u2028\ud800"); c.close(4000, "bye");
+      }`,
+      {
+        onSend: (id, data) => {
+          order.push(`s${id}:${show(data)}`);
+          h.poke();
+        },
+        onClose: (id, code, reason) => {
+          order.push(`x${id}:${code}:${reason}`);
+          h.poke();
+        },
+      },
+    );
+    await h.host.ready;
+    h.host.connect({ id: 1 });
+    h.host.connect({ id: 2 });
+    h.host.message(1, "go");
+    try {
+      await h.until(() => order.length >= 7);
+      assert.deepEqual(order, ["s1:1", "s1:[2]", "s1:3", "s2:3", "s2:[4]", "s1:5\u2028\ud800", "x1:4000:bye"]);
+      assert.equal(h.logs[0]!.message, "between");
+    } finally {
+      await h.host.terminate();
+    }
+  });
+
+  it("keeps the order of messages sent over many ticks while batches are in flight", async () => {
+    const h = harness(`function onMessage(c, d) { c.send(d) }`);
+    await h.host.ready;
+    h.host.connect({ id: 1 });
+    h.host.connect({ id: 2 });
+    const expected: string[] = [];
+    for (let tick = 0; tick < 5; tick++) {
+      for (let i = 0; i < 40; i++) {
+        const m = `${tick}.${i}`;
+        expected.push(m);
+        h.host.message(1 + (i % 2), m);
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    try {
+      await h.until(() => h.sent.length >= expected.length);
+      assert.deepEqual(
+        h.sent.map(([, d]) => d),
+        expected,
+      );
+    } finally {
+      await h.host.terminate();
+    }
+  });
+
+  it("gives each handler of a batch its own CPU budget", async () => {
+    // 12 handlers of ~30 ms in one batch: 360 ms in all, each well under the 200 ms budget.
+    const h = harness(`function onMessage(c, d) { var t = Date.now(); while (Date.now() - t < 30) {} c.send(d) }`, {
+      limits: { cpuMs: 200 },
+    });
+    await h.host.ready;
+    h.host.connect({ id: 1 });
+    for (let i = 0; i < 12; i++) h.host.message(1, String(i));
+    try {
+      await h.until(() => h.sent.length >= 12 || h.closed.length > 0);
+      assert.deepEqual(h.closed, []);
+      assert.equal(h.host.restarts, 0);
+      assert.deepEqual(
+        h.texts(1),
+        Array.from({ length: 12 }, (_, i) => String(i)),
+      );
+    } finally {
+      await h.host.terminate();
+    }
+  });
+
   it("broadcasts to all clients but the excepted one and lists clients", async () => {
     const h = harness(`
       function onMessage(client, data) { broadcast(client.id + ":" + data + ":" + clients().length, client) }
