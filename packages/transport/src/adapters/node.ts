@@ -167,6 +167,11 @@ const binding: StreamWrapBinding | null = (() => {
   }
 })();
 
+/** Node's stream state (bytes read or error, last write asynchronous?), read on every read and write. */
+const streamState: Int32Array = binding?.streamBaseState ?? new Int32Array(0);
+const kReadBytes = binding?.kReadBytesOrError ?? 0;
+const kWriteAsync = binding?.kLastWriteWasAsync ?? 0;
+
 /** A write request object not bound to a pending native write (see flush). */
 let spareReq: WriteReq | null = null;
 const EMPTY = new Uint8Array(0);
@@ -208,6 +213,13 @@ function slabView(n: number): Uint8Array {
 /** Every handle reads into this buffer; `data` gets a view of it, valid until it returns. */
 let readBuffer: Uint8Array | null = null;
 const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * Views of `readBuffer` at offset 0 by length, made once: a view costs about as much as the rest
+ * of the adapter's work on a small read. Consumers get the same object for reads of the same
+ * length, which the ownership rule (valid until `data` returns) already allows.
+ */
+const readViews: (Uint8Array | undefined)[] = [];
+const READ_VIEW_CACHE_MAX = 1024;
 
 const errorNames = new Map<number, string>();
 
@@ -286,10 +298,15 @@ class HandleConnection<S> extends BaseConnection<S> {
     const q = this.queue;
     if (q !== null && q.length > 0) {
       // A request object that completed at once was never bound to a native write: reuse it.
-      const req = spareReq ?? new binding!.WriteWrap();
-      spareReq = null;
+      let req = spareReq;
+      if (req === null) {
+        req = new binding!.WriteWrap();
+        req.oncomplete = onWriteDone;
+        req.buffer = EMPTY;
+      } else spareReq = null;
       req.handle = this.handle;
-      req.oncomplete = onWriteDone;
+      // What the request must keep alive while libuv writes from it (set once the write is pending).
+      let held: Uint8Array | Uint8Array[];
       let err: number;
       if (q.length > 1 && this.queued > JOIN_LIMIT) {
         const chunks = q.slice();
@@ -297,13 +314,13 @@ class HandleConnection<S> extends BaseConnection<S> {
           if (chunks[i]!.buffer === readBuffer!.buffer) chunks[i] = chunks[i]!.slice();
         q.length = 0;
         this.queued = 0;
-        req.buffer = chunks;
+        held = chunks;
         err = this.handle.writev(req, chunks, true);
       } else {
         const total = this.queued;
         let data: Uint8Array;
         if (q.length === 1) {
-          data = q[0]!;
+          data = q.pop()!;
           // A small chunk (on V8's heap), or a view of the shared read buffer (an echo): copy into the slab.
           if (total <= COPY_MAX || data.buffer === readBuffer!.buffer) {
             const v = slabView(total);
@@ -318,27 +335,27 @@ class HandleConnection<S> extends BaseConnection<S> {
             data.set(c, o);
             o += c.byteLength;
           }
+          q.length = 0;
         }
-        q.length = 0;
         this.queued = 0;
-        req.buffer = data;
+        held = data;
         err = this.handle.writeBuffer(req, data);
       }
       if (err !== 0) {
         this.destroy(uvError("write", err));
         return;
       }
-      if (binding!.streamBaseState[binding!.kLastWriteWasAsync] !== 0) {
+      if (streamState[kWriteAsync] !== 0) {
         this.writing++;
+        req.buffer = held;
         // libuv still points into the slab: later writes go after these bytes (8-byte aligned).
-        const b = req.buffer;
+        const b = held;
         if (b instanceof Uint8Array && b.buffer === slab!.buffer) {
           slabHeld = (b.byteOffset + b.byteLength + 7) & ~7;
           slabPending++;
         }
       } else {
-        req.buffer = EMPTY;
-        spareReq = req;
+        spareReq = req; // its buffer is still EMPTY
         // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
         if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
       }
@@ -375,7 +392,11 @@ class HandleConnection<S> extends BaseConnection<S> {
   /** Bytes (n > 0), the peer's FIN (UV_EOF) or a read error. */
   read(n: number): void {
     if (n > 0) {
-      this.received(new Uint8Array(readBuffer!.buffer, 0, n));
+      this.received(
+        n <= READ_VIEW_CACHE_MAX
+          ? (readViews[n] ??= new Uint8Array(readBuffer!.buffer, 0, n))
+          : new Uint8Array(readBuffer!.buffer, 0, n),
+      );
       return;
     }
     if (n === 0) return;
@@ -434,7 +455,7 @@ class HandleConnection<S> extends BaseConnection<S> {
 (HandleConnection.prototype as unknown as { peer: null }).peer = null;
 
 function onHandleRead(this: TcpHandle): void {
-  this[kConn]!.read(binding!.streamBaseState[binding!.kReadBytesOrError]!);
+  this[kConn]!.read(streamState[kReadBytes]!);
 }
 function onWriteDone(this: WriteReq, status: number): void {
   const b = this.buffer;
