@@ -82,19 +82,27 @@ export class FrameReader {
   private skip = 0;
   private opcode = 0;
   private fin = false;
-  private readonly head = new Uint8Array(14);
+  private head: Uint8Array | undefined;
   private headLength = 0;
   private readonly prefixWanted: number;
-  private readonly prefixBuffer: Uint8Array;
-  private readonly prefixView: DataView;
+  private readonly prefixBuffer: Uint8Array | undefined;
+  private readonly prefixView: DataView | undefined;
   private prefixGot = 0;
   private readonly onPrefix: ((view: DataView) => void) | undefined;
 
+  /** Nothing allocated unless asked for: a reader per connection, ten thousands of connections. */
   constructor(prefix = 0, onPrefix?: (view: DataView) => void) {
     this.prefixWanted = prefix;
-    this.prefixBuffer = new Uint8Array(prefix);
-    this.prefixView = new DataView(this.prefixBuffer.buffer);
+    if (prefix > 0) {
+      this.prefixBuffer = new Uint8Array(prefix);
+      this.prefixView = new DataView(this.prefixBuffer.buffer);
+    }
     this.onPrefix = onPrefix;
+  }
+
+  /** Between frames: the next byte starts a frame header. */
+  idle(): boolean {
+    return this.skip === 0 && this.headLength === 0;
   }
 
   /** Feeds `chunk[start..end)` read from the socket; returns how many data messages those bytes completed. */
@@ -123,6 +131,7 @@ export class FrameReader {
         }
       }
       // Slow path: gather the header byte by byte into the spill buffer.
+      this.head ??= new Uint8Array(14);
       this.head[this.headLength++] = chunk[i++]!;
       if (this.headLength >= 2) {
         const b1 = this.head[1]!;
@@ -158,9 +167,9 @@ export class FrameReader {
   private copyPrefix(chunk: Uint8Array, at: number, take: number): void {
     if (this.opcode >= 8) return; // control frames interleaved in a fragmented message carry no prefix
     const want = Math.min(this.prefixWanted - this.prefixGot, take);
-    this.prefixBuffer.set(chunk.subarray(at, at + want), this.prefixGot);
+    this.prefixBuffer!.set(chunk.subarray(at, at + want), this.prefixGot);
     this.prefixGot += want;
-    if (this.prefixGot === this.prefixWanted) this.onPrefix?.(this.prefixView);
+    if (this.prefixGot === this.prefixWanted) this.onPrefix?.(this.prefixView!);
   }
 
   private endFrame(): void {
@@ -174,6 +183,29 @@ export class FrameReader {
     this.frames++;
     if (this.fin) this.messages++;
   }
+}
+
+/**
+ * How many copies of `frame` `chunk[0..end)` holds when it is exactly whole
+ * copies of it (compared on the header only: payloads are not looked at), else -1.
+ * The echo mode's fast path: a reader between frames can take such a chunk as
+ * that many complete messages without parsing.
+ */
+export function countWhole(chunk: Uint8Array, end: number, frame: Uint8Array): number {
+  const len = frame.length;
+  if (end === 0 || end % len !== 0) return -1;
+  const h = headerLength(frame);
+  for (let at = 0; at < end; at += len) {
+    for (let j = 0; j < h; j++) if (chunk[at + j] !== frame[j]) return -1;
+  }
+  return end / len;
+}
+
+/** Header length of an unmasked or masked frame from its first two bytes. */
+function headerLength(frame: Uint8Array): number {
+  const b1 = frame[1]!;
+  const len7 = b1 & 0x7f;
+  return (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
 }
 
 /** A server (unmasked) frame, for tests and for servers written in this package. */

@@ -29,8 +29,8 @@ const STATUS_101 = ascii("HTTP/1.1 101 ");
 /** The accept value followed by the end of its header line (the name is checked on the slow path). */
 const ACCEPT_LINE_END = ascii(`: ${EXPECTED_ACCEPT}\r\n`);
 
-const startsWith = (bytes: Uint8Array, prefix: Uint8Array) => {
-  if (bytes.length < prefix.length) return false;
+const startsWith = (bytes: Uint8Array, prefix: Uint8Array, end: number) => {
+  if (end < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
   return true;
 };
@@ -52,25 +52,29 @@ export type UpgradeResult =
   | { state: "accepted"; headLength: number }
   | { state: "rejected"; reason: string };
 
-/** Index just past the first `\r\n\r\n` in `bytes`, or -1. */
-export function findHeadEnd(bytes: Uint8Array): number {
-  for (let i = 3; i < bytes.length; i++) {
+/** Index just past the first `\r\n\r\n` in `bytes[0..end)`, or -1. */
+export function findHeadEnd(bytes: Uint8Array, end = bytes.length): number {
+  for (let i = 3; i < end; i++) {
     if (bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return i + 1;
   }
   return -1;
 }
 
+const INCOMPLETE: UpgradeResult = { state: "incomplete" };
+
 /**
- * Checks a server's response head: status 101 and the expected
- * Sec-WebSocket-Accept. `headLength` tells where frames begin in `bytes`.
+ * Checks a server's response head in `bytes[0..length)`: status 101 and the
+ * expected Sec-WebSocket-Accept. `headLength` tells where frames begin.
+ * Without copying or decoding on the usual path (a fixed prefix and one
+ * search for the expected accept line), so a shared read buffer can be looked at in place.
  */
-export function readUpgradeResponse(bytes: Uint8Array, maxHead = 8192): UpgradeResult {
-  const end = findHeadEnd(bytes);
+export function readUpgradeResponse(bytes: Uint8Array, maxHead = 8192, length = bytes.length): UpgradeResult {
+  const end = findHeadEnd(bytes, length);
   if (end < 0) {
-    return bytes.length > maxHead ? { state: "rejected", reason: "response head too long" } : { state: "incomplete" };
+    return length > maxHead ? { state: "rejected", reason: "response head too long" } : INCOMPLETE;
   }
   // Fast path without decoding: "HTTP/1.1 101 " and the expected accept value as a header value.
-  if (startsWith(bytes, STATUS_101) && indexOf(bytes, ACCEPT_LINE_END, end) >= 0)
+  if (startsWith(bytes, STATUS_101, end) && indexOf(bytes, ACCEPT_LINE_END, end) >= 0)
     return { state: "accepted", headLength: end };
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, end));
   const firstLine = head.slice(0, head.indexOf("\r\n"));

@@ -1,15 +1,26 @@
 /**
  * @module
- * One load generator worker process: owns a share of the connections, talks
- * raw TCP (node:net) with its own handshake and pre-built masked frames, and
- * reports counts and an encoded latency histogram to the coordinator over IPC.
- * Started by `loadgen.ts`; not meant to be run by hand.
+ * One load generator worker process (Node or Bun): owns a share of the
+ * connections, talks raw TCP (`transport.ts`: libuv handles on Node,
+ * `Bun.connect` on Bun) with its own handshake and pre-built masked frames,
+ * and reports counts and an encoded latency histogram to the coordinator over
+ * IPC. Started by `loadgen.ts`; not meant to be run by hand.
  */
-import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { buildClientFrame, DEFAULT_MASK, FrameReader, makePayload, OP_BINARY, OP_TEXT, repeatFrame } from "./frames.ts";
+import {
+  buildClientFrame,
+  buildServerFrame,
+  countWhole,
+  DEFAULT_MASK,
+  FrameReader,
+  makePayload,
+  OP_BINARY,
+  OP_TEXT,
+  repeatFrame,
+} from "./frames.ts";
 import { buildUpgradeRequest, readUpgradeResponse } from "./handshake.ts";
 import { encodeHistogram, newLatencyHistogram } from "./stats.ts";
+import { type Link, pickTransport, type Sink } from "./transport.ts";
 
 /** What the coordinator asks of one worker. */
 export interface WorkerPlan {
@@ -63,16 +74,86 @@ export type FromWorker =
       cpuSystem: number;
     };
 
-interface Conn {
-  socket: Socket;
-  reader: FrameReader;
-  /** Where the bytes of each read go (the handshake first, then the mode). */
-  onBytes: (buf: Buffer, n: number) => void;
+/**
+ * One connection of this worker. Its handshake state lives in fields and the
+ * transport calls its methods (no closures per connection); a mode replaces
+ * `onBytes` on the connections it drives.
+ */
+class Conn implements Sink {
+  link!: Link;
+  /** Reads frames after the handshake (until a mode takes over, they are read and dropped). */
+  reader: FrameReader | undefined;
+  /** The response head so far, when it came in more than one read. */
+  head: Uint8Array | undefined;
+  /** The handshake finished (well or not). */
+  settled = false;
+  /** When the handshake started (performance.now()). */
+  started = 0;
+
+  constructor(
+    /** Global index (picks the source address and port). */
+    readonly index: number,
+    /** Which URL of the plan. */
+    readonly target: number,
+    readonly retry: number,
+  ) {}
+
+  onConnect(): void {
+    this.link.write(requests[this.target]!);
+  }
+
+  onBytes(buf: Uint8Array, n: number): void {
+    const reader = this.reader;
+    if (reader) {
+      reader.push(buf, n);
+      return;
+    }
+    // Usually the whole response head comes in one read: look at it in the shared buffer, copy only if split.
+    let bytes = buf;
+    let length = n;
+    if (this.head) {
+      bytes = new Uint8Array(this.head.length + n);
+      bytes.set(this.head);
+      bytes.set(buf.subarray(0, n), this.head.length);
+      length = bytes.length;
+    }
+    const r = readUpgradeResponse(bytes, 8192, length);
+    if (r.state === "incomplete") {
+      this.head = bytes.slice(0, length);
+      return;
+    }
+    this.head = undefined;
+    if (r.state === "rejected") {
+      settle(this, false, r.reason);
+      return;
+    }
+    this.reader = new FrameReader();
+    if (length > r.headLength) this.reader.push(bytes, length, r.headLength);
+    settle(this, true);
+  }
+
+  onClose(error?: string, code?: string): void {
+    if (!this.settled && code === "EADDRINUSE" && this.retry < 3) {
+      // The chosen port is taken by someone else's listener on all addresses: let the kernel pick one.
+      this.settled = true;
+      opening.delete(this);
+      startConn(this.index, this.target, this.retry + 1);
+      return;
+    }
+    if (error) {
+      errors++;
+      lastError ??= error;
+    }
+    if (this.settled && !stopped) closedByServer++;
+    settle(this, false, error ?? "closed during handshake");
+  }
 }
 
 const send = (m: FromWorker) => process.send!(m);
 
 let plan: WorkerPlan;
+/** The sockets of this runtime (raw libuv handles on Node, Bun.connect on Bun). */
+const transport = pickTransport();
 const conns: Conn[] = [];
 /** Broadcast: the publisher's connection (the last of this worker's plan, on the first URL). */
 let publisherConn: Conn | undefined;
@@ -88,62 +169,6 @@ let histogram = newLatencyHistogram();
 
 /** Monotonic nanoseconds as a double (exact below 2^53 ns, about 104 days of uptime); the same clock in every process. */
 const nowNs = () => Number(process.hrtime.bigint());
-
-interface WriteReq {
-  handle: unknown;
-  oncomplete: (status: number) => void;
-  async: boolean;
-  bytes: number;
-  buffer: Uint8Array | null;
-}
-interface StreamHandle {
-  writeBuffer(req: WriteReq, data: Uint8Array): number;
-}
-type Binding = (name: string) => { WriteWrap?: new () => WriteReq };
-
-/** Node's own write request class (node:net's `writeGeneric` uses the same), when the runtime has it. */
-const WriteWrap: (new () => WriteReq) | undefined = (() => {
-  if (process.env.LOADGEN_PLAIN_WRITES) return undefined;
-  try {
-    return ((process as unknown as { binding: Binding }).binding("stream_wrap").WriteWrap ?? undefined) as
-      | (new () => WriteReq)
-      | undefined;
-  } catch {
-    return undefined;
-  }
-})();
-const writeDone = () => {};
-
-/**
- * A writer that hands bytes straight to the socket's libuv handle, skipping
- * the Writable stream machinery (queueing, callbacks, nextTick) that costs
- * more than the write itself for small frames. The same call node:net makes;
- * libuv keeps writes in order and `buffer` keeps the bytes alive if the write
- * goes asynchronous. Falls back to `socket.write` when the handle is not there.
- */
-function writerFor(socket: Socket): (data: Uint8Array) => void {
-  const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
-  if (!WriteWrap || !handle || typeof handle.writeBuffer !== "function") return (data) => void socket.write(data);
-  return (data) => {
-    const req = new WriteWrap!();
-    req.handle = handle;
-    req.oncomplete = writeDone;
-    req.async = false;
-    req.bytes = 0;
-    req.buffer = data;
-    const err = handle.writeBuffer(req, data);
-    if (err !== 0) {
-      errors++;
-      socket.destroy();
-    }
-  };
-}
-
-/**
- * Every socket reads into this one buffer (node:net's `onread`): no Buffer per
- * read and no stream machinery; the bytes are consumed before the next read.
- */
-const readBuffer = Buffer.allocUnsafe(256 * 1024);
 
 /** Ports per source address; below the ephemeral range (32768+), above the privileged one. */
 export const PORTS_PER_SOURCE = 30_000;
@@ -162,104 +187,93 @@ function sourceFor(index: number, retry: number): { localAddress?: string; local
   return retry > 0 ? { localAddress } : { localAddress, localPort: FIRST_PORT + (index % PORTS_PER_SOURCE) };
 }
 
-/** Opens one connection and completes its handshake; resolves with the connection, or undefined on failure. */
-function open(index: number, request: Uint8Array, url: URL, retry = 0): Promise<Conn | undefined> {
-  return new Promise((resolve) => {
-    const { localAddress, localPort } = sourceFor(index, retry);
-    let head: Buffer | undefined;
-    let done = false;
-    const conn: Conn = {
-      socket: undefined as unknown as Socket,
-      reader: new FrameReader(),
-      onBytes: (buf, n) => {
-        // Usually the whole response head comes in one read: look at it in the shared buffer, copy only if split.
-        const view = buf.subarray(0, n);
-        const bytes = head ? Buffer.concat([head, view]) : view;
-        const r = readUpgradeResponse(bytes);
-        if (r.state === "incomplete") {
-          head = Buffer.from(bytes);
-          return;
-        }
-        if (r.state === "rejected") return finish(false, r.reason);
-        // Until a mode takes over, frames are read and dropped (counted by the reader).
-        conn.onBytes = (b, m) => conn.reader.push(b, m);
-        if (bytes.length > r.headLength) conn.reader.push(bytes.subarray(r.headLength));
-        finish(true);
-      },
-    };
-    const socket = connect({
+/** Handshakes under way (one sweep a quarter second gives up on slow ones: no timer per connection). */
+const opening = new Set<Conn>();
+/** The plan's URLs and their upgrade requests, built once. */
+let urls: URL[] = [];
+let requests: Uint8Array[] = [];
+/** Opening progress: next connection to start, handshakes finished, failed. */
+let nextConn = 0;
+let settledCount = 0;
+let failedCount = 0;
+let onAllSettled: () => void = () => {};
+
+/** Starts the handshake of connection `index` (global) on URL `target`. */
+function startConn(index: number, target: number, retry = 0): void {
+  const conn = new Conn(index, target, retry);
+  const url = urls[target]!;
+  const { localAddress, localPort } = sourceFor(index, retry);
+  conn.started = performance.now();
+  opening.add(conn);
+  conn.link = transport.connect(
+    {
       host: url.hostname,
       port: Number(url.port || 80),
-      localAddress,
-      localPort,
-      noDelay: true,
-      onread: {
-        buffer: readBuffer,
-        callback: (n: number, buf: Uint8Array) => {
-          conn.onBytes(buf as Buffer, n);
-          return true;
-        },
-      },
-    });
-    conn.socket = socket;
-    const finish = (ok: boolean, why?: string) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (ok) resolve(conn);
-      else {
-        lastError ??= why;
-        socket.destroy();
-        resolve(undefined);
-      }
-    };
-    const timer = setTimeout(() => finish(false, "handshake timeout"), plan.connectTimeoutMs);
-    socket.on("connect", () => writerFor(socket)(request));
-    socket.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EADDRINUSE" && !done && retry < 3) {
-        // The chosen port is taken by someone else's listener on all addresses: let the kernel pick one.
-        done = true;
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(open(index, request, url, retry + 1));
-        return;
-      }
-      errors++;
-      lastError ??= String(e.message);
-      finish(false, e.message);
-    });
-    socket.on("close", () => {
-      if (done && !stopped) closedByServer++;
-      finish(false, "closed during handshake");
-    });
-  });
+      ...(localAddress ? { localAddress } : {}),
+      ...(localPort ? { localPort } : {}),
+      noDelay: plan.mode === "echo" || plan.mode === "broadcast",
+    },
+    conn,
+  );
+}
+
+/** Ends a handshake once: keeps the connection or counts the failure, then starts the next one. */
+function settle(conn: Conn, ok: boolean, why?: string): void {
+  if (conn.settled && !opening.has(conn)) return;
+  conn.settled = true;
+  opening.delete(conn);
+  if (ok) {
+    conns.push(conn);
+    if (plan.publisher && conn.index === plan.firstIndex + plan.connections - 1) publisherConn = conn;
+  } else {
+    lastError ??= why;
+    conn.link.reset();
+    failedCount++;
+  }
+  if (++settledCount === plan.connections) onAllSettled();
+  else if (nextConn < plan.connections) startNext();
+}
+
+function startNext(): void {
+  const i = nextConn++;
+  // The publisher (this worker's last connection when it owns it) is always on the first URL.
+  const target = plan.publisher && i === plan.connections - 1 ? 0 : (plan.firstIndex + i) % urls.length;
+  startConn(plan.firstIndex + i, target);
 }
 
 /** Opens this worker's connections, `connectInFlight` handshakes at a time. */
-async function openAll(): Promise<{ opened: number; failed: number; elapsedMs: number; cpuPercent: number }> {
-  const urls = [plan.url, ...(plan.moreUrls ?? [])].map((u) => new URL(u));
-  const requests = urls.map((u) => buildUpgradeRequest(u));
+function openAll(): Promise<{ opened: number; failed: number; elapsedMs: number; cpuPercent: number }> {
+  urls = [plan.url, ...(plan.moreUrls ?? [])].map((u) => new URL(u));
+  requests = urls.map((u) => buildUpgradeRequest(u));
   const started = performance.now();
   const cpu0 = process.cpuUsage();
-  let next = 0;
-  let failed = 0;
-  const lane = async () => {
-    while (next < plan.connections) {
-      const i = next++;
-      // The publisher (this worker's last connection when it owns it) is always on the first URL.
-      const u = plan.publisher && i === plan.connections - 1 ? 0 : (plan.firstIndex + i) % urls.length;
-      const conn = await open(plan.firstIndex + i, requests[u]!, urls[u]!);
-      if (conn) {
-        conns.push(conn);
-        if (plan.publisher && i === plan.connections - 1) publisherConn = conn;
-      } else failed++;
-    }
-  };
-  const lanes = Math.max(1, Math.min(plan.connectInFlight, plan.connections));
-  await Promise.all(Array.from({ length: lanes }, lane));
-  const elapsedMs = performance.now() - started;
-  const cpu = process.cpuUsage(cpu0);
-  return { opened: conns.length, failed, elapsedMs, cpuPercent: (cpu.user + cpu.system) / 10 / elapsedMs };
+  return new Promise((resolve) => {
+    let sweep: ReturnType<typeof setInterval> | undefined;
+    onAllSettled = () => {
+      clearInterval(sweep);
+      const elapsedMs = performance.now() - started;
+      const cpu = process.cpuUsage(cpu0);
+      if (process.env.LOADGEN_DEBUG) {
+        const per = (us: number) => (us / Math.max(1, conns.length)).toFixed(1);
+        console.error(
+          `open: ${conns.length} connections, per connection user ${per(cpu.user)} us, system ${per(cpu.system)} us (${transport.name})`,
+        );
+      }
+      resolve({
+        opened: conns.length,
+        failed: failedCount,
+        elapsedMs,
+        cpuPercent: (cpu.user + cpu.system) / 10 / elapsedMs,
+      });
+    };
+    if (plan.connections === 0) return onAllSettled();
+    sweep = setInterval(() => {
+      const limit = performance.now() - plan.connectTimeoutMs;
+      for (const c of opening) if (c.started < limit) settle(c, false, "handshake timeout");
+    }, 250);
+    const lanes = Math.max(1, Math.min(plan.connectInFlight, plan.connections));
+    for (let l = 0; l < lanes; l++) startNext();
+  });
 }
 
 /** Echo: every connection keeps `inFlight` messages going; each reply is timed and answered with the next message. */
@@ -267,16 +281,19 @@ function runEcho(): void {
   const k = plan.inFlight;
   const frame = buildClientFrame(makePayload(plan.size), plan.binary ? OP_BINARY : OP_TEXT, DEFAULT_MASK);
   const all = repeatFrame(frame, k);
-  // One Buffer view per count, so that `m` replies are answered by one write of the same bytes.
-  const views = Array.from({ length: k + 1 }, (_, m) => Buffer.from(all.buffer, all.byteOffset, m * frame.length));
+  // One view per count, so that `m` replies are answered by one write of the same bytes.
+  const views = Array.from({ length: k + 1 }, (_, m) => all.subarray(0, m * frame.length));
+  // The server's reply to each message: its header is checked, not parsed, while replies come whole.
+  const reply = buildServerFrame(makePayload(plan.size), plan.binary ? OP_BINARY : OP_TEXT);
   const now0 = performance.now();
   for (const conn of conns) {
     const ring = new Float64Array(k).fill(now0);
     let pos = 0;
-    const { reader } = conn;
-    const write = writerFor(conn.socket);
+    const reader = conn.reader!;
+    const link = conn.link;
     conn.onBytes = (chunk, end) => {
-      const m = reader.push(chunk, end);
+      let m = reader.idle() ? countWhole(chunk, end, reply) : -1;
+      if (m < 0) m = reader.push(chunk, end);
       if (m === 0) return;
       const now = performance.now();
       if (measuring) {
@@ -296,9 +313,9 @@ function runEcho(): void {
       if (stopped) return;
       const n = Math.min(m, k); // a server never sends more than was asked, but stay bounded
       sent += n;
-      write(views[n]!);
+      link.write(views[n]!);
     };
-    write(views[k]!);
+    link.write(views[k]!);
     sent += k;
   }
 }
@@ -306,39 +323,53 @@ function runEcho(): void {
 /** Broadcast: subscribers time every delivered message from the timestamp in its first 8 bytes. */
 function runBroadcast(publisher: Conn | undefined): void {
   let chunkNs = 0;
+  const record = (sentNs: number) => {
+    if (!measuring) return;
+    messages++;
+    histogram.recordValue(Math.max((chunkNs - sentNs) / 1000, 1));
+  };
+  // What a subscriber receives: the published payload in an unmasked binary frame. While reads hold whole
+  // copies of it (the usual case), the timestamps are read in place, without the general reader.
+  const delivered = buildServerFrame(makePayload(Math.max(8, plan.size)), OP_BINARY);
+  const len = delivered.length;
+  const at = len - Math.max(8, plan.size);
+  const scratch = new Uint8Array(8);
+  const scratchView = new DataView(scratch.buffer);
   for (const conn of conns) {
     if (conn === publisher) continue;
-    const reader = new FrameReader(8, (view) => {
-      if (!measuring) return;
-      messages++;
-      const us = (chunkNs - view.getFloat64(0)) / 1000;
-      histogram.recordValue(Math.max(us, 1));
-    });
+    const reader = new FrameReader(8, (view) => record(view.getFloat64(0)));
     conn.reader = reader;
     conn.onBytes = (chunk, end) => {
       chunkNs = nowNs();
-      reader.push(chunk, end);
+      const m = reader.idle() ? countWhole(chunk, end, delivered) : -1;
+      if (m < 0) {
+        reader.push(chunk, end);
+        return;
+      }
+      for (let j = 0, p = at; j < m; j++, p += len) {
+        for (let b = 0; b < 8; b++) scratch[b] = chunk[p + b]!;
+        record(scratchView.getFloat64(0));
+      }
     };
   }
   if (!publisher) return;
   // The publisher gets its own copy back (the server sends to everyone on /broadcast); each copy frees a slot.
   const size = Math.max(8, plan.size);
   const template = buildClientFrame(makePayload(size), OP_BINARY, DEFAULT_MASK);
-  const at = template.length - size;
+  const stampAt = template.length - size;
   const stamp = new Uint8Array(8);
   const stampView = new DataView(stamp.buffer);
-  const write = writerFor(publisher.socket);
+  const link = publisher.link;
   const publish = () => {
-    const frame = Buffer.allocUnsafe(template.length);
-    frame.set(template);
+    const frame = template.slice();
     stampView.setFloat64(0, nowNs());
-    for (let i = 0; i < 8; i++) frame[at + i] = stamp[i]! ^ DEFAULT_MASK[i & 3]!;
-    write(frame);
+    for (let i = 0; i < 8; i++) frame[stampAt + i] = stamp[i]! ^ DEFAULT_MASK[i & 3]!;
+    link.write(frame);
     if (measuring) published++;
     sent++;
   };
   publisher.onBytes = (chunk, end) => {
-    const m = publisher.reader.push(chunk, end);
+    const m = publisher.reader!.push(chunk, end);
     if (stopped) return;
     for (let j = 0; j < m; j++) publish();
   };
@@ -394,7 +425,7 @@ async function main(): Promise<void> {
       case "close":
         stopped = true;
         // Reset rather than close: no TIME_WAIT left on the client's ports between runs.
-        for (const c of conns) c.socket.resetAndDestroy();
+        for (const c of conns) c.link.reset();
         process.disconnect?.();
         setTimeout(() => process.exit(0), 50).unref();
         break;

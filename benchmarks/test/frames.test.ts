@@ -5,6 +5,7 @@ import {
   buildClientFrame,
   buildServerFrame,
   clientHeaderLength,
+  countWhole,
   DEFAULT_MASK,
   FrameReader,
   makePayload,
@@ -173,5 +174,34 @@ describe("FrameReader", () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("countWhole (the echo and broadcast fast path)", () => {
+  it("counts whole copies of a frame and refuses anything else", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 5 }), (size, m) => {
+        const frame = buildServerFrame(makePayload(size), OP_TEXT);
+        const chunk = repeatFrame(frame, m);
+        assert.equal(countWhole(chunk, chunk.length, frame), m);
+        // A split read, another header, or an empty read goes to the general reader.
+        assert.equal(countWhole(chunk, chunk.length - 1, frame), -1);
+        const other = chunk.slice();
+        other[0] = 0x82;
+        assert.equal(countWhole(other, other.length, frame), -1);
+        assert.equal(countWhole(chunk, 0, frame), -1);
+      }),
+    );
+  });
+
+  it("agrees with FrameReader on whole reads", () => {
+    const frame = buildServerFrame(makePayload(200), OP_BINARY); // 2-byte extended length
+    const chunk = repeatFrame(frame, 3);
+    const r = new FrameReader();
+    assert.ok(r.idle());
+    assert.equal(r.push(chunk), countWhole(chunk, chunk.length, frame));
+    assert.ok(r.idle());
+    r.push(chunk.subarray(0, 5));
+    assert.equal(r.idle(), false);
   });
 });

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseCpuList, readRss, shares, sourceAddresses } from "../src/loadgen.ts";
+import { findBun, parseCpuList, pickRuntime, readRss, shares, sourceAddresses } from "../src/loadgen.ts";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -29,6 +29,17 @@ describe("loadgen helpers", () => {
     assert.equal(new Set(a).size, 3);
     assert.deepEqual(sourceAddresses("10.0.0.1", 50_000), []);
     assert.deepEqual(sourceAddresses("127.0.0.1", 10, 0), []);
+  });
+
+  it("runs workers on Bun where messages are counted, on Node where connections are", () => {
+    const bun = findBun();
+    assert.equal(pickRuntime("connect", "auto"), "node");
+    assert.equal(pickRuntime("idle", "auto"), "node");
+    assert.equal(pickRuntime("echo", "auto"), bun ? "bun" : "node");
+    assert.equal(pickRuntime("broadcast", "auto"), bun ? "bun" : "node");
+    assert.equal(pickRuntime("echo", "node"), "node");
+    if (bun) assert.equal(pickRuntime("connect", "bun"), "bun");
+    else assert.throws(() => pickRuntime("connect", "bun"), /no bun binary/);
   });
 
   it("reads a process's RSS from /proc", () => {
@@ -106,6 +117,53 @@ describe("loadgen end to end against the ws peer on loopback", () => {
     assert.ok(r.messagesPerSecond > 0);
     assert.equal(r.errors, 0);
   });
+
+  for (const runtime of ["node", ...(findBun() ? ["bun"] : [])]) {
+    it(`echo with ${runtime} workers: 32 B text and 16 KiB binary, latency recorded per message`, async () => {
+      for (const size of ["32", "16384"]) {
+        const r = await loadgen([
+          "echo",
+          "--url",
+          `ws://127.0.0.1:${port}/`,
+          "--connections",
+          "3",
+          "--size",
+          size,
+          "--seconds",
+          "0.5",
+          "--warmup",
+          "0.1",
+          "--runtime",
+          runtime,
+        ]);
+        assert.equal(r.loadRuntime, runtime);
+        assert.equal(r.opened, 3);
+        assert.ok(r.messages > 0, `${size} B echoed`);
+        assert.equal(r.latency.count, r.messages);
+        assert.equal(r.errors, 0);
+        assert.ok(r.loadCpuMaxWorker > 0 && r.loadCpuMaxWorker <= 200);
+      }
+    });
+
+    it(`connect with ${runtime} workers from an explicit source address`, async () => {
+      const r = await loadgen([
+        "connect",
+        "--url",
+        `ws://127.0.0.1:${port}/`,
+        "--connections",
+        "30",
+        "--sources",
+        "1",
+        "--hold",
+        "0",
+        "--runtime",
+        runtime,
+      ]);
+      assert.equal(r.loadRuntime, runtime);
+      assert.equal(r.opened, 30);
+      assert.equal(r.failed, 0);
+    });
+  }
 
   it("broadcast: subscribers receive the publisher's timestamped messages", async () => {
     const r = await loadgen([
