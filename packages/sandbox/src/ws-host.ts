@@ -305,6 +305,7 @@ export class WebsocketScriptHost {
             clearTimeout(this.watchdog);
             this.watchdog = undefined;
           }
+          // What gathered while the worker worked goes now (the replies were just written).
           if (this.queue.length > 0 || this.storageQueue.length > 0) this.scheduleFlush();
         }
         return;
@@ -331,18 +332,20 @@ export class WebsocketScriptHost {
   }
 
   private apply(op: WorkerOp, bins: ArrayBuffer[]): void {
-    const payload = (d: string | { $b: number }) => (typeof d === "string" ? d : bins[d.$b]!);
     const o = this.options;
     switch (op[0]) {
-      case "s":
-        if (this.clientIds.has(op[1])) o.onSend(op[1], payload(op[2]));
+      case "s": {
+        const d = op[2];
+        if (this.clientIds.has(op[1])) o.onSend(op[1], typeof d === "string" ? d : bins[d.$b]!);
         return;
+      }
       case "x":
         if (this.clientIds.has(op[1])) o.onClose(op[1], op[2], op[3]);
         return;
       case "b": {
         const except = op[2] < 0 ? undefined : op[2];
-        const data = payload(op[1]);
+        const d = op[1];
+        const data = typeof d === "string" ? d : bins[d.$b]!;
         if (o.onBroadcast) o.onBroadcast(data, except, this.clientIds);
         else for (const id of this.clientIds) if (id !== except) o.onSend(id, data);
         return;
