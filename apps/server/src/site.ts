@@ -325,6 +325,10 @@ export class SiteRuntime {
       return { status: result.status, headers: result.headers, body: result.body };
     }
 
+    // A page: rendered straight away (no directory check first: that is a stat per request);
+    // a directory with the page extension in its name is found when the page is missing.
+    if (!path.endsWith("/") && extname(path) === c.pageExtension) return this.render(req, path, 200);
+
     // Directories: the index files, in order.
     let file = path;
     if (path.endsWith("/") || this.isDirectory(path)) {
@@ -383,7 +387,14 @@ export class SiteRuntime {
       if (!headers.some(([k]) => k === "content-type")) headers.push(["content-type", "text/html; charset=utf-8"]);
       return { status: status !== 200 ? status : r.status, headers, body: req.method === "HEAD" ? null : r.body };
     } catch (e) {
-      if (e instanceof PageNotFoundError) return status === 200 ? this.statusPage(req, 404) : plainStatus(status);
+      if (e instanceof PageNotFoundError) {
+        if (status !== 200) return plainStatus(status);
+        if (this.isDirectory(file)) {
+          const q = req.url.indexOf("?");
+          return redirect(`${file}/${q < 0 ? "" : req.url.slice(q)}`, 301);
+        }
+        return this.statusPage(req, 404);
+      }
       const code = e instanceof SandboxError ? statusForError(e) : 500;
       const detail = e instanceof SandboxError ? e.describe() : String((e as Error)?.stack ?? e);
       this.options.log("error", `[${this.config.name}] ${file}: ${detail}`);

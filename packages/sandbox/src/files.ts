@@ -38,9 +38,18 @@ export class MemoryFiles implements SiteFiles {
 /**
  * Files of a directory on disk. The version is mtime + size; files whose real
  * path (after symlinks) is outside the root, and dotfiles, do not exist.
+ *
+ * `version()` runs on every page request, so the real path of a file is
+ * remembered for {@link LOCATE_TTL_MS} and only `stat` runs per call (the
+ * real-path walk is an lstat per path segment): an edited file shows at
+ * once; a symlink re-pointed inside the root shows within that time. Nothing
+ * outside the root is ever reached: a remembered path was inside the root when
+ * resolved, a path that stops existing is resolved again, and `read()` always
+ * resolves afresh.
  */
 export class DirectoryFiles implements SiteFiles {
   readonly root: string;
+  private readonly located = new Map<string, { real: string; at: number }>();
   constructor(root: string) {
     this.root = realpathSync(root);
   }
@@ -56,11 +65,30 @@ export class DirectoryFiles implements SiteFiles {
     }
   }
   version(path: string): string | undefined {
+    const now = performance.now();
+    const hit = this.located.get(path);
+    if (hit && now - hit.at < LOCATE_TTL_MS) {
+      try {
+        const st = statSync(hit.real);
+        if (st.isFile()) return `${st.mtimeMs}:${st.size}`;
+      } catch {
+        // gone or replaced: resolved again below
+      }
+    }
     const real = this.locate(path);
-    if (!real) return undefined;
+    if (!real) {
+      this.located.delete(path);
+      return undefined;
+    }
     try {
       const st = statSync(real);
-      return st.isFile() ? `${st.mtimeMs}:${st.size}` : undefined;
+      if (!st.isFile()) {
+        this.located.delete(path);
+        return undefined;
+      }
+      if (this.located.size >= LOCATED_MAX) this.located.clear();
+      this.located.set(path, { real, at: now });
+      return `${st.mtimeMs}:${st.size}`;
     } catch {
       return undefined;
     }
@@ -75,3 +103,7 @@ export class DirectoryFiles implements SiteFiles {
     }
   }
 }
+
+/** How long {@link DirectoryFiles} trusts a file's resolved real path (ms). */
+export const LOCATE_TTL_MS = 1000;
+const LOCATED_MAX = 10_000;

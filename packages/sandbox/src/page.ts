@@ -6,6 +6,7 @@
  * @module
  */
 import type { Intrinsics, QuickJSWASMModule } from "quickjs-emscripten";
+import { type BytecodeSupport, loadBytecodeModule, type RunResult } from "./bytecode.ts";
 import { OutOfMemoryError, SandboxError, ScriptError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
 import { checkFetchAllowed, type FetchPolicy, runFetch } from "./fetch.ts";
@@ -74,6 +75,12 @@ export interface PageEngineOptions {
   revalidateMs?: number;
   /** Wall-clock limit of a page waiting for `fetch` results (default 10,000 ms). */
   asyncTimeoutMs?: number;
+  /**
+   * Compile each page (and include) version to QuickJS bytecode once and only
+   * read it per request (default true; see bytecode.ts). False: parse the
+   * source per request. Either way a render runs in a fresh context.
+   */
+  bytecode?: boolean;
 }
 
 /** The page file does not exist (the host answers 404). */
@@ -99,6 +106,10 @@ type Loaded = CompiledTemplate & {
   requestFields?: Set<string> | null;
   /** {@link Usage} of a render of this page, kept when it depends on this file only (it includes nothing). */
   usage?: Usage;
+  /** Bytecode of the page run as a page (prelude, code, tail), once compiled. */
+  pageBytecode?: Uint8Array;
+  /** Bytecode of the code alone, as an include runs it. */
+  includeBytecode?: Uint8Array;
 };
 
 /** What a render of a page (with the files it includes) may use. */
@@ -277,6 +288,7 @@ export class PageEngine {
   private broken = false;
   private readonly options: PageEngineOptions;
   private guard: GuardedRuntime;
+  private bytecode: BytecodeSupport | undefined;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly intrinsics: Intrinsics;
   /** Intrinsics without some optional built-ins, by the list of those left out. */
@@ -285,7 +297,9 @@ export class PageEngine {
 
   /** Loads QuickJS (once per thread) and returns an engine. */
   static async create(options: PageEngineOptions): Promise<PageEngine> {
-    const engine = new PageEngine(await loadQuickJS(), options);
+    const { module, bytecode } =
+      options.bytecode === false ? { module: await loadQuickJS(), bytecode: undefined } : await loadBytecodeModule();
+    const engine = new PageEngine(module, bytecode, options);
     engine.warmUp();
     return engine;
   }
@@ -301,21 +315,33 @@ export class PageEngine {
       const h = ctx.newFunction("__h", () => undefined);
       ctx.setProp(ctx.global, "__h", h);
       h.dispose();
-      const r = ctx.evalCode(
-        `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null),"1")}print(1);${TAIL}`,
-        "<warm-up>",
-      );
+      const source = `${HEAD}${Object.values(API).join("")}var request={};\nfor(var i=0;i<50;i++){__o.push((i),(null),"1")}print(1);${TAIL}`;
+      const r = ctx.evalCode(source, "<warm-up>");
       if (r.error) r.error.dispose();
       else r.value.dispose();
+      if (this.bytecode) {
+        // The bytecode path's functions (write, read, run) are compiled lazily too.
+        const bytes = this.bytecode.compile(ctx, "var __w=[1,2].join();", "<warm-up>");
+        if (bytes instanceof Uint8Array) {
+          const run = this.bytecode.run(ctx, bytes);
+          (run.error ?? run.value).dispose();
+        } else bytes.error.dispose();
+      }
     } finally {
       ctx.dispose();
     }
   }
 
-  private constructor(module: QuickJSWASMModule, options: PageEngineOptions) {
+  private constructor(module: QuickJSWASMModule, bytecode: BytecodeSupport | undefined, options: PageEngineOptions) {
     this.options = options;
+    this.bytecode = bytecode;
     this.guard = new GuardedRuntime(module, options.limits);
     this.intrinsics = options.intrinsics ?? PAGE_INTRINSICS;
+  }
+
+  /** True when pages run from bytecode compiled once per file version (see {@link PageEngineOptions.bytecode}). */
+  get usesBytecode(): boolean {
+    return this.bytecode !== undefined;
   }
 
   /** The limits in force (defaults filled in). */
@@ -329,7 +355,8 @@ export class PageEngine {
    * for a template that does not compile.
    */
   compile(path: string): CompiledTemplate {
-    path = normalizeSitePath(path);
+    // Cache keys are normalized paths: a hit needs no normalizing.
+    if (!this.cache.has(path)) path = normalizeSitePath(path);
     const tpl = this.load(path);
     if (!tpl) throw new PageNotFoundError(`no such page: ${path}`, path);
     return tpl;
@@ -373,10 +400,9 @@ export class PageEngine {
         ctx.setProp(ctx.global, "__h", h);
         h.dispose();
       }
-      const source = `${HEAD}${definitions}\n${tpl.code}${TAIL}`;
       const mapStack = (s: string) => mapFrames(s, state.files);
       this.guard.start();
-      let result = ctx.evalCode(source, file);
+      let result: RunResult = this.run(ctx, tpl, "pageBytecode", () => `${HEAD}${definitions}\n${tpl.code}${TAIL}`);
       this.guard.stop();
       if (result.error) throw this.guard.toError(ctx, result.error, mapStack);
       let out = ctx.getString(result.value);
@@ -402,6 +428,26 @@ export class PageEngine {
       this.guard.stop();
       if (!this.broken) ctx.dispose();
     }
+  }
+
+  /**
+   * Runs `tpl` as a page or as an include: from its bytecode (compiled on its
+   * first run here), or from source when bytecode is off or unavailable.
+   */
+  private run(
+    ctx: QuickJSContext,
+    tpl: Loaded,
+    kind: "pageBytecode" | "includeBytecode",
+    source: () => string,
+  ): RunResult {
+    if (!this.bytecode) return ctx.evalCode(source(), tpl.file) as RunResult;
+    let bytes = tpl[kind];
+    if (!bytes) {
+      const compiled = this.bytecode.compile(ctx, source(), tpl.file);
+      if (!(compiled instanceof Uint8Array)) return compiled;
+      tpl[kind] = bytes = compiled;
+    }
+    return this.bytecode.run(ctx, bytes);
   }
 
   /**
@@ -476,7 +522,12 @@ export class PageEngine {
     for (const name of tpl.needs) {
       if (state.defined.has(name)) continue;
       if (name === "request") {
-        out += `var request=JSON.parse(${JSON.stringify(requestJson(state.request, state.requestFields))});`;
+        // The request crosses as a JSON string in a global, so the code around it stays the same
+        // for every request (and can be compiled once).
+        const json = state.ctx.newString(requestJson(state.request, state.requestFields));
+        state.ctx.setProp(state.ctx.global, "__rq", json);
+        json.dispose();
+        out += "var request=JSON.parse(__rq);__rq=undefined;";
       } else if (name === "fetch" && !this.options.fetch) continue;
       else if (name === "log" && !state.defined.has("console")) out += API.console! + API.log!;
       else out += API[name]!;
@@ -487,9 +538,13 @@ export class PageEngine {
   }
 
   private async recover(): Promise<void> {
-    const module = await loadQuickJS();
+    const { module, bytecode } =
+      this.options.bytecode === false
+        ? { module: await loadQuickJS(), bytecode: undefined }
+        : await loadBytecodeModule();
     if (!this.broken) return;
     this.guard = new GuardedRuntime(module, this.options.limits);
+    this.bytecode = bytecode;
     this.broken = false;
   }
 
@@ -740,7 +795,7 @@ export class PageEngine {
     state.files.set(path, [tpl, 0]);
     (state.included ??= new Map()).set(tpl.serial, tpl);
     state.stack.push(path);
-    const r = ctx.evalCode(tpl.code, path);
+    const r = this.run(ctx, tpl, "includeBytecode", () => tpl.code);
     state.stack.pop();
     if (r.error) return { error: r.error };
     r.value.dispose();
