@@ -3,7 +3,7 @@
  * the codec's MessageDecoder on the way in, frames written straight to the
  * transport on the way out, permessage-deflate kept in message order.
  */
-import { isUtf8 } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import {
   closeFrameFor,
   DecoderEvent,
@@ -25,6 +25,9 @@ import type { PreparedMessage, SendOptions, SendResult, WebSocket, WebSocketHand
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+/** Bytes to a string, one char per byte, by offsets (no view to create): ASCII text in `receiveWhole`. */
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string })
+  .latin1Slice;
 
 /** Options resolved once per endpoint (all times in milliseconds). */
 export interface ResolvedWsOptions {
@@ -169,6 +172,13 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   /** Bytes from the transport. `copy`: the transport may reuse the chunk's memory after we return. */
   receive(chunk: Uint8Array, copy: boolean): void {
     if (this.state === State.Closed) return;
+    if (this.decoder === null) {
+      // Until a chunk is not made of whole small frames, the decoder is not needed (see receiveWhole).
+      const used = this.receiveWhole(chunk, copy);
+      if (used === chunk.length || (this.state as State) === State.Closed) return;
+      // The rest goes to the decoder (which, like here, copies what it keeps when `copy` is set).
+      if (used > 0) chunk = chunk.subarray(used);
+    }
     const d = this.decoder ?? this.newDecoder();
     if (d.failed) return;
     this.lastReceived = this.owner.wheel.elapsed;
@@ -186,6 +196,59 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
     }
     d.push(chunk);
     this.pump(copy);
+  }
+
+  /**
+   * Server role without permessage-deflate: delivers the whole, unfragmented, masked text and binary
+   * frames of up to 125 bytes (and within maxPayload) at the start of `chunk` without the general
+   * decoder, and returns how many bytes they took. It stops at the first frame it does not take (a
+   * control frame, a fragment, a longer or split frame, invalid UTF-8) and leaves it, at a frame
+   * boundary with no message in progress, to the decoder, which is then used for good. A 32 B echo
+   * spends about a third less CPU in JavaScript this way. The chunk is unmasked in place, as the
+   * decoder does.
+   */
+  private receiveWhole(chunk: Uint8Array, copy: boolean): number {
+    if ((this.bits & W_CLIENT) !== 0 || this.deflate !== undefined) return 0;
+    this.lastReceived = this.owner.wheel.elapsed;
+    const n = chunk.length;
+    const max = this.options.maxPayload;
+    let pos = 0;
+    while (n - pos >= 6) {
+      const b0 = chunk[pos]!;
+      const b1 = chunk[pos + 1]!;
+      // FIN, no RSV bits, text or binary; masked, 7-bit length.
+      if ((b0 !== 0x81 && b0 !== 0x82) || b1 < 0x80) break;
+      const len = b1 & 0x7f;
+      if (len > 125 || len > max) break;
+      const start = pos + 6;
+      const end = start + len;
+      if (end > n) break;
+      let high = 0;
+      for (let i = start; i < end; i++) {
+        const c = chunk[i]! ^ chunk[pos + 2 + ((i - start) & 3)]!;
+        chunk[i] = c;
+        high |= c;
+      }
+      if (b0 === 0x81) {
+        let text: string;
+        if (high < 0x80 && latin1Slice !== undefined) text = latin1Slice.call(chunk, start, end);
+        else {
+          const payload = chunk.subarray(start, end);
+          if (high >= 0x80 && !isUtf8(payload)) {
+            // Masked again (XOR undoes itself): the decoder reports the frame (1007).
+            for (let i = start; i < end; i++) chunk[i] = chunk[i]! ^ chunk[pos + 2 + ((i - start) & 3)]!;
+            break;
+          }
+          text = decoder.decode(payload);
+        }
+        this.deliver(text, false);
+      } else {
+        this.deliver(copy ? chunk.slice(start, end) : chunk.subarray(start, end), true);
+      }
+      pos = end;
+      if (this.state === State.Closed) break;
+    }
+    return pos;
   }
 
   private newDecoder(): MessageDecoder {
