@@ -184,7 +184,10 @@ function makeSupport(
       }
     },
     run(ctx, bytes) {
-      const buffer = ctx.newArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      const buffer = ctx.newArrayBuffer(
+        whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      );
       let fn: QuickJSHandle;
       try {
         fn = ctx.decodeBinaryJSON(buffer);

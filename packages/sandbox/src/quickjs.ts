@@ -85,7 +85,7 @@ const cpuMicros: (() => number) | undefined = (() => {
  * runs that start within this many ms: a run may be charged for up to this
  * much CPU time from before it started, which only errs towards interrupting earlier.
  */
-const CPU_SAMPLE_MS = 5;
+const CPU_SAMPLE_MS = 10;
 let cpuSample = 0;
 let cpuSampleAt = Number.NEGATIVE_INFINITY;
 
