@@ -5,8 +5,8 @@
  * ({@link SIMD_BLOCK}) so that the scratch block and the payload's block stay in the L1 cache
  * across the three passes, and sit at a 2 KiB page offset so no copy runs between addresses
  * 4 KiB apart. Measured at 1 MiB against one `Uint8Array.prototype.set` copy of the same size:
- * the two copies alone take 61–76% of the copy's speed (54% with the earlier 64 KiB blocks at a
- * page boundary), the whole unmask 45–49% (37–39% before). Where the bytes must be copied anyway
+ * the two copies alone take 61–77% of the copy's speed (54% with the earlier 64 KiB blocks at a
+ * page boundary), the whole unmask 46–49% (medians per runtime; 37–39% before). Where the bytes must be copied anyway
  * (a masked copy of a payload), {@link simdXorCopy} does copy + XOR in those same two copies. The
  * module (~140 bytes) is built below (no toolchain, no fetch) and compiled once on first use;
  * where WebAssembly SIMD is unavailable the caller falls back to JavaScript.
