@@ -16,16 +16,16 @@ import {
   LAST_CHUNK,
   type RequestHead,
   RequestParser,
+  type ResponseHeadBytes,
   writeResponseHead,
 } from "@wirehouse/handshake";
 import { isPathError, normalizePath } from "@wirehouse/router";
 import type { Connection, Timer } from "@wirehouse/transport";
 import { BodySource, Request } from "./request.ts";
+import { bodyAllowed, buildResponse, builtBody, type HeaderInput, withDefaults } from "./response-head.ts";
 import type { ServerCore } from "./server.ts";
 import type { ResponseInit, ResponseLike } from "./types.ts";
 import type { WsSocket } from "./websocket.ts";
-
-const encoder = new TextEncoder();
 
 export const RESPONSE_404 = buildErrorResponse(404, "Not Found");
 export const RESPONSE_408 = buildErrorResponse(408, "Request Timeout");
@@ -257,12 +257,13 @@ export class HttpConnection {
     this.conn.end();
   }
 
-  /** Sends a handler's response (any shape) for `head`, then continues with the next request. */
-  async respond(
-    head: RequestHead,
-    res: ResponseInit | ResponseLike | string | Uint8Array,
-    startedAt: number,
-  ): Promise<void> {
+  /**
+   * Sends a handler's response (any shape) for `head`, then continues with the next request.
+   * Bytes, strings and objects with such a body are answered synchronously (no promise per
+   * request), with the head built once for answers that repeat (see response-head.ts); a
+   * fetch `Response` or a streamed body takes the asynchronous path.
+   */
+  respond(head: RequestHead, res: ResponseInit | ResponseLike | string | Uint8Array, startedAt: number): void {
     if (this.phase === Phase.Closed || head !== this.head) {
       // A late response (the handler timed out, or the connection is gone): drop it.
       if (res !== null && typeof res === "object" && !(res instanceof Uint8Array) && !isResponseLike(res)) {
@@ -271,54 +272,94 @@ export class HttpConnection {
       }
       return;
     }
+    let status = 200;
+    let headers: HeaderInput;
+    let body: ResponseInit["body"] | null = null;
+    if (typeof res === "string" || res instanceof Uint8Array) body = res;
+    else if (res !== null && typeof res === "object") {
+      if (isResponseLike(res)) {
+        void this.respondFetch(head, res, startedAt);
+        return;
+      }
+      status = res.status ?? 200;
+      headers = res.headers;
+      body = res.body ?? null;
+    }
+    if (body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      void this.respondStream(head, status, headers, body, startedAt);
+      return;
+    }
     this.cancelHandlerTimer();
     const server = this.server;
-    let status = 200;
-    let headers: [string, string][] = [];
-    let body: Uint8Array | AsyncIterable<Uint8Array> | null = null;
-    if (typeof res === "string") body = encoder.encode(res);
-    else if (res instanceof Uint8Array) body = res;
-    else if (isResponseLike(res)) {
-      status = res.status;
-      res.headers.forEach((v, k) => {
-        headers.push([k, v]);
-      });
-      body = new Uint8Array(await res.arrayBuffer());
-    } else if (res !== null && typeof res === "object") {
-      status = res.status ?? 200;
-      const h = res.headers;
-      if (h !== undefined) headers = Array.isArray(h) ? (h as [string, string][]) : Object.entries(h);
-      const b = res.body;
-      body = typeof b === "string" ? encoder.encode(b) : (b ?? null);
-    }
-    if (server.defaultHeaders.length > 0) headers = server.defaultHeaders.concat(headers);
-    const hasLength = body instanceof Uint8Array;
     const closing = this.closeAfter || server.closing;
-    let h: ReturnType<typeof writeResponseHead>;
+    let h: ResponseHeadBytes;
     try {
-      h = writeResponseHead({
-        status,
-        headers,
-        bodyLength: hasLength ? (body as Uint8Array).length : body === null ? 0 : undefined,
-        request: head,
-        close: closing,
-      });
+      h = buildResponse(status, server.defaultHeaders, headers, body, head, closing);
     } catch (e) {
       server.reportError(e, "response head");
       this.writeRaw(RESPONSE_500, true);
       return;
     }
+    const bytes = builtBody;
+    this.responseStarted = true;
+    const conn = this.conn;
+    conn.write(h.bytes);
+    let sent = 0;
+    if (bytes.length > 0 && bodyAllowed(status, head)) {
+      conn.write(bytes);
+      sent = bytes.length;
+    }
+    server.logAccess(head, status, sent, conn, startedAt);
+    this.request = null;
+    if (!h.keepAlive || closing) this.shutdown();
+    else this.finished();
+  }
+
+  /** A fetch-API `Response`: its body is read whole, then answered like bytes. */
+  private async respondFetch(head: RequestHead, res: ResponseLike, startedAt: number): Promise<void> {
+    const headers: [string, string][] = [];
+    res.headers.forEach((v, k) => {
+      headers.push([k, v]);
+    });
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (this.phase === Phase.Closed || head !== this.head) return;
+      this.server.reportError(e, "response body");
+      this.writeRaw(RESPONSE_500, true);
+      return;
+    }
+    this.respond(head, { status: res.status, headers, body }, startedAt);
+  }
+
+  /** A body of unknown length (an async iterable): written as it comes, chunked for HTTP/1.1. */
+  private async respondStream(
+    head: RequestHead,
+    status: number,
+    headers: HeaderInput,
+    body: AsyncIterable<Uint8Array>,
+    startedAt: number,
+  ): Promise<void> {
+    this.cancelHandlerTimer();
+    const server = this.server;
+    const all = withDefaults(server.defaultHeaders, headers);
+    const closing = this.closeAfter || server.closing;
+    let h: ResponseHeadBytes;
+    try {
+      h = writeResponseHead({ status, headers: all, bodyLength: undefined, request: head, close: closing });
+    } catch (e) {
+      server.reportError(e, "response head");
+      this.writeRaw(RESPONSE_500, true);
+      abandon(body);
+      return;
+    }
     const keepAlive = h.keepAlive && !closing;
     this.responseStarted = true;
     let sent = 0;
-    if (!h.bodyAllowed || body === null) {
-      this.conn.write(h.bytes);
-      if (body !== null && !(body instanceof Uint8Array)) abandon(body);
-    } else if (body instanceof Uint8Array) {
-      this.conn.write(body.length > 0 ? [h.bytes, body] : h.bytes);
-      sent = body.length;
-    } else {
-      this.conn.write(h.bytes);
+    this.conn.write(h.bytes);
+    if (!h.bodyAllowed) abandon(body);
+    else {
       try {
         for await (const piece of body) {
           if (this.conn.closed) break;
