@@ -41,15 +41,15 @@ export class MemoryFiles implements SiteFiles {
  *
  * `version()` runs on every page request, so the real path of a file is
  * remembered for {@link LOCATE_TTL_MS} and only `stat` runs per call (the
- * real-path walk is an lstat per path segment): an edited file shows at
- * once; a symlink re-pointed inside the root shows within that time. Nothing
- * outside the root is ever reached: a remembered path was inside the root when
- * resolved, a path that stops existing is resolved again, and `read()` always
- * resolves afresh.
+ * real-path walk is an lstat per path segment) while the file there is the
+ * same (inode) and unchanged; anything else (an edit, a deletion, a directory
+ * swapped for a symlink) resolves the path again at once, and `read()` always
+ * resolves afresh. A symlink re-pointed to another file inside the root shows
+ * within that time.
  */
 export class DirectoryFiles implements SiteFiles {
   readonly root: string;
-  private readonly located = new Map<string, { real: string; at: number }>();
+  private readonly located = new Map<string, { real: string; at: number; version: string; ino: number; dev: number }>();
   constructor(root: string) {
     this.root = realpathSync(root);
   }
@@ -69,8 +69,10 @@ export class DirectoryFiles implements SiteFiles {
     const hit = this.located.get(path);
     if (hit && now - hit.at < LOCATE_TTL_MS) {
       try {
+        // The same file (inode) with the same version as when its path was resolved: nothing to check again.
         const st = statSync(hit.real);
-        if (st.isFile()) return `${st.mtimeMs}:${st.size}`;
+        if (st.isFile() && st.ino === hit.ino && st.dev === hit.dev && `${st.mtimeMs}:${st.size}` === hit.version)
+          return hit.version;
       } catch {
         // gone or replaced: resolved again below
       }
@@ -86,9 +88,10 @@ export class DirectoryFiles implements SiteFiles {
         this.located.delete(path);
         return undefined;
       }
+      const version = `${st.mtimeMs}:${st.size}`;
       if (this.located.size >= LOCATED_MAX) this.located.clear();
-      this.located.set(path, { real, at: now });
-      return `${st.mtimeMs}:${st.size}`;
+      this.located.set(path, { real, at: now, version, ino: st.ino, dev: st.dev });
+      return version;
     } catch {
       return undefined;
     }

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -44,6 +53,36 @@ describe("site files", () => {
       } finally {
         engine.dispose();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sees edits, deletions and a directory swapped for a symlink out of the root at once, with real paths remembered", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wh-sandbox-files-"));
+    try {
+      const root = join(dir, "web");
+      mkdirSync(join(root, "d"), { recursive: true });
+      mkdirSync(join(dir, "outside"));
+      writeFileSync(join(dir, "outside", "p.sjs"), "outside!");
+      writeFileSync(join(root, "d", "p.sjs"), "one");
+      const files = new DirectoryFiles(root);
+      const v1 = files.version("/d/p.sjs");
+      assert.ok(v1);
+      assert.equal(files.version("/d/p.sjs"), v1);
+      writeFileSync(join(root, "d", "p.sjs"), "two!");
+      assert.notEqual(files.version("/d/p.sjs"), v1);
+      unlinkSync(join(root, "d", "p.sjs"));
+      assert.equal(files.version("/d/p.sjs"), undefined);
+      writeFileSync(join(root, "d", "p.sjs"), "three");
+      assert.ok(files.version("/d/p.sjs"));
+      // The directory becomes a symlink leaving the root: the remembered real path is gone, so the
+      // path is resolved again and refused.
+      renameSync(join(root, "d"), join(dir, "old-d"));
+      symlinkSync(join(dir, "outside"), join(root, "d"));
+      assert.equal(files.version("/d/p.sjs"), undefined);
+      assert.equal(files.read("/d/p.sjs"), undefined);
+      assert.equal(files.version("/d"), undefined); // a directory is not a file
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
