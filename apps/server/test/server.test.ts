@@ -158,6 +158,15 @@ describe("multi-host routing", () => {
     assert.equal(missing.status, 404);
     assert.match(missing.body, /missing in A/);
     assert.equal(missing.headers["x-content-type-options"], "nosniff");
+    // A page path is rendered without a directory check first: a missing page still gets the
+    // site's 404 page, and a directory named like a page still redirects to its index.
+    const missingPage = await get(port, "/nothing.sjs", "a.test");
+    assert.equal(missingPage.status, 404);
+    assert.match(missingPage.body, /missing in A/);
+    const folder = await get(port, "/folder.sjs?x=1", "a.test");
+    assert.equal(folder.status, 301);
+    assert.equal(folder.headers.location, "/folder.sjs/?x=1");
+    assert.match((await get(port, "/folder.sjs/", "a.test")).body, /folder index/);
   });
 
   it("routes websocket paths per host", async () => {
