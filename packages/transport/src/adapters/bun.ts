@@ -101,11 +101,13 @@ class BunConnection<S> extends BaseConnection<S> {
   declare backlog: Uint8Array[] | null;
   declare backlogBytes: number;
 
-  constructor(settings: Settings<S>, socket: BunSocket) {
+  constructor(settings: Settings<S>, socket: BunSocket, accepted: boolean) {
     super(settings);
     this.socket = socket;
     socket.data = this as BunConnection<unknown>;
-    if (settings.noDelay) socket.setNoDelay(true);
+    // Bun.listen turns Nagle off on every accepted socket itself (one setsockopt per accept,
+    // seen with strace): asking again cost a system call and a native call per connection.
+    if (accepted ? !settings.noDelay : settings.noDelay) socket.setNoDelay(settings.noDelay);
   }
 
   /**
@@ -243,7 +245,7 @@ function makeHandlers<S>(
   onOpen: ((c: BunConnection<S>) => void) | null,
 ): BunSocketHandlers {
   const ready = (s: BunSocket) => {
-    const c = new BunConnection(settings, s);
+    const c = new BunConnection(settings, s, admit !== null);
     if (admit !== null && !admit(c)) {
       c.closed = true;
       s.terminate();
