@@ -26,7 +26,7 @@ import { type SocketOwner, WsSocket } from "./websocket.ts";
 export interface ConnectOptions<T = unknown>
   extends Pick<
     WebSocketOptions,
-    "maxPayload" | "idleTimeout" | "pingInterval" | "pongTimeout" | "maxBackpressure" | "maxFrameSize"
+    "maxPayload" | "idleTimeout" | "pingInterval" | "pongTimeout" | "autoPong" | "maxBackpressure" | "maxFrameSize"
   > {
   /** Callbacks: open, message, drain, ping, pong, close (same as a server endpoint's handler). */
   handler?: WebSocketHandler<T>;

@@ -112,6 +112,7 @@ export function resolveWsOptions(o: WebSocketOptions = {}): WsKind["options"] {
     maxLifetimeMs: (o.maxLifetime ?? 0) * 1000,
     pingIntervalMs: (o.pingInterval ?? 0) * 1000,
     pongTimeoutMs: (o.pongTimeout ?? 10) * 1000,
+    autoPong: o.autoPong ?? true,
     maxBackpressure: o.maxBackpressure ?? 16 * 1024 * 1024,
     closeOnBackpressureLimit: o.closeOnBackpressureLimit ?? false,
     maxFrameSize: o.maxFrameSize ?? 0,

@@ -261,6 +261,11 @@ export interface WebSocketOptions {
   pingInterval?: number;
   /** Seconds to wait for a pong after an automatic ping. Default 10. */
   pongTimeout?: number;
+  /**
+   * Answer every received ping with a pong automatically (RFC 6455 5.5.2). Default true. With false
+   * the `ping` handler decides, and answers with `ws.pong(data)` (a test can play a peer that never does).
+   */
+  autoPong?: boolean;
   /** Bytes buffered beyond which `send` drops (returns -1). Default 16 MiB. */
   maxBackpressure?: number;
   /** Close (1008) instead of dropping when over `maxBackpressure`. Default false. */

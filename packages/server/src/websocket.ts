@@ -37,6 +37,7 @@ export interface ResolvedWsOptions {
   maxLifetimeMs: number;
   pingIntervalMs: number;
   pongTimeoutMs: number;
+  autoPong: boolean;
   maxBackpressure: number;
   closeOnBackpressureLimit: boolean;
   maxFrameSize: number;
@@ -321,7 +322,7 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
         this.deliver(copy ? d.data.slice() : d.data, true);
         return true;
       case DecoderEvent.Ping:
-        if (this.state === State.Open) this.writeControl(Opcode.Pong, d.data);
+        if (this.state === State.Open && this.options.autoPong) this.writeControl(Opcode.Pong, d.data);
         if (this.handler.ping) this.safe(() => this.handler.ping?.(this, d.data.slice()), "ping");
         return true;
       case DecoderEvent.Pong:

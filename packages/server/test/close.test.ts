@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DecoderEvent, encodeFrameBytes, MessageDecoder, Opcode } from "@wirehouse/codec";
 import WS from "ws";
-import { createServer, type Server, type WebSocket } from "../src/index.ts";
+import { connect, createServer, type Server, type WebSocket } from "../src/index.ts";
 import { clients, rawSocket, UPGRADE } from "./helpers.ts";
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
@@ -189,6 +189,54 @@ describe("close paths with raw sockets (protocol errors)", () => {
       assert.ok(Date.now() - t >= 1500, "the server waited for the peer's close frame");
       assert.equal((await serverSaw()).code, 4002);
     });
+  });
+
+  it("our client with autoPong: false leaves pings to its ping handler; unanswered, the server closes 1011", async () => {
+    const server = createServer();
+    server.websocket("/p", {}, { pingInterval: 0.2, pongTimeout: 0.2 });
+    const { port } = await server.listen({ port: 0 });
+    try {
+      const pings: number[] = [];
+      let closed!: (code: number) => void;
+      const code = new Promise<number>((r) => {
+        closed = r;
+      });
+      await connect(`ws://127.0.0.1:${port}/p`, {
+        autoPong: false,
+        handler: { ping: (_ws, data) => pings.push(data.length), close: (_ws, c) => closed(c) },
+      });
+      assert.equal(await code, 1011);
+      assert.deepEqual(pings, [0]);
+    } finally {
+      await server.close({ deadline: 500 });
+    }
+  });
+
+  it("our client answers pings by default, so the server keeps it past several pong timeouts", async () => {
+    const server = createServer();
+    let pongs = 0;
+    let threePongs!: () => void;
+    const answered = new Promise<void>((r) => {
+      threePongs = r;
+    });
+    server.websocket("/p", { pong: () => ++pongs === 3 && threePongs() }, { pingInterval: 0.1, pongTimeout: 0.1 });
+    const { port } = await server.listen({ port: 0 });
+    try {
+      let code = 0;
+      const ws = await connect(`ws://127.0.0.1:${port}/p`, {
+        handler: {
+          close: (_ws, c) => {
+            code = c;
+          },
+        },
+      });
+      // Three answered pings span three pong timeouts: a client that did not answer would be gone by then.
+      await answered;
+      assert.equal(code, 0, "still open");
+      ws.close(1000);
+    } finally {
+      await server.close({ deadline: 500 });
+    }
   });
 
   it("a ws client that does not answer pings (autoPong: false) is closed with 1011", async () => {
