@@ -13,6 +13,7 @@ import {
   type QuickJSWASMModule,
   RELEASE_SYNC,
 } from "quickjs-emscripten";
+import { cpuMicros, recentCpuMicros } from "./cpu-time.ts";
 import { BudgetExceededError, firstFrame, OutOfMemoryError, type SandboxError, ScriptError } from "./errors.ts";
 
 export type { QuickJSContext, QuickJSHandle, QuickJSRuntime };
@@ -68,34 +69,8 @@ export function isEngineFault(e: unknown): boolean {
   );
 }
 
-/** CPU time of this process in µs (user + system), where the runtime tells it (Node, Deno and Bun do). */
-const cpuMicros: (() => number) | undefined = (() => {
-  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
-  if (typeof p?.cpuUsage !== "function") return undefined;
-  return () => {
-    const u = p.cpuUsage!();
-    return u.user + u.system;
-  };
-})();
-
-/**
- * How old the CPU-time reading a run's budget starts from may be. Reading the
- * process's CPU time is a system call (getrusage) that cost 10–40 µs per call
- * in a loaded server (about 9% of a page request), so one reading serves the
- * runs that start within this many ms: a run may be charged for up to this
- * much CPU time from before it started, which only errs towards interrupting earlier.
- */
+/** How old the CPU-time reading a page run starts from may be (see recentCpuMicros). */
 const CPU_SAMPLE_MS = 10;
-let cpuSample = 0;
-let cpuSampleAt = Number.NEGATIVE_INFINITY;
-
-function recentCpuMicros(now: number): number {
-  if (now - cpuSampleAt > CPU_SAMPLE_MS || now < cpuSampleAt) {
-    cpuSample = cpuMicros!();
-    cpuSampleAt = now;
-  }
-  return cpuSample;
-}
 
 /**
  * A QuickJS runtime with limits and a CPU deadline. The interrupt handler
@@ -132,7 +107,7 @@ export class GuardedRuntime {
     const now = performance.now();
     this.deadline = now + ms;
     this.budgetMicros = ms * 1000;
-    this.cpuStart = cpuMicros ? recentCpuMicros(now) : 0;
+    this.cpuStart = cpuMicros ? recentCpuMicros(now, CPU_SAMPLE_MS) : 0;
   }
 
   /**

@@ -8,6 +8,7 @@
  * @module
  */
 import type { QuickJSWASMModule } from "quickjs-emscripten";
+import { cpuMicros, recentCpuMicros } from "./cpu-time.ts";
 import { BudgetExceededError, OutOfMemoryError, type SandboxError } from "./errors.ts";
 import { checkFetchAllowed, type FetchPolicy, runFetch } from "./fetch.ts";
 import {
@@ -80,34 +81,8 @@ else if(k==="t"){var t=T.get(e[1]);if(t){if(!t.r)T.delete(e[1]);call("timer",t.f
 return take()}};
 })()`;
 
-/** CPU time of this process in µs (user + system), where the runtime tells it (Node, Deno and Bun do). */
-const cpuMicros: (() => number) | undefined = (() => {
-  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
-  if (typeof p?.cpuUsage !== "function") return undefined;
-  return () => {
-    const u = p.cpuUsage!();
-    return u.user + u.system;
-  };
-})();
-
-/**
- * The process's CPU time (a getrusage system call, 10-40 µs in a loaded
- * server) is read at most once per CPU_SAMPLE_MS for the start of runs: under
- * load a batch starts every millisecond or less. A run may so be charged up to
- * that much CPU time from before it started, which only errs towards
- * interrupting earlier, and never before its wall-clock budget has passed.
- */
+/** How old the CPU-time reading a script run starts from may be (see recentCpuMicros). */
 const CPU_SAMPLE_MS = 5;
-let cpuSample = 0;
-let cpuSampleAt = Number.NEGATIVE_INFINITY;
-
-function recentCpuMicros(now: number): number {
-  if (now - cpuSampleAt > CPU_SAMPLE_MS || now < cpuSampleAt) {
-    cpuSample = cpuMicros!();
-    cpuSampleAt = now;
-  }
-  return cpuSample;
-}
 
 /**
  * Runs one websocket script. What it does is collected as operations
@@ -244,7 +219,7 @@ export class ScriptEngine {
     this.handlerSeen = this.handlers();
     const now = performance.now();
     this.deadline = now + this.guard.limits.cpuMs;
-    this.cpuStart = cpuMicros ? recentCpuMicros(now) : 0;
+    this.cpuStart = cpuMicros ? recentCpuMicros(now, CPU_SAMPLE_MS) : 0;
   }
 
   private disarm(): void {
