@@ -107,7 +107,7 @@ export function maskRange(
     const words = (end - i) >>> 2;
     // Int32Array, 8 words per step: int32 loads and XORs stay untagged 32-bit values in V8 and
     // JavaScriptCore (a Uint32Array load above 2^31 is not an int32); measured 1.2–2× the old
-    // 4-step Uint32Array loop on Node, Deno and Bun.
+    // 4-step Uint32Array loop on all three runtimes.
     const word = LITTLE_ENDIAN ? a | (b << 8) | (c << 16) | (d << 24) : (a << 24) | (b << 16) | (c << 8) | d;
     const w = new Int32Array(buf.buffer, buf.byteOffset + i, words);
     let j = 0;
