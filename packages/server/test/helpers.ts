@@ -4,7 +4,7 @@
  */
 import net from "node:net";
 import WS from "ws";
-import { connect } from "../src/index.ts";
+import { connect, createServer, type Server, type ServerOptions } from "../src/index.ts";
 
 export const isNode =
   typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
@@ -277,4 +277,23 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return (
     Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
   );
+}
+
+/**
+ * Runs `fn` against a fresh server on an ephemeral loopback port, set up by `setup`, and closes it
+ * afterwards (waiting at most 1 s for connections a test left open).
+ */
+export async function withServer(
+  setup: (s: Server) => void,
+  fn: (port: number, s: Server) => Promise<void>,
+  options: ServerOptions = {},
+): Promise<void> {
+  const server = createServer(options);
+  setup(server);
+  const { port } = await server.listen({ port: 0 });
+  try {
+    await fn(port, server);
+  } finally {
+    await server.close({ deadline: 1000 });
+  }
 }

@@ -3,23 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { createServer, type Server } from "../src/index.ts";
-import { rawExchange, rawSocket } from "./helpers.ts";
-
-async function withServer(
-  setup: (s: Server) => void,
-  fn: (port: number, s: Server) => Promise<void>,
-  options: Parameters<typeof createServer>[0] = {},
-): Promise<void> {
-  const server = createServer(options);
-  setup(server);
-  const { port } = await server.listen({ port: 0 });
-  try {
-    await fn(port, server);
-  } finally {
-    await server.close({ deadline: 500 });
-  }
-}
+import { createServer } from "../src/index.ts";
+import { rawExchange, rawSocket, withServer } from "./helpers.ts";
 
 const GET = (path: string, host = "127.0.0.1", extra = "") => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}\r\n`;
 const count = (s: string, sub: string) => s.split(sub).length - 1;

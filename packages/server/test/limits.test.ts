@@ -7,25 +7,10 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, it } from "node:test";
 import WS from "ws";
-import { createServer, type Server, type ServerOptions } from "../src/index.ts";
-import { rawExchange, rawSocket, UPGRADE, wsClient } from "./helpers.ts";
+import { createServer, type Server } from "../src/index.ts";
+import { rawExchange, rawSocket, UPGRADE, withServer, wsClient } from "./helpers.ts";
 
 const sumJob = new URL("./fixtures/sum-job.mjs", import.meta.url);
-
-async function withServer(
-  setup: (s: Server) => void,
-  fn: (port: number, s: Server) => Promise<void>,
-  options: ServerOptions = {},
-): Promise<void> {
-  const server = createServer(options);
-  setup(server);
-  const { port } = await server.listen({ port: 0 });
-  try {
-    await fn(port, server);
-  } finally {
-    await server.close({ deadline: 500 });
-  }
-}
 
 const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`;
 

@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import WS from "ws";
-import { connect, createServer, type PubSubAdapter, type Server, type WebSocket } from "../src/index.ts";
-import { rawSocket, UPGRADE, wsClient } from "./helpers.ts";
-
-async function withServer(
-  setup: (s: Server) => void,
-  fn: (port: number, s: Server) => Promise<void>,
-  s = createServer(),
-) {
-  setup(s);
-  const { port } = await s.listen({ port: 0 });
-  try {
-    await fn(port, s);
-  } finally {
-    await s.close({ deadline: 500 });
-  }
-}
+import { connect, createServer, type PubSubAdapter, type WebSocket } from "../src/index.ts";
+import { rawSocket, UPGRADE, withServer, wsClient } from "./helpers.ts";
 
 describe("publish / subscribe", () => {
   it("publish writes the same encoded frame to every subscriber of a topic, and only to them", async () => {
@@ -113,7 +99,7 @@ describe("publish / subscribe", () => {
         await a.closed;
         await b.closed;
       },
-      createServer({ pubsub: adapter }),
+      { pubsub: adapter },
     );
   });
 });
