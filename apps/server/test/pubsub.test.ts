@@ -50,44 +50,57 @@ async function subscribed(port: number, topic: string, count: number): Promise<v
   }
 }
 
-describe("websocket-script broadcast across two instances through Redis", () => {
-  let redis: RedisProcess;
-  let a: { app: App; port: number; lines: string[] };
-  let b: { app: App; port: number; lines: string[] };
-  const clients: Client[] = [];
-  const open = async (port: number, path: string) => {
-    const c = new Client(`ws://127.0.0.1:${port}${path}`);
-    clients.push(c);
-    await c.opened;
-    return c;
-  };
+type Instance = { app: App; port: number; lines: string[] };
 
+/**
+ * Two App instances on one throw-away redis-server, both serving the pubsub fixture site, started
+ * before the suite's tests and stopped after them (with every client the tests opened).
+ */
+function twoInstancesOnRedis(extra: { status?: string } = {}) {
+  const t = {
+    redis: undefined as unknown as RedisProcess,
+    a: undefined as unknown as Instance,
+    b: undefined as unknown as Instance,
+    clients: [] as Client[],
+    async open(port: number, path: string): Promise<Client> {
+      const c = new Client(`ws://127.0.0.1:${port}${path}`);
+      t.clients.push(c);
+      await c.opened;
+      return c;
+    },
+  };
   before(async () => {
-    redis = await startRedis();
+    t.redis = await startRedis();
     const config = resolveConfig(
       {
         sites: { main: { root: siteRoot, websockets: { "/chat": "chat.js", "/others": "others.js" } } },
-        pubsub: { redis: redis.url },
+        pubsub: { redis: t.redis.url },
+        ...extra,
       },
       join(siteRoot, "settings.js"),
       siteRoot,
     );
-    a = await startApp(config);
-    b = await startApp(config);
-    for (const x of [a, b]) {
+    t.a = await startApp(config);
+    t.b = await startApp(config);
+    for (const x of [t.a, t.b]) {
       assert.equal(x.app.pubsub?.kind, "redis");
-      const inner = x.app.pubsub?.inner as unknown as { ready(): Promise<void> };
-      await inner.ready();
+      await x.app.pubsub?.redis?.ready();
     }
   });
-
   after(async () => {
-    for (const c of clients) c.ws.terminate();
-    await Promise.all([a?.app.close(), b?.app.close()]);
-    await redis?.stop();
+    for (const c of t.clients) c.ws.terminate();
+    await Promise.all([t.a?.app.close(), t.b?.app.close()]);
+    await t.redis?.stop();
   });
+  return t;
+}
+
+describe("websocket-script broadcast across two instances through Redis", () => {
+  const t = twoInstancesOnRedis();
+  const open = t.open;
 
   it("a chat message sent on A reaches a client on B exactly once (and back)", async () => {
+    const { a, b, redis } = t;
     const topic = scriptTopic("main", "/chat");
     const bob = await open(b.port, "/chat?name=bob");
     assert.equal((await bob.next()).data, "* bob joined (1 here)");
@@ -116,6 +129,7 @@ describe("websocket-script broadcast across two instances through Redis", () => 
   });
 
   it("broadcast(data, except) skips the sender on every instance, text and binary", async () => {
+    const { a, b, redis } = t;
     const topic = scriptTopic("main", "/others");
     const a1 = await open(a.port, "/others");
     const a2 = await open(a.port, "/others");
@@ -165,40 +179,11 @@ async function statusUntil(port: number, ok: (s: AppStatus) => boolean, what: st
 }
 
 describe("status endpoint: presence across instances and the Redis drop counter", () => {
-  let redis: RedisProcess;
-  let a: { app: App; port: number; lines: string[] };
-  let b: { app: App; port: number; lines: string[] };
-  const clients: Client[] = [];
-  const open = async (port: number, path: string) => {
-    const c = new Client(`ws://127.0.0.1:${port}${path}`);
-    clients.push(c);
-    await c.opened;
-    return c;
-  };
-
-  before(async () => {
-    redis = await startRedis();
-    const config = resolveConfig(
-      {
-        sites: { main: { root: siteRoot, websockets: { "/chat": "chat.js", "/others": "others.js" } } },
-        pubsub: { redis: redis.url },
-        status: "/_status",
-      },
-      join(siteRoot, "settings.js"),
-      siteRoot,
-    );
-    a = await startApp(config);
-    b = await startApp(config);
-    for (const x of [a, b]) await x.app.pubsub?.redis?.ready();
-  });
-
-  after(async () => {
-    for (const c of clients) c.ws.terminate();
-    await Promise.all([a?.app.close(), b?.app.close()]);
-    await redis?.stop();
-  });
+  const t = twoInstancesOnRedis({ status: "/_status" });
+  const open = t.open;
 
   it("shows each script's clients here and across instances, then Redis lost and back with the dropped count", async () => {
+    const { a, b, redis } = t;
     const ann = await open(a.port, "/chat?name=ann");
     await open(b.port, "/chat?name=bob");
     await open(b.port, "/chat?name=cat");
