@@ -273,6 +273,77 @@ for (const adapter of availableAdapters()) {
       }
     });
 
+    it("a read that fans out to 600 connections waits for those writes before the next read", async () => {
+      // One client publishes, the server writes each message to every connection, and the
+      // publisher sends the next message when its own copy comes back. When the next message
+      // is read, the previous one's writes to the others must be done (or nearly): Deno settles
+      // only 128 socket operations per event-loop turn, and its adapter used to read on while the
+      // rest queued up, so most subscribers fell further behind with every message.
+      const N = 600;
+      const ROUNDS = 40;
+      const conns = new Set<Connection>();
+      const allOpen = deferred();
+      let maxLagging = 0;
+      const listener = await listen(
+        { adapter, port: 0, hostname: HOST },
+        {
+          open(conn) {
+            conns.add(conn);
+            if (conns.size === N + 1) allOpen.resolve();
+          },
+          data(conn, bytes) {
+            let lagging = 0;
+            for (const c of conns) if (c !== conn && c.bufferedAmount > 0) lagging++;
+            if (lagging > maxLagging) maxLagging = lagging;
+            const copy = bytes.slice();
+            for (const c of conns) c.write(copy);
+          },
+          close(conn) {
+            conns.delete(conn);
+          },
+        },
+      );
+      const clients: Connection[] = [];
+      try {
+        let done = 0;
+        const allGot = deferred();
+        for (let i = 0; i < N; i += 50) {
+          const batch = await Promise.all(
+            Array.from({ length: Math.min(50, N - i) }, () => {
+              let got = 0;
+              return connect(
+                { adapter, port: listener.port, hostname: HOST },
+                {
+                  data(_c, bytes) {
+                    got += bytes.byteLength;
+                    if (got === ROUNDS && ++done === N) allGot.resolve();
+                  },
+                },
+              );
+            }),
+          );
+          clients.push(...batch);
+        }
+        let sent = 1;
+        const publisher = await connect(
+          { adapter, port: listener.port, hostname: HOST },
+          {
+            data(c, bytes) {
+              for (let i = 0; i < bytes.byteLength && sent < ROUNDS; i++) c.write(Uint8Array.of(sent++));
+            },
+          },
+        );
+        clients.push(publisher);
+        await allOpen.promise;
+        publisher.write(Uint8Array.of(0));
+        await allGot.promise;
+        assert.ok(maxLagging < N / 4, `${maxLagging} of ${N} subscribers still had bytes queued at a next message`);
+      } finally {
+        for (const c of clients) c.destroy();
+        await listener.close({ deadline: 1000 });
+      }
+    });
+
     it("pause() stops data until resume(), and nothing is lost", async () => {
       let resumed = false;
       const got = new Sink();
