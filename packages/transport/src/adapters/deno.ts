@@ -43,9 +43,9 @@ const WRITE_SETTLE_TICKS = 4;
  * synchronous writes do; releasing at 128 pending left the rest behind later ones: p99 89 ms
  * against 33 ms releasing at 0, one run each). Fewer pending writes than that (echo on 100
  * connections) never hold a read.
- * Writes to peers that do not read stay pending for good: when no write settles for STALL_MS,
- * the pending ones count as stuck (their own connections' backpressure deals with them) and the
- * held reads go on.
+ * Writes to peers that do not read stay pending for good: when no socket operation settles in
+ * two checks STALL_MS apart, the pending writes count as stuck (their own connections'
+ * backpressure deals with them) and the held reads go on.
  */
 const FAN_OUT_WRITES = 128;
 const STALL_MS = 2;
@@ -53,8 +53,12 @@ const STALL_MS = 2;
 let pendingWrites = 0;
 /** Of those, the ones that stopped settling (peers not reading); never more than `pendingWrites`. */
 let stuckWrites = 0;
-/** Writes settled so far (progress seen by the stall check). */
-let settledWrites = 0;
+/**
+ * Socket operations settled so far, writes and reads (progress seen by the stall check: while
+ * many connections' reads complete, they can take a turn's whole budget and leave the writes
+ * waiting though none is stuck).
+ */
+let settledOps = 0;
 let settledAtCheck = 0;
 /** Stall checks in a row that saw no write settle. */
 let stallChecks = 0;
@@ -67,7 +71,7 @@ function fanOutPending(): boolean {
 
 function writeSettled(): void {
   pendingWrites--;
-  settledWrites++;
+  settledOps++;
   if (stuckWrites > pendingWrites) stuckWrites = pendingWrites;
   if (fanOutWaiters.length > 0 && pendingWrites === stuckWrites) releaseFanOutWaiters();
 }
@@ -86,14 +90,14 @@ function checkStall(): void {
   stallTimer = null;
   // Two checks in a row without progress: a timer can fire in the first turn after a long
   // stretch of JS (a big fan-out), before that turn's writes are settled.
-  if (settledWrites === settledAtCheck && ++stallChecks >= 2) {
-    // Nothing settled for STALL_MS: what is pending waits on its peers, not on the budget.
+  if (settledOps === settledAtCheck && ++stallChecks >= 2) {
+    // Nothing settled for two checks: the pending writes wait on their peers, not on the budget.
     stuckWrites = pendingWrites;
     releaseFanOutWaiters();
     return;
   }
-  if (settledWrites !== settledAtCheck) stallChecks = 0;
-  settledAtCheck = settledWrites;
+  if (settledOps !== settledAtCheck) stallChecks = 0;
+  settledAtCheck = settledOps;
   stallTimer = setTimeout(checkStall, STALL_MS);
 }
 
@@ -102,7 +106,7 @@ function fanOutSettled(): Promise<void> {
   return new Promise((resolve) => {
     fanOutWaiters.push(resolve);
     if (stallTimer === null) {
-      settledAtCheck = settledWrites;
+      settledAtCheck = settledOps;
       stallChecks = 0;
       stallTimer = setTimeout(checkStall, STALL_MS);
     }
@@ -282,6 +286,7 @@ class DenoConnection<S> extends BaseConnection<S> {
         if (this.lent) this.switchBuffer();
         const buf = this.buf;
         const n = await this.conn.read(buf);
+        settledOps++;
         if (this.closed) return;
         if (n === null) {
           this.readEof = true;
