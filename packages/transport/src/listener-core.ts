@@ -5,7 +5,7 @@
 import { type BaseConnection, type Settings, settingsFrom } from "./connection-base.ts";
 import { TransportError } from "./errors.ts";
 import { TimerWheel } from "./timer-wheel.ts";
-import type { AdapterName, CloseOptions, Handlers, Listener, ListenOptions } from "./types.ts";
+import type { AdapterName, CloseOptions, Connection, Handlers, Listener, ListenOptions } from "./types.ts";
 
 export abstract class ListenerCore<S = unknown> implements Listener {
   abstract readonly adapter: AdapterName;
@@ -31,6 +31,10 @@ export abstract class ListenerCore<S = unknown> implements Listener {
 
   get connections(): number {
     return this.live.size;
+  }
+
+  forEachConnection(fn: (conn: Connection<unknown>) => void): void {
+    for (const c of this.live) fn(c as Connection<unknown>);
   }
 
   /** Adapter: a connection was accepted. Returns false (and counts it) if over the limit: the adapter closes it. */

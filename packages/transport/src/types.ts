@@ -148,6 +148,11 @@ export interface Listener {
   /** Connections closed at once because `maxConnections` was reached. */
   readonly rejected: number;
   readonly wheel: TimerWheel;
+  /**
+   * Calls `fn` for every open connection (in accept order). A connection closed by `fn` is
+   * skipped if not reached yet; one accepted meanwhile may or may not be visited.
+   */
+  forEachConnection(fn: (conn: Connection<unknown>) => void): void;
   /** Stops accepting; resolves with the number of connections force-closed at the deadline. */
   close(options?: CloseOptions): Promise<number>;
 }
