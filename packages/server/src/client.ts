@@ -21,7 +21,7 @@ import {
 } from "@wirehouse/transport";
 import { resolveWsOptions } from "./server.ts";
 import type { DeflateOptions, WebSocket, WebSocketHandler, WebSocketOptions } from "./types.ts";
-import { type SocketOwner, WsSocket } from "./websocket.ts";
+import { type SocketOwner, type WsEndpoint, WsSocket } from "./websocket.ts";
 
 export interface ConnectOptions<T = unknown>
   extends Pick<
@@ -83,6 +83,7 @@ export function connect<T = unknown>(url: string | URL, options: ConnectOptions<
   const wsOptions = resolveWsOptions({ idleTimeout: 0, ...options });
   const copy = runtime === "deno";
   const handler = options.handler ?? {};
+  const endpoint: WsEndpoint<T> = { owner, handler: handler as WebSocketHandler<T>, options: wsOptions };
   return new Promise<WebSocket<T>>((resolve, reject) => {
     const parser = new ResponseParser();
     let settled = false;
@@ -120,9 +121,7 @@ export function connect<T = unknown>(url: string | URL, options: ConnectOptions<
           const z = params ? createPerMessageDeflate(params, "client", deflate ?? {}) : undefined;
           const ws = new WsSocket<T>(
             conn as Connection<unknown>,
-            owner,
-            handler,
-            wsOptions,
+            endpoint,
             "client",
             options.data as T,
             result.protocol ?? "",

@@ -94,17 +94,33 @@ function isPrepared(data: unknown): data is PreparedMessage {
   return typeof data === "object" && data !== null && "frame" in data && "payload" in data;
 }
 
+/** What the sockets of one endpoint share: kept once per endpoint, not per socket. */
+export interface WsEndpoint<T = unknown> {
+  readonly owner: SocketOwner;
+  readonly handler: WebSocketHandler<T>;
+  readonly options: ResolvedWsOptions;
+}
+
+/** The socket whose `open` runs now and its upgrade request (see `WsSocket.request`). */
+let openingSocket: unknown = null;
+let openingRequest: unknown;
+
 /**
- * Memory per idle connection: an idle socket carries only the fields every socket
- * needs (connection, owner, handler, options, user data, state, bits, last read).
- * The others are declared here and default from the prototype (see the end of this
- * file) until first written, so a socket that never compresses, subscribes, pings
- * or closes does not pay for them.
+ * Memory per idle connection: an idle socket carries six fields (connection, endpoint, user
+ * data, state and flag bits, last read, timer), which JavaScriptCore and V8 keep inline in a
+ * 64-byte object. Only `this.x =` assignments in the constructor size the object, so the
+ * others are declared here, default from the prototype (see the end of this file) and are set
+ * elsewhere (`setRare`, or on first use), so a socket that never compresses, subscribes, pings
+ * or closes does not pay for them. Owner, handler and options are one shared endpoint object.
  */
 export class WsSocket<T = unknown> implements WebSocket<T> {
+  readonly conn: Connection<unknown>;
+  private readonly ep: WsEndpoint<T>;
   data: T;
-  /** The upgrade request while `open` runs (server role; released after it). */
-  request: unknown = undefined;
+  /** The state (the low two bits, see `State`) and the W_ flags. */
+  private bits: number;
+  private lastReceived: number;
+  private timer: Timer<never> | null;
   /** The agreed permessage-deflate parameters, if any. */
   declare deflateParams: NegotiatedDeflate | undefined;
   declare readonly protocol: string;
@@ -112,44 +128,67 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   declare readonly deflate: PerMessageDeflate | undefined;
   /** The topics this socket is subscribed to (created on first subscribe). */
   declare private topicSet: Set<string> | null;
-  private state: State = State.Open;
-  /** Booleans as bits: see the W_ constants. */
-  private bits = 0;
-  private lastReceived: number;
   /** Created on the first received bytes (an idle socket never needs one). */
   declare private decoder: MessageDecoder | null;
   /** Sends waiting behind a compression (message order); null when none pending. */
   declare private tail: Promise<void> | null;
   declare private pendingBytes: number;
   declare private pendingSends: number;
-  declare private timer: Timer<never> | null;
   declare private openedAt: number;
   declare private pingSentAt: number;
   declare private closeCode: number;
   declare private closeReason: string;
 
   constructor(
-    readonly conn: Connection<unknown>,
-    private readonly owner: SocketOwner,
-    readonly handler: WebSocketHandler<T>,
-    private readonly options: ResolvedWsOptions,
+    conn: Connection<unknown>,
+    ep: WsEndpoint<T>,
     role: "server" | "client",
     data: T,
     protocol: string,
     extensions: string,
     deflate: PerMessageDeflate | undefined,
   ) {
+    this.conn = conn;
+    this.ep = ep;
     this.data = data;
-    if (role === "client") this.bits = W_CLIENT;
+    this.bits = role === "client" ? W_CLIENT | State.Open : State.Open;
+    const wheel = ep.owner.wheel;
     // Schedule first: scheduling on an empty wheel brings `wheel.elapsed` up to date.
     const first = this.nextDeadline();
-    const timer = first > 0 ? owner.wheel.schedule(first, onTimer, this as unknown as WsSocket) : null;
-    this.lastReceived = owner.wheel.elapsed;
-    if (timer !== null) this.timer = timer as unknown as Timer<never>;
-    if (options.maxLifetimeMs > 0) this.openedAt = this.lastReceived;
+    this.timer =
+      first > 0 ? (wheel.schedule(first, onTimer, this as unknown as WsSocket) as unknown as Timer<never>) : null;
+    this.lastReceived = wheel.elapsed;
+    if (ep.options.maxLifetimeMs > 0 || protocol !== "" || extensions !== "" || deflate !== undefined) {
+      this.setRare(protocol, extensions, deflate);
+    }
+  }
+
+  /** The fields few sockets have (outside the constructor: see the class comment). */
+  private setRare(protocol: string, extensions: string, deflate: PerMessageDeflate | undefined): void {
+    if (this.ep.options.maxLifetimeMs > 0) this.openedAt = this.lastReceived;
     if (protocol !== "") (this as { protocol: string }).protocol = protocol;
     if (extensions !== "") (this as { extensions: string }).extensions = extensions;
     if (deflate !== undefined) (this as { deflate: PerMessageDeflate }).deflate = deflate;
+  }
+
+  get handler(): WebSocketHandler<T> {
+    return this.ep.handler;
+  }
+  private get owner(): SocketOwner {
+    return this.ep.owner;
+  }
+  private get options(): ResolvedWsOptions {
+    return this.ep.options;
+  }
+  private get state(): State {
+    return this.bits & STATE_MASK;
+  }
+  private set state(v: State) {
+    this.bits = (this.bits & ~STATE_MASK) | v;
+  }
+  /** The upgrade request while `open` runs (server role; undefined otherwise). */
+  get request(): unknown {
+    return openingSocket === this ? openingRequest : undefined;
   }
 
   get remoteAddress(): string {
@@ -651,20 +690,27 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 
   /** Called when handler.open should run (after the 101 is written). */
   opened(request?: unknown): void {
-    this.request = request;
-    const h = this.handler.open;
-    if (h !== undefined) {
-      try {
-        const r = h.call(this.handler, this);
-        if (r !== undefined && typeof (r as Promise<void>).then === "function") {
-          (r as Promise<void>).then(undefined, (e) => this.handlerFailed(e, "open"));
+    const outerSocket = openingSocket;
+    const outerRequest = openingRequest;
+    openingSocket = this;
+    openingRequest = request;
+    try {
+      const h = this.handler.open;
+      if (h !== undefined) {
+        try {
+          const r = h.call(this.handler, this);
+          if (r !== undefined && typeof (r as Promise<void>).then === "function") {
+            (r as Promise<void>).then(undefined, (e) => this.handlerFailed(e, "open"));
+          }
+        } catch (e) {
+          this.handlerFailed(e, "open");
         }
-      } catch (e) {
-        this.handlerFailed(e, "open");
       }
+      this.owner.emitOpen?.(this, request);
+    } finally {
+      openingSocket = outerSocket;
+      openingRequest = outerRequest;
     }
-    this.owner.emitOpen?.(this, request);
-    this.request = undefined;
   }
 
   /** The transport connection is gone. */
@@ -760,18 +806,19 @@ Object.assign(WsSocket.prototype, {
   tail: null,
   pendingBytes: 0,
   pendingSends: 0,
-  timer: null,
   openedAt: 0,
   pingSentAt: 0,
   closeCode: 1006,
   closeReason: "",
 });
 
-const W_CLIENT = 1;
-const W_DRAINING = 2;
-const W_AWAITING_PONG = 4;
-const W_CLOSE_SENT = 8;
-const W_FINISHED = 16;
+/** `bits`: the state in the low two bits, flags above. */
+const STATE_MASK = 3;
+const W_CLIENT = 4;
+const W_DRAINING = 8;
+const W_AWAITING_PONG = 16;
+const W_CLOSE_SENT = 32;
+const W_FINISHED = 64;
 
 function onTimer(ws: WsSocket<unknown>): void {
   ws.tick();
