@@ -638,6 +638,23 @@ export class Server implements SocketOwner {
       this.finishUpgrade(c, kind, up, rest, req, undefined);
       return;
     }
+    this.upgradeWithHook(c, head, kind, up, rest, req, hook);
+  }
+
+  /**
+   * The accept hook's path, in a method of its own: its closures capture these variables, and
+   * JavaScriptCore allocates a scope for captured variables on every call of the function that
+   * declares them, hook or not.
+   */
+  private upgradeWithHook(
+    c: HttpConnection,
+    head: RequestHead,
+    kind: WsKind,
+    up: Exclude<ReturnType<typeof negotiateWebSocket>, HttpError>,
+    rest: Uint8Array | null,
+    req: Request,
+    hook: NonNullable<WebSocketHandler<unknown>["upgrade"]>,
+  ): void {
     const ureq = req as unknown as UpgradeRequest & { offeredProtocols: readonly string[] };
     (ureq as { offeredProtocols: readonly string[] }).offeredProtocols = up.offeredProtocols;
     const verdict = runAcceptHook(

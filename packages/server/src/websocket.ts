@@ -739,14 +739,13 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
 
   /** Milliseconds until the next timer check (0: no timer needed). */
   private nextDeadline(): number {
+    // No closure here: it would cost a function and a scope per socket.
     const o = this.options;
-    let next = 0;
-    const consider = (ms: number) => {
-      if (ms > 0 && (next === 0 || ms < next)) next = ms;
-    };
-    consider(o.idleTimeoutMs);
-    consider(o.pingIntervalMs);
-    consider(o.maxLifetimeMs);
+    let next = Math.max(o.idleTimeoutMs, 0);
+    const ping = o.pingIntervalMs;
+    if (ping > 0 && (next === 0 || ping < next)) next = ping;
+    const life = o.maxLifetimeMs;
+    if (life > 0 && (next === 0 || life < next)) next = life;
     return next;
   }
 
