@@ -741,7 +741,8 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
   private nextDeadline(): number {
     // No closure here: it would cost a function and a scope per socket.
     const o = this.options;
-    let next = Math.max(o.idleTimeoutMs, 0);
+    let next = 0;
+    if (o.idleTimeoutMs > 0) next = o.idleTimeoutMs;
     const ping = o.pingIntervalMs;
     if (ping > 0 && (next === 0 || ping < next)) next = ping;
     const life = o.maxLifetimeMs;
