@@ -16,7 +16,15 @@ export abstract class ListenerCore<S = unknown> implements Listener {
   readonly wheel: TimerWheel;
   readonly settings: Settings<S>;
   readonly maxConnections: number;
-  protected readonly live = new Set<BaseConnection<S>>();
+  /**
+   * Open connections, a doubly linked list in accept order through the connections' own
+   * `prevLive`/`nextLive` fields (no Set entry per connection: memory per idle connection).
+   */
+  private first: BaseConnection<S> | null = null;
+  private last: BaseConnection<S> | null = null;
+  private count = 0;
+  /** The next connection of each `forEachConnection` running now (innermost last), moved on when it closes. */
+  private readonly cursors: (BaseConnection<S> | null)[] = [];
   private closing: Promise<number> | null = null;
   private allGone: (() => void) | null = null;
   private readonly ownWheel: boolean;
@@ -30,27 +38,65 @@ export abstract class ListenerCore<S = unknown> implements Listener {
   }
 
   get connections(): number {
-    return this.live.size;
+    return this.count;
   }
 
   forEachConnection(fn: (conn: Connection<unknown>) => void): void {
-    for (const c of this.live) fn(c as Connection<unknown>);
+    const cursors = this.cursors;
+    const at = cursors.length;
+    cursors.push(this.first);
+    try {
+      for (let c = cursors[at]!; c !== null; c = cursors[at]!) {
+        cursors[at] = c.nextLive;
+        fn(c as Connection<unknown>);
+      }
+    } finally {
+      cursors.length = at;
+    }
+  }
+
+  /** Every open connection, in a new array. */
+  private all(): BaseConnection<S>[] {
+    const out: BaseConnection<S>[] = [];
+    for (let c = this.first; c !== null; c = c.nextLive) out.push(c);
+    return out;
   }
 
   /** Adapter: a connection was accepted. Returns false (and counts it) if over the limit: the adapter closes it. */
   admit(conn: BaseConnection<S>): boolean {
     if (this.closing !== null) return false;
-    if (this.live.size >= this.maxConnections) {
+    if (this.count >= this.maxConnections) {
       this.rejected++;
       return false;
     }
     this.accepted++;
-    this.live.add(conn);
+    const last = this.last;
+    conn.prevLive = last;
+    conn.nextLive = null;
+    if (last === null) this.first = conn;
+    else last.nextLive = conn;
+    this.last = conn;
+    this.count++;
     return true;
   }
 
   private forget(conn: BaseConnection<S>): void {
-    if (this.live.delete(conn) && this.live.size === 0 && this.allGone !== null) this.allGone();
+    // Only connections of this listener's list (a refused one was never added).
+    if (conn.prevLive === null && this.first !== conn) return;
+    const prev = conn.prevLive;
+    const next = conn.nextLive;
+    if (prev === null) this.first = next;
+    else prev.nextLive = next;
+    if (next === null) this.last = prev;
+    else next.prevLive = prev;
+    // A running forEachConnection that was to visit this one goes on with its successor.
+    const cursors = this.cursors;
+    for (let i = 0; i < cursors.length; i++) if (cursors[i] === conn) cursors[i] = next;
+    // Unlinked completely, so a closed connection kept by the application holds no other.
+    conn.prevLive = null;
+    conn.nextLive = null;
+    this.count--;
+    if (this.count === 0 && this.allGone !== null) this.allGone();
   }
 
   /** Adapter: stop accepting new connections. */
@@ -62,16 +108,16 @@ export abstract class ListenerCore<S = unknown> implements Listener {
     this.closing = (async () => {
       await this.stopAccepting();
       let forced = 0;
-      if (this.live.size > 0) {
+      if (this.count > 0) {
         await new Promise<void>((resolve) => {
           this.allGone = resolve;
           const force = () => {
-            forced = this.live.size;
+            forced = this.count;
             const err = new TransportError(
               "ERR_SHUTDOWN_DEADLINE",
               `listener closed: deadline of ${deadline} ms passed`,
             );
-            for (const c of [...this.live]) c.destroy(err);
+            for (const c of this.all()) c.destroy(err);
           };
           if (deadline <= 0) force();
           else {
