@@ -389,17 +389,18 @@ export class Server implements SocketOwner {
     return this.socketCount;
   }
 
-  /** Every open WebSocket, in a new array (callers may close them while going through it). */
-  private openSockets(): WsSocket[] {
-    const out: WsSocket[] = [];
+  /**
+   * Calls `fn` for every open WebSocket: those on the listeners (found through their connections)
+   * and the adopted ones. `fn` may close sockets as it goes (both walks allow it).
+   */
+  private forEachSocket(fn: (ws: WsSocket) => void): void {
     for (const l of this.listeners) {
       l.forEachConnection((conn) => {
         const s = conn.state;
-        if (s instanceof WsSocket) out.push(s);
+        if (s instanceof WsSocket) fn(s);
       });
     }
-    for (const ws of this.adoptedSockets) out.push(ws);
-    return out;
+    for (const ws of this.adoptedSockets) fn(ws);
   }
 
   /**
@@ -812,13 +813,7 @@ export class Server implements SocketOwner {
   /** Sends `data` to every open WebSocket (one encoding). */
   broadcast(data: string | Uint8Array | PreparedMessage, options?: SendOptions | boolean): void {
     const p = isPrepared(data) ? data : this.prepare(data as string | Uint8Array, options);
-    for (const l of this.listeners) {
-      l.forEachConnection((conn) => {
-        const s = conn.state;
-        if (s instanceof WsSocket) s.send(p);
-      });
-    }
-    for (const ws of this.adoptedSockets) ws.send(p);
+    this.forEachSocket((ws) => ws.send(p));
   }
 
   /** Encodes a message once, for `ws.send(prepared)` to any number of sockets. */
@@ -895,7 +890,7 @@ export class Server implements SocketOwner {
     this.closing = true;
     const deadline = options.deadline ?? 5000;
     for (const c of [...this.conns]) c.drainForShutdown();
-    for (const ws of this.openSockets()) ws.close(1001, "server shutting down");
+    this.forEachSocket((ws) => ws.close(1001, "server shutting down"));
     const destroyed = await Promise.all(this.listeners.map((l) => l.close({ deadline })));
     // adopted connections (handleUpgrade) are not tracked by a listener
     for (const c of [...this.conns]) c.conn.destroy();
