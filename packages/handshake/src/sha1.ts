@@ -12,83 +12,92 @@ export type Sha1 = (data: Uint8Array) => Uint8Array;
 const W = new Int32Array(80);
 const TAIL = new Uint8Array(128);
 
+/** The message schedule: W[16..80) from the block's words in W[0..16). */
+function expand(w: Int32Array): void {
+  for (let t = 16; t < 80; t++) {
+    const x = w[t - 3]! ^ w[t - 8]! ^ w[t - 14]! ^ w[t - 16]!;
+    w[t] = (x << 1) | (x >>> 31);
+  }
+}
+
+/** One compression of the state `h` with an expanded schedule `w`. */
+function compress(h: Int32Array, w: Int32Array): void {
+  const h0 = h[0]!;
+  const h1 = h[1]!;
+  const h2 = h[2]!;
+  const h3 = h[3]!;
+  const h4 = h[4]!;
+  let a = h0;
+  let b = h1;
+  let c = h2;
+  let d = h3;
+  let e = h4;
+  // Four rounds of 20 steps, unrolled by round so no step branches on t.
+  let t = 0;
+  for (; t < 20; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + 0x5a827999 + e + w[t]!) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = temp;
+  }
+  for (; t < 40; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + 0x6ed9eba1 + e + w[t]!) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = temp;
+  }
+  for (; t < 60; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + 0x8f1bbcdc + e + w[t]!) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = temp;
+  }
+  for (; t < 80; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + 0xca62c1d6 + e + w[t]!) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = temp;
+  }
+  h[0] = (h0 + a) | 0;
+  h[1] = (h1 + b) | 0;
+  h[2] = (h2 + c) | 0;
+  h[3] = (h3 + d) | 0;
+  h[4] = (h4 + e) | 0;
+}
+
 function blocks(h: Int32Array, buf: Uint8Array, off: number, end: number): void {
-  let h0 = h[0]!;
-  let h1 = h[1]!;
-  let h2 = h[2]!;
-  let h3 = h[3]!;
-  let h4 = h[4]!;
   const w = W;
   for (; off < end; off += 64) {
     for (let t = 0; t < 16; t++) {
       const j = off + t * 4;
       w[t] = (buf[j]! << 24) | (buf[j + 1]! << 16) | (buf[j + 2]! << 8) | buf[j + 3]!;
     }
-    for (let t = 16; t < 80; t++) {
-      const x = w[t - 3]! ^ w[t - 8]! ^ w[t - 14]! ^ w[t - 16]!;
-      w[t] = (x << 1) | (x >>> 31);
-    }
-    let a = h0;
-    let b = h1;
-    let c = h2;
-    let d = h3;
-    let e = h4;
-    // Four rounds of 20 steps, unrolled by round so no step branches on t.
-    let t = 0;
-    for (; t < 20; t++) {
-      const temp = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + 0x5a827999 + e + w[t]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = temp;
-    }
-    for (; t < 40; t++) {
-      const temp = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + 0x6ed9eba1 + e + w[t]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = temp;
-    }
-    for (; t < 60; t++) {
-      const temp = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + 0x8f1bbcdc + e + w[t]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = temp;
-    }
-    for (; t < 80; t++) {
-      const temp = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + 0xca62c1d6 + e + w[t]!) | 0;
-      e = d;
-      d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
-      a = temp;
-    }
-    h0 = (h0 + a) | 0;
-    h1 = (h1 + b) | 0;
-    h2 = (h2 + c) | 0;
-    h3 = (h3 + d) | 0;
-    h4 = (h4 + e) | 0;
+    expand(w);
+    compress(h, w);
   }
-  h[0] = h0;
-  h[1] = h1;
-  h[2] = h2;
-  h[3] = h3;
-  h[4] = h4;
 }
 
 const H = new Int32Array(5);
 
+function init(h: Int32Array): void {
+  h[0] = 0x67452301;
+  h[1] = 0xefcdab89;
+  h[2] = 0x98badcfe;
+  h[3] = 0x10325476;
+  h[4] = 0xc3d2e1f0;
+}
+
 /** Pure-JavaScript SHA-1. */
 export const sha1: Sha1 = (data: Uint8Array): Uint8Array => {
-  H[0] = 0x67452301;
-  H[1] = 0xefcdab89;
-  H[2] = 0x98badcfe;
-  H[3] = 0x10325476;
-  H[4] = 0xc3d2e1f0;
+  init(H);
   const n = data.length;
   const full = n - (n % 64);
   blocks(H, data, 0, full);
@@ -120,3 +129,52 @@ export const sha1: Sha1 = (data: Uint8Array): Uint8Array => {
   }
   return out;
 };
+
+/**
+ * SHA-1 of a 60-byte message whose last 36 bytes are fixed (the WebSocket
+ * GUID after a 24-character key): the digest's five words into `h`. The
+ * fixed bytes, the padding and the whole second block (length only) are
+ * prepared once, so a handshake hashes without copying or allocating.
+ */
+export class FixedSuffixSha1 {
+  /** Words 6..15 of the first block: the suffix, then the 0x80 padding byte. */
+  private readonly suffix: Int32Array;
+  /** The second block's expanded schedule (all zero but the bit length 480). */
+  private readonly last = new Int32Array(80);
+  readonly h = new Int32Array(5);
+
+  constructor(suffix: string) {
+    if (suffix.length !== 36) throw new RangeError("FixedSuffixSha1 expects a 36-byte suffix");
+    const bytes = new Uint8Array(40);
+    for (let i = 0; i < 36; i++) bytes[i] = suffix.charCodeAt(i);
+    bytes[36] = 0x80;
+    this.suffix = new Int32Array(10);
+    for (let t = 0; t < 10; t++) {
+      const j = t * 4;
+      this.suffix[t] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
+    }
+    this.last[15] = 60 * 8;
+    expand(this.last);
+  }
+
+  /** Hashes `prefix` (24 code units, each taken as its low byte, like a Uint8Array store) followed by the suffix. */
+  digest(prefix: string): Int32Array {
+    const w = W;
+    for (let t = 0; t < 6; t++) {
+      const j = t * 4;
+      w[t] =
+        ((prefix.charCodeAt(j) & 0xff) << 24) |
+        ((prefix.charCodeAt(j + 1) & 0xff) << 16) |
+        ((prefix.charCodeAt(j + 2) & 0xff) << 8) |
+        (prefix.charCodeAt(j + 3) & 0xff);
+    }
+    const suffix = this.suffix;
+    for (let t = 0; t < 10; t++) w[6 + t] = suffix[t]!;
+    expand(w);
+    const h = this.h;
+    init(h);
+    compress(h, w);
+    compress(h, this.last);
+    return h;
+  }
+}

@@ -1,8 +1,8 @@
 /**
  * Sec-WebSocket-Key and Sec-WebSocket-Accept (RFC 6455 §4.2.2 item 5.4, §1.3).
  */
-import { base64, base64Into } from "./base64.ts";
-import { sha1 as pureSha1, type Sha1 } from "./sha1.ts";
+import { base64, base64Into, base64WordsInto } from "./base64.ts";
+import { FixedSuffixSha1, sha1 as pureSha1, type Sha1 } from "./sha1.ts";
 
 /** RFC 6455 §1.3: the GUID appended to the key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -27,8 +27,12 @@ export function isValidWebSocketKey(key: string): boolean {
   return true;
 }
 
+// The pure-JS SHA-1 specialised for key + GUID: no input copy, no digest allocation.
+const ACCEPT_HASH = new FixedSuffixSha1(WEBSOCKET_GUID);
+
 /** Writes the 28 ASCII bytes of the accept value for a valid `key` into `out` at `offset`. */
 export function writeAcceptKey(key: string, out: Uint8Array, offset: number, sha1: Sha1 = pureSha1): number {
+  if (sha1 === pureSha1) return base64WordsInto(ACCEPT_HASH.digest(key), out, offset);
   for (let i = 0; i < 24; i++) INPUT[i] = key.charCodeAt(i);
   return base64Into(sha1(INPUT), out, offset);
 }

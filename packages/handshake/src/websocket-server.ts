@@ -7,6 +7,7 @@ import { formatExtensionHeader, parseExtensionHeader } from "@wirehouse/codec";
 import { isToken, listHasToken, lowerAscii, splitList } from "./chars.ts";
 import { buildErrorResponse, type HeaderPair, HttpError } from "./errors.ts";
 import type { ExtensionNegotiator, ExtensionOffer, NegotiatedExtension } from "./extensions.ts";
+import { allocate } from "./pool.ts";
 import type { RequestHead } from "./request-head.ts";
 import { checkHeaderName, checkHeaderValue, forEachHeader, type HeadersInit } from "./response.ts";
 import { sha1 as pureSha1, type Sha1 } from "./sha1.ts";
@@ -152,6 +153,8 @@ const PREFIX =
 const textEncoder = new TextEncoder();
 const PREFIX_BYTES = textEncoder.encode(PREFIX);
 const ACCEPT_LENGTH = 28;
+/** The whole 101 response without subprotocol, extensions or extra headers, the accept value left blank. */
+const PLAIN_101 = textEncoder.encode(PREFIX + " ".repeat(ACCEPT_LENGTH) + "\r\n\r\n");
 const RESERVED = new Set([
   "upgrade",
   "connection",
@@ -185,6 +188,13 @@ export function acceptWebSocket(upgrade: WebSocketUpgrade, options: AcceptOption
     }
     protocol = options.protocol ?? undefined;
   }
+  if (protocol === undefined && upgrade.extensions.length === 0 && options.headers === undefined) {
+    // The common case: a copy of the template with the accept value written in.
+    const out = allocate(PLAIN_101.length);
+    out.set(PLAIN_101);
+    writeAcceptKey(upgrade.key, out, PREFIX_BYTES.length, options.sha1 ?? pureSha1);
+    return out;
+  }
   let tail = "\r\n";
   let ascii = true;
   if (protocol !== undefined) tail += "Sec-WebSocket-Protocol: " + protocol + "\r\n";
@@ -199,7 +209,7 @@ export function acceptWebSocket(upgrade: WebSocketUpgrade, options: AcceptOption
   });
   tail += "\r\n";
   const p = PREFIX_BYTES.length;
-  const out = new Uint8Array(p + ACCEPT_LENGTH + tail.length);
+  const out = allocate(p + ACCEPT_LENGTH + tail.length);
   out.set(PREFIX_BYTES, 0);
   writeAcceptKey(upgrade.key, out, p, options.sha1 ?? pureSha1);
   const t = p + ACCEPT_LENGTH;

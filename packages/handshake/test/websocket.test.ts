@@ -8,7 +8,13 @@ import { sha1 as nodeSha1 } from "../src/node/sha1.ts";
 import { findDeflate, perMessageDeflate, perMessageDeflateClient } from "../src/permessage-deflate.ts";
 import { sha1 as pureSha1 } from "../src/sha1.ts";
 import { createClientHandshake, validateServerHandshake, WebSocketHandshakeError } from "../src/websocket-client.ts";
-import { computeAcceptKey, isValidWebSocketKey, WEBSOCKET_GUID } from "../src/websocket-key.ts";
+import {
+  computeAcceptKey,
+  generateWebSocketKey,
+  isValidWebSocketKey,
+  WEBSOCKET_GUID,
+  writeAcceptKey,
+} from "../src/websocket-key.ts";
 import {
   acceptWebSocket,
   handleWebSocketUpgrade,
@@ -58,6 +64,32 @@ describe("SHA-1 and the accept key", () => {
       }),
       { numRuns: 300 },
     );
+  });
+  it("the key-specialised pure SHA-1 (writeAcceptKey) agrees with the generic one and node:crypto", () => {
+    const out = new Uint8Array(32);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (nonce) => {
+        const key = generateWebSocketKey((b) => b.set(nonce));
+        assert.equal(writeAcceptKey(key, out, 2), 30);
+        const accept = text(out.subarray(2, 30));
+        assert.equal(accept, computeAcceptKey(key, pureSha1));
+        assert.equal(accept, computeAcceptKey(key, nodeSha1));
+      }),
+      { numRuns: 300 },
+    );
+    assert.equal(out[0], 0);
+    assert.equal(out[30], 0);
+    // Invalid keys are hashed byte by byte as before (each code unit's low byte), never past 24.
+    for (const key of ["", "short", "x".repeat(30), "é".repeat(24), "\u0141".repeat(24)]) {
+      writeAcceptKey(key, out, 0);
+      const input = new Uint8Array(60);
+      for (let i = 0; i < 24; i++) input[i] = key.charCodeAt(i);
+      input.set(bytes(WEBSOCKET_GUID), 24);
+      const digest = pureSha1(input);
+      const expected = new Uint8Array(28);
+      writeAcceptKey("", expected, 0, () => digest);
+      assert.deepEqual(out.subarray(0, 28), expected, JSON.stringify(key));
+    }
   });
   it("accepts only 16-byte base64 keys", () => {
     assert.equal(isValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ=="), true);
@@ -131,6 +163,30 @@ describe("server handshake", () => {
       text(plain.response),
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
     );
+  });
+
+  it("gives every response bytes of its own (pooled views never overlap), with and without extras", () => {
+    const plain =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+    const keys = Array.from({ length: 200 }, (_, i) => generateWebSocketKey((b) => b.fill(i)));
+    const responses = keys.map((key, i) => {
+      const u = upgradeOk(head(base().replace("dGhlIHNhbXBsZSBub25jZQ==", key)));
+      return acceptWebSocket(u, i % 3 === 0 ? { headers: [["X-N", String(i)]] } : {});
+    });
+    responses.forEach((r, i) => {
+      const extra = i % 3 === 0 ? `X-N: ${i}\r\n` : "";
+      assert.equal(text(r), plain + computeAcceptKey(keys[i]!, nodeSha1) + "\r\n" + extra + "\r\n");
+      // Writing into one response leaves the others alone.
+      r.fill(0);
+      if (i + 1 < responses.length) assert.equal(text(responses[i + 1]!.subarray(0, 8)), "HTTP/1.1");
+    });
+    // A caller that transfers (detaches) a response's buffer does not break later responses.
+    const first = responses[responses.length - 1]!;
+    structuredClone(first.buffer, { transfer: [first.buffer] });
+    assert.equal(first.length, 0);
+    const again = handleWebSocketUpgrade(head(base()));
+    assert.ok(!(again instanceof HttpError));
+    assert.equal(text(again.response), plain + "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
   });
 
   it("selects a subprotocol through a callback, or none", () => {
