@@ -116,6 +116,17 @@ export function splitList(value: string, out: string[] = []): string[] {
 export function listHasToken(value: string, token: string): boolean {
   const n = value.length;
   const t = token.length;
+  if (n < t) return false;
+  if (n === t) {
+    // The usual case, a one-element list ("Upgrade", "websocket"): one case-insensitive comparison.
+    // Any whitespace or comma would make the element shorter than the token (a token has neither).
+    for (let k = 0; k < t; k++) {
+      let c = value.charCodeAt(k);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== token.charCodeAt(k)) return false;
+    }
+    return true;
+  }
   let i = 0;
   while (i < n) {
     while (i < n && (value.charCodeAt(i) === 0x20 || value.charCodeAt(i) === 0x09 || value.charCodeAt(i) === 0x2c)) i++;

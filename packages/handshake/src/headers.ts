@@ -104,3 +104,23 @@ export class HeaderList {
     return out;
   }
 }
+
+/**
+ * `list.get(name)` for a `name` already in lower case (the handshake's
+ * literals): no lowering pass, which cost more than the search itself.
+ * Internal (not exported from the package).
+ */
+export function getLower(list: HeaderList, name: string): string | undefined {
+  const names = list.names;
+  let i = names.indexOf(name);
+  if (i === -1) return undefined;
+  let out = list.values[i]!;
+  while ((i = names.indexOf(name, i + 1)) !== -1) out += ", " + list.values[i]!;
+  return out;
+}
+
+/** `list.first(name)` for a `name` already in lower case. Internal. */
+export function firstLower(list: HeaderList, name: string): string | undefined {
+  const i = list.names.indexOf(name);
+  return i === -1 ? undefined : list.values[i];
+}

@@ -25,61 +25,63 @@ interface Known {
 
 // Canonical spellings as browsers send them (Chromium and Safari use these,
 // Firefox the same except where noted by the fixtures; lower-case spelling
-// also matches without allocation).
-const KNOWN: [string, number][] = [
-  ["Host", H_HOST],
-  ["Content-Length", H_CONTENT_LENGTH],
-  ["Transfer-Encoding", H_TRANSFER_ENCODING],
-  ["Connection", H_CONNECTION],
-  ["Upgrade", H_UPGRADE],
-  ["Expect", H_EXPECT],
-  ["User-Agent", H_OTHER],
-  ["Accept", H_OTHER],
-  ["Accept-Encoding", H_OTHER],
-  ["Accept-Language", H_OTHER],
-  ["Cache-Control", H_OTHER],
-  ["Pragma", H_OTHER],
-  ["Origin", H_OTHER],
-  ["Cookie", H_OTHER],
-  ["Referer", H_OTHER],
-  ["Content-Type", H_OTHER],
-  ["Authorization", H_OTHER],
-  ["If-None-Match", H_OTHER],
-  ["If-Modified-Since", H_OTHER],
-  ["Range", H_OTHER],
-  ["DNT", H_OTHER],
-  ["TE", H_OTHER],
-  ["Priority", H_OTHER],
-  ["Keep-Alive", H_OTHER],
-  ["Upgrade-Insecure-Requests", H_OTHER],
-  ["Sec-WebSocket-Key", H_OTHER],
-  ["Sec-WebSocket-Version", H_OTHER],
-  ["Sec-WebSocket-Extensions", H_OTHER],
-  ["Sec-WebSocket-Protocol", H_OTHER],
-  ["Sec-WebSocket-Accept", H_OTHER],
-  ["Sec-Fetch-Dest", H_OTHER],
-  ["Sec-Fetch-Mode", H_OTHER],
-  ["Sec-Fetch-Site", H_OTHER],
-  ["Sec-Fetch-User", H_OTHER],
-  ["sec-ch-ua", H_OTHER],
-  ["sec-ch-ua-mobile", H_OTHER],
-  ["sec-ch-ua-platform", H_OTHER],
-  ["X-Forwarded-For", H_OTHER],
-  ["X-Forwarded-Proto", H_OTHER],
-  ["X-Requested-With", H_OTHER],
-  ["Date", H_OTHER],
-  ["Server", H_OTHER],
-  ["Location", H_OTHER],
-  ["Set-Cookie", H_OTHER],
-  ["ETag", H_OTHER],
-  ["Last-Modified", H_OTHER],
-  ["Content-Encoding", H_OTHER],
+// also matches without allocation). Each entry: canonical spelling, the same
+// in lower case (checked by the tests), id. The lower-case spellings are written out as literals so they are interned strings: the
+// handshake looks fields up with literals ("upgrade", "sec-websocket-key"),
+// and comparing two interned strings is a pointer comparison (V8, JSC).
+const KNOWN: [string, string, number][] = [
+  ["Host", "host", H_HOST],
+  ["Content-Length", "content-length", H_CONTENT_LENGTH],
+  ["Transfer-Encoding", "transfer-encoding", H_TRANSFER_ENCODING],
+  ["Connection", "connection", H_CONNECTION],
+  ["Upgrade", "upgrade", H_UPGRADE],
+  ["Expect", "expect", H_EXPECT],
+  ["User-Agent", "user-agent", H_OTHER],
+  ["Accept", "accept", H_OTHER],
+  ["Accept-Encoding", "accept-encoding", H_OTHER],
+  ["Accept-Language", "accept-language", H_OTHER],
+  ["Cache-Control", "cache-control", H_OTHER],
+  ["Pragma", "pragma", H_OTHER],
+  ["Origin", "origin", H_OTHER],
+  ["Cookie", "cookie", H_OTHER],
+  ["Referer", "referer", H_OTHER],
+  ["Content-Type", "content-type", H_OTHER],
+  ["Authorization", "authorization", H_OTHER],
+  ["If-None-Match", "if-none-match", H_OTHER],
+  ["If-Modified-Since", "if-modified-since", H_OTHER],
+  ["Range", "range", H_OTHER],
+  ["DNT", "dnt", H_OTHER],
+  ["TE", "te", H_OTHER],
+  ["Priority", "priority", H_OTHER],
+  ["Keep-Alive", "keep-alive", H_OTHER],
+  ["Upgrade-Insecure-Requests", "upgrade-insecure-requests", H_OTHER],
+  ["Sec-WebSocket-Key", "sec-websocket-key", H_OTHER],
+  ["Sec-WebSocket-Version", "sec-websocket-version", H_OTHER],
+  ["Sec-WebSocket-Extensions", "sec-websocket-extensions", H_OTHER],
+  ["Sec-WebSocket-Protocol", "sec-websocket-protocol", H_OTHER],
+  ["Sec-WebSocket-Accept", "sec-websocket-accept", H_OTHER],
+  ["Sec-Fetch-Dest", "sec-fetch-dest", H_OTHER],
+  ["Sec-Fetch-Mode", "sec-fetch-mode", H_OTHER],
+  ["Sec-Fetch-Site", "sec-fetch-site", H_OTHER],
+  ["Sec-Fetch-User", "sec-fetch-user", H_OTHER],
+  ["sec-ch-ua", "sec-ch-ua", H_OTHER],
+  ["sec-ch-ua-mobile", "sec-ch-ua-mobile", H_OTHER],
+  ["sec-ch-ua-platform", "sec-ch-ua-platform", H_OTHER],
+  ["X-Forwarded-For", "x-forwarded-for", H_OTHER],
+  ["X-Forwarded-Proto", "x-forwarded-proto", H_OTHER],
+  ["X-Requested-With", "x-requested-with", H_OTHER],
+  ["Date", "date", H_OTHER],
+  ["Server", "server", H_OTHER],
+  ["Location", "location", H_OTHER],
+  ["Set-Cookie", "set-cookie", H_OTHER],
+  ["ETag", "etag", H_OTHER],
+  ["Last-Modified", "last-modified", H_OTHER],
+  ["Content-Encoding", "content-encoding", H_OTHER],
 ];
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const BY_LENGTH: Known[][] = [];
-KNOWN.forEach(([canonical, id], index) => {
-  const lower = canonical.toLowerCase();
+KNOWN.forEach(([canonical, lower, id], index) => {
   const bucket = (BY_LENGTH[canonical.length] ??= []);
   bucket.push({ index, id, lower, canonical, lowerBytes: ascii(lower), canonicalBytes: ascii(canonical) });
 });
@@ -88,8 +90,8 @@ KNOWN.forEach(([canonical, id], index) => {
 export const KNOWN_LOWER: string[] = [];
 export const KNOWN_CANONICAL: string[] = [];
 export const KNOWN_ID: Int32Array = new Int32Array(KNOWN.length);
-KNOWN.forEach(([canonical, id], i) => {
-  KNOWN_LOWER[i] = canonical.toLowerCase();
+KNOWN.forEach(([canonical, lower, id], i) => {
+  KNOWN_LOWER[i] = lower;
   KNOWN_CANONICAL[i] = canonical;
   KNOWN_ID[i] = id;
 });

@@ -2,7 +2,7 @@
  * A parsed request head: what the server routes on. Plain fields for what
  * every request needs; query parameters and cookies are decoded on first use.
  */
-import type { HeaderList } from "./headers.ts";
+import { firstLower, type HeaderList } from "./headers.ts";
 
 /** RFC 9112 §3.2: which of the four request-target forms the request used. */
 export type TargetForm = "origin" | "absolute" | "authority" | "asterisk";
@@ -93,7 +93,7 @@ export class RequestHead {
 
   /** The Origin field, for accept hooks (RFC 6455 §4.2.1 item 8). */
   get origin(): string | undefined {
-    return this.headers.first("origin");
+    return firstLower(this.headers, "origin");
   }
 
   /** Whether a body follows the head. */

@@ -7,6 +7,7 @@ import { formatExtensionHeader, parseExtensionHeader } from "@wirehouse/codec";
 import { isToken, listHasToken, lowerAscii, splitList } from "./chars.ts";
 import { buildErrorResponse, type HeaderPair, HttpError } from "./errors.ts";
 import type { ExtensionNegotiator, ExtensionOffer, NegotiatedExtension } from "./extensions.ts";
+import { firstLower, getLower } from "./headers.ts";
 import { allocate } from "./pool.ts";
 import type { RequestHead } from "./request-head.ts";
 import { checkHeaderName, checkHeaderValue, forEachHeader, type HeadersInit } from "./response.ts";
@@ -51,10 +52,13 @@ const VERSION_13: readonly (readonly [string, string])[] = [
   ["Sec-WebSocket-Version", "13"],
 ];
 
+/** The (frozen) empty list of offers or agreements: most upgrades offer no subprotocol or extension. */
+const NONE: readonly never[] = Object.freeze([]);
+
 /** True when the request asks to switch to WebSocket (Connection: upgrade, Upgrade: websocket). */
 export function isWebSocketRequest(head: RequestHead): boolean {
   if (!head.upgrade) return false;
-  const upgrade = head.headers.get("upgrade");
+  const upgrade = getLower(head.headers, "upgrade");
   return upgrade !== undefined && listHasToken(upgrade, "websocket");
 }
 
@@ -72,30 +76,30 @@ export function negotiateWebSocket(
   if (head.minor < 1) return new HttpError("websocket-http-version", "WebSocket handshake needs HTTP/1.1");
   const headers = head.headers;
   // Items 3–4: Upgrade lists "websocket", Connection lists "upgrade" (both case-insensitive tokens).
-  const upgrade = headers.get("upgrade");
+  const upgrade = getLower(headers, "upgrade");
   if (upgrade === undefined || !listHasToken(upgrade, "websocket")) {
     return new HttpError("websocket-upgrade", "missing or invalid Upgrade header");
   }
-  const connection = headers.get("connection");
+  const connection = getLower(headers, "connection");
   if (connection === undefined || !listHasToken(connection, "upgrade")) {
     return new HttpError("websocket-connection", "missing or invalid Connection header");
   }
   // Item 6 (§4.4): only version 13; otherwise 426 listing the version we speak.
-  if (headers.get("sec-websocket-version") !== "13") {
+  if (getLower(headers, "sec-websocket-version") !== "13") {
     return new HttpError("websocket-version", "unsupported WebSocket version", VERSION_13);
   }
-  // Item 5: exactly one key, the base64 of 16 bytes.
-  const keys = headers.getAll("sec-websocket-key");
-  if (keys.length !== 1 || !isValidWebSocketKey(keys[0]!)) {
+  // Item 5: exactly one key, the base64 of 16 bytes. Repeated fields come
+  // joined with ", ", which no valid key contains, so one lookup decides both.
+  const key = getLower(headers, "sec-websocket-key");
+  if (key === undefined || !isValidWebSocketKey(key)) {
     return new HttpError("websocket-key", "missing or invalid Sec-WebSocket-Key");
   }
-  const key = keys[0]!;
 
-  // Item 8: subprotocols, a list of tokens.
-  const offeredProtocols: string[] = [];
-  const protocolValue = headers.get("sec-websocket-protocol");
+  // Item 8: subprotocols, a list of tokens (no array at all when none are offered).
+  let offeredProtocols: string[] = NONE as string[];
+  const protocolValue = getLower(headers, "sec-websocket-protocol");
   if (protocolValue !== undefined) {
-    splitList(protocolValue, offeredProtocols);
+    offeredProtocols = splitList(protocolValue, []);
     for (const p of offeredProtocols) {
       if (!isToken(p)) return new HttpError("websocket-protocol", "invalid Sec-WebSocket-Protocol");
     }
@@ -122,12 +126,13 @@ export function negotiateWebSocket(
 
   // Item 9: extensions, through the negotiators (RFC 6455 §9.1 syntax from the codec).
   // With no negotiators configured the header is not even parsed: nothing can be agreed.
-  let offeredExtensions: ExtensionOffer[] = [];
-  const extensions: NegotiatedExtension[] = [];
+  let offeredExtensions: ExtensionOffer[] = NONE as ExtensionOffer[];
+  let extensions: NegotiatedExtension[] = NONE as NegotiatedExtension[];
   const negotiators = options.extensions;
   const extensionValue =
-    negotiators !== undefined && negotiators.length > 0 ? headers.get("sec-websocket-extensions") : undefined;
+    negotiators !== undefined && negotiators.length > 0 ? getLower(headers, "sec-websocket-extensions") : undefined;
   if (extensionValue !== undefined) {
+    extensions = [];
     try {
       offeredExtensions = parseExtensionHeader(extensionValue);
       if (negotiators !== undefined && offeredExtensions.length > 0) {
@@ -145,7 +150,15 @@ export function negotiateWebSocket(
       return new HttpError("websocket-extensions", "invalid Sec-WebSocket-Extensions: " + reason);
     }
   }
-  return { head, key, origin: headers.first("origin"), offeredProtocols, protocol, offeredExtensions, extensions };
+  return {
+    head,
+    key,
+    origin: firstLower(headers, "origin"),
+    offeredProtocols,
+    protocol,
+    offeredExtensions,
+    extensions,
+  };
 }
 
 const PREFIX =

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { listHasToken, splitList } from "../src/chars.ts";
 import { HttpError } from "../src/errors.ts";
 import { type HeadResult, RequestParser } from "../src/head-parser.ts";
 import type { RequestHead } from "../src/request-head.ts";
@@ -73,6 +74,21 @@ function summary(h: RequestHead) {
 }
 
 describe("properties", () => {
+  it("listHasToken agrees with splitting the list and comparing case-insensitively", () => {
+    const tokens = ["upgrade", "websocket", "close", "keep-alive", "a"];
+    const value = chars("upGRADEwebsocketclosekp-a ,\t", 0, 14);
+    fc.assert(
+      fc.property(value, fc.constantFrom(...tokens), (v, t) => {
+        const expected = splitList(v).some((e) => e.toLowerCase() === t);
+        assert.equal(listHasToken(v, t), expected, JSON.stringify([v, t]));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const t of tokens) {
+      assert.equal(listHasToken(t.toUpperCase(), t), true);
+      assert.equal(listHasToken(" " + t.slice(1), t), false);
+    }
+  });
   it("a valid request parses the same whole and split at every byte", () => {
     fc.assert(
       fc.property(model, (m) => {
