@@ -96,7 +96,7 @@ export function negotiateWebSocket(
   }
 
   // Item 8: subprotocols, a list of tokens (no array at all when none are offered).
-  let offeredProtocols: string[] = NONE as string[];
+  let offeredProtocols: readonly string[] = NONE;
   const protocolValue = getLower(headers, "sec-websocket-protocol");
   if (protocolValue !== undefined) {
     offeredProtocols = splitList(protocolValue, []);
@@ -126,13 +126,14 @@ export function negotiateWebSocket(
 
   // Item 9: extensions, through the negotiators (RFC 6455 §9.1 syntax from the codec).
   // With no negotiators configured the header is not even parsed: nothing can be agreed.
-  let offeredExtensions: ExtensionOffer[] = NONE as ExtensionOffer[];
-  let extensions: NegotiatedExtension[] = NONE as NegotiatedExtension[];
+  let offeredExtensions: readonly ExtensionOffer[] = NONE;
+  let extensions: readonly NegotiatedExtension[] = NONE;
   const negotiators = options.extensions;
   const extensionValue =
     negotiators !== undefined && negotiators.length > 0 ? getLower(headers, "sec-websocket-extensions") : undefined;
   if (extensionValue !== undefined) {
-    extensions = [];
+    const list: NegotiatedExtension[] = [];
+    extensions = list;
     try {
       offeredExtensions = parseExtensionHeader(extensionValue);
       if (negotiators !== undefined && offeredExtensions.length > 0) {
@@ -141,7 +142,7 @@ export function negotiateWebSocket(
           if (offers.length === 0) continue;
           const agreed = negotiator.negotiate(offers, head);
           if (agreed !== undefined)
-            extensions.push({ name: negotiator.name, response: agreed.response, params: agreed.params });
+            list.push({ name: negotiator.name, response: agreed.response, params: agreed.params });
         }
       }
     } catch (e) {
