@@ -358,8 +358,12 @@ function decodeRange(buf: Uint8Array, start: number, end: number): string {
   return fHigh < 0x80 ? asciiDecoder.decode(buf.subarray(start, end)) : latin1(buf, start, end);
 }
 
-/** Appends the recorded fields to `headers`, slicing names and values out of `str` (which starts at `base`). */
-function buildFields(str: string, base: number, headers: HeaderList): void {
+/**
+ * Stores the recorded fields into `headers` from index `o` on, slicing names
+ * and values out of `str` (which starts at `base`). A request head's lists
+ * come presized (o = 0): cheaper than growing three empty arrays push by push.
+ */
+function buildFields(str: string, base: number, headers: HeaderList, o: number): void {
   const lowers = headers.names;
   const raws = headers.rawNames;
   const values = headers.values;
@@ -381,9 +385,9 @@ function buildFields(str: string, base: number, headers: HeaderList): void {
       raw = str.slice(fNameStart[i]! - base, fNameEnd[i]! - base);
       lower = lowerAscii(raw);
     }
-    lowers.push(lower);
-    raws.push(raw);
-    values.push(str.slice(fValueStart[i]! - base, fValueEnd[i]! - base));
+    lowers[o + i] = lower;
+    raws[o + i] = raw;
+    values[o + i] = str.slice(fValueStart[i]! - base, fValueEnd[i]! - base);
   }
 }
 
@@ -397,7 +401,7 @@ export function parseFieldLines(buf: Uint8Array, from: number, end: number, head
   if (r === ERR) return fError;
   if (r !== end) return new HttpError("bad-header-name", "header section does not end where expected");
   const last = fCount > 0 ? fValueEnd[fCount - 1]! : from;
-  buildFields(decodeRange(buf, from, last), from, headers);
+  buildFields(decodeRange(buf, from, last), from, headers, headers.names.length);
   return null;
 }
 
@@ -537,8 +541,9 @@ function finishRequest(buf: Uint8Array, base: number): RequestHead | HttpError {
   const te = rlTargetEnd;
   const target = str.slice(ts - base, te - base);
   const minor = rlMinor;
-  const headers = new HeaderList([], [], []);
-  buildFields(str, base, headers);
+  const n = fCount;
+  const headers = new HeaderList(new Array<string>(n), new Array<string>(n), new Array<string>(n));
+  buildFields(str, base, headers, 0);
 
   // Target forms (RFC 9112 §3.2).
   let form: TargetForm;
