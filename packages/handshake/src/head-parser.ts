@@ -518,7 +518,7 @@ export class RequestParser extends HeadParser<RequestHead> {
     if (line < 0 || rlLineEnd > this.maxLine) return null;
     const end = scanFields(buf, line, limit, this.maxFields, false);
     if (end < 0) return null;
-    const head = finishRequest(buf, 0);
+    const head = finishRequest(buf, 0, end);
     if (head instanceof HttpError) return null;
     return { kind: "head", head, consumed: end };
   }
@@ -528,14 +528,16 @@ export class RequestParser extends HeadParser<RequestHead> {
     if (line === ERR) return fError!;
     const fields = scanFields(buf, line, end, this.maxFields, true);
     if (fields === ERR) return fError!;
-    return finishRequest(buf, a);
+    return finishRequest(buf, a, end);
   }
 }
 
 /** Builds the head from the offsets of the last scans, checking Host, target form and body framing. */
-function finishRequest(buf: Uint8Array, base: number): RequestHead | HttpError {
+function finishRequest(buf: Uint8Array, base: number, headEnd: number): RequestHead | HttpError {
   const last = fCount > 0 ? fValueEnd[fCount - 1]! : rlLineEnd;
-  const str = decodeRange(buf, base, last);
+  // A chunk that is exactly the head (a handshake's usual read) is decoded without a subarray view.
+  const str =
+    base === 0 && headEnd === buf.length && fHigh < 0x80 ? asciiDecoder.decode(buf) : decodeRange(buf, base, last);
   const method = names.internMethod(buf, base, rlMethodEnd) ?? str.slice(0, rlMethodEnd - base);
   const ts = rlTargetStart;
   const te = rlTargetEnd;
