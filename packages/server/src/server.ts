@@ -25,6 +25,7 @@ import {
   rejectWebSocket,
   type Sha1,
   sha1 as sha1Js,
+  type WebSocketServerOptions,
 } from "@wirehouse/handshake";
 import { sha1 as sha1Node } from "@wirehouse/handshake/sha1-node";
 import { type AcceptHook, type RouteMatch, Router, type Site as RouterSite, runAcceptHook } from "@wirehouse/router";
@@ -107,6 +108,8 @@ export interface WsKind {
   readonly deflate: DeflateOptions | null;
   readonly protocols: readonly string[] | undefined;
   readonly origins: WebSocketOptions["origins"];
+  /** What `negotiateWebSocket` is given for this endpoint, built once rather than per handshake. */
+  readonly negotiate: WebSocketServerOptions;
 }
 type Kind = HttpKind | StaticKind | WsKind;
 
@@ -143,16 +146,21 @@ function wsKind(handler: WebSocketHandler<unknown>, o: WebSocketOptions = {}): W
   const options = resolveWsOptions(o);
   if (deflate?.maxConcurrency !== undefined && deflate.maxConcurrency > 0)
     options.zlib = new Limiter(deflate.maxConcurrency);
+  const negotiators = deflate ? [perMessageDeflate(deflate)] : [];
   return {
     type: "ws",
     handler,
     options,
-    negotiators: deflate ? [perMessageDeflate(deflate)] : [],
+    negotiators,
     deflate,
     protocols: o.protocols,
     origins: o.origins,
+    negotiate: { protocols: o.protocols, extensions: negotiators, sha1 },
   };
 }
+
+/** `acceptWebSocket`'s options when the accept hook added nothing (the usual case), built once. */
+const ACCEPT_PLAIN = { sha1 } as const;
 
 /** A site: a set of host names with routes. */
 export class Site {
@@ -629,7 +637,7 @@ export class Server implements SocketOwner {
       c.writeRaw(rejectWebSocket(403, "Forbidden Origin"), true);
       return;
     }
-    const up = negotiateWebSocket(head, { protocols: kind.protocols, extensions: kind.negotiators, sha1 });
+    const up = negotiateWebSocket(head, kind.negotiate);
     if (up instanceof HttpError) {
       c.fail(up);
       return;
@@ -692,7 +700,7 @@ export class Server implements SocketOwner {
     if (c.conn.closed || c.isClosed) return;
     let bytes: Uint8Array;
     try {
-      bytes = acceptWebSocket(up, { headers: v?.headers, protocol: v?.protocol, sha1 });
+      bytes = acceptWebSocket(up, v === undefined ? ACCEPT_PLAIN : { headers: v.headers, protocol: v.protocol, sha1 });
     } catch (e) {
       this.reportError(e, "websocket accept");
       c.writeRaw(rejectWebSocket(500, "Internal Server Error"), true);
