@@ -105,6 +105,21 @@ describe("request head parser", () => {
     assert.equal(head("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, CLOSE\r\n\r\n").keepAlive, false);
     assert.equal(head("GET / HTTP/1.0\r\n\r\n").keepAlive, false);
     assert.equal(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keepAlive, true);
+    // Connection: Upgrade alone (the handshake's usual field) and with other tokens.
+    const up = (v: string, c: string) =>
+      head(`GET / HTTP/1.${v}\r\nHost: a\r\nUpgrade: websocket\r\nConnection: ${c}\r\n\r\n`);
+    for (const [v, c, keepAlive, upgrade] of [
+      ["1", "Upgrade", true, true],
+      ["1", "UPGRADE", true, true],
+      ["0", "Upgrade", false, true],
+      ["1", "upgrade, close", false, true],
+      ["0", "keep-alive, Upgrade", true, true],
+      ["1", "upgradx", true, false],
+      ["1", "close", false, false],
+    ] as const) {
+      assert.equal(up(v, c).keepAlive, keepAlive, `${v} ${c}`);
+      assert.equal(up(v, c).upgrade, upgrade, `${v} ${c}`);
+    }
     assert.equal(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").version, "HTTP/1.0");
   });
 
@@ -196,6 +211,7 @@ describe("rejections (one per rule)", () => {
     ["missing Host on HTTP/1.1", "GET / HTTP/1.1\r\nX: a\r\n\r\n", "missing-host", 400],
     ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", "duplicate-host", 400],
     ["invalid Host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "bad-host", 400],
+    ["non-ASCII Host", "GET / HTTP/1.1\r\nHost: caf\xe9\r\n\r\n", "bad-host", 400],
     [
       "CL and TE (smuggling)",
       "POST / HTTP/1.1\r\n" + H + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
