@@ -126,7 +126,9 @@ export class TimerWheel {
     }
     if (t.at < 0) return false;
     this.unlink(t);
-    if (this.count === 0) this.disarm();
+    // The driver timeout stays armed when the wheel empties: it fires once more, finds nothing and
+    // stops. A connection that schedules a head timeout and cancels it on upgrade would otherwise
+    // cost a setTimeout and a clearTimeout each whenever it is the only one pending.
     return true;
   }
 

@@ -137,6 +137,31 @@ describe("TimerWheel (fake clock)", () => {
     assert.equal(wheel.size, 0);
   });
 
+  it("keeps its driver timeout through cancel-then-schedule cycles (one set, no clear), and stops once it fires empty", () => {
+    const f = fake();
+    let sets = 0;
+    const driver: TimerDriver = {
+      set(cb, ms) {
+        sets++;
+        return f.driver.set(cb, ms);
+      },
+      clear: f.driver.clear,
+    };
+    const wheel = new TimerWheel({ tickMs: 10, clock: f.now, driver });
+    for (let i = 0; i < 100; i++) wheel.cancel(wheel.schedule(1000, () => {}, null));
+    assert.equal(wheel.size, 0);
+    assert.equal(sets, 1, "one driver timeout for 100 schedule/cancel cycles");
+    assert.equal(f.armed.length, 1, "still armed until it fires");
+    const h = f.armed.shift()!;
+    f.clock.t += h.ms;
+    h.cb();
+    assert.equal(f.armed.length, 0, "not re-armed by a tick that found the wheel empty");
+    wheel.schedule(10, () => {}, null);
+    assert.equal(sets, 2);
+    wheel.clear();
+    assert.equal(f.armed.length, 0, "clear() disarms at once");
+  });
+
   it("property: every live timer fires exactly once, never early and at most two ticks (plus the clock step) late; cancelled ones never", () => {
     fc.assert(
       fc.property(
