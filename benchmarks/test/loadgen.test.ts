@@ -2,9 +2,11 @@
 // (`node --import tsx src/loadgen.ts`) against the ws peer server on loopback, under every runtime.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { EXPECTED_ACCEPT } from "../src/handshake.ts";
 import { findBun, parseCpuList, pickRuntime, readRss, shares, sourceAddresses } from "../src/loadgen.ts";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -274,6 +276,49 @@ describe("HTTP load end to end against the node:http peer on loopback", () => {
       const exited = new Promise((resolve) => server.once("exit", resolve));
       server.kill("SIGTERM");
       await exited;
+    }
+  });
+});
+
+describe("loadgen connect mode warms up on its own stub", () => {
+  it("the server under test sees exactly the planned connections, none of the warm-up's", async () => {
+    // A minimal server that answers every request head with a valid 101 and counts what it accepts.
+    const response =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${EXPECTED_ACCEPT}\r\n\r\n`;
+    let accepted = 0;
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      accepted++;
+      sockets.add(s);
+      s.on("data", () => s.write(response));
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const out = await run("node", [
+        "--import",
+        "tsx",
+        "src/loadgen.ts",
+        "connect",
+        "--url",
+        `ws://127.0.0.1:${port}/`,
+        "--connections",
+        "40",
+        "--hold",
+        "0",
+        "--workers",
+        "2",
+        "--json",
+      ]);
+      const r = JSON.parse(out);
+      assert.equal(r.opened, 40);
+      assert.equal(accepted, 40, "warm-up connections went to the generator's own stub");
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
