@@ -12,6 +12,7 @@
  *   npx deno run -A packages/handshake/bench/handshake.ts
  *   npx bun packages/handshake/bench/handshake.ts
  */
+import * as crypto from "node:crypto";
 import { buildUpgradeRequest } from "../../../benchmarks/src/handshake.ts";
 import { HttpError } from "../src/errors.ts";
 import { RequestParser } from "../src/head-parser.ts";
@@ -60,8 +61,27 @@ function full(input: Uint8Array, sha1?: typeof pureSha1) {
   };
 }
 
-/** The same with the options @wirehouse/server passes (packages/server/src/server.ts), and its Origin check. */
+/**
+ * The SHA-1 @wirehouse/server picks (packages/server/src/server.ts): Bun.SHA1 on Bun, the one-shot
+ * crypto.hash on Node (what `/sha1-node` now uses too), the pure-JS one on Deno.
+ */
+function serverSha1(): typeof pureSha1 {
+  const bun = (globalThis as { Bun?: { SHA1?: { hash?(data: Uint8Array, into: Uint8Array): Uint8Array } } }).Bun?.SHA1;
+  if (typeof bun?.hash === "function") {
+    const digest = new Uint8Array(20);
+    return (data) => {
+      bun.hash!(data, digest);
+      return digest;
+    };
+  }
+  if (g.Deno) return pureSha1;
+  const hash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: "buffer") => Uint8Array }).hash;
+  return typeof hash === "function" ? (data) => hash("sha1", data, "buffer") : nodeSha1;
+}
+
+/** The same with the options and SHA-1 @wirehouse/server uses, and its Origin check. */
 function asServer(input: Uint8Array) {
+  const sha1 = serverSha1();
   const kind = { protocols: undefined, negotiators: undefined };
   const v = undefined as { headers?: [string, string][]; protocol?: string } | undefined;
   return () => {
@@ -69,9 +89,9 @@ function asServer(input: Uint8Array) {
     if (r.kind !== "head" || !isWebSocketRequest(r.head)) throw new Error("not an upgrade");
     const head = r.head;
     if (head.origin !== undefined) sink++;
-    const up = negotiateWebSocket(head, { protocols: kind.protocols, extensions: kind.negotiators, sha1: pureSha1 });
+    const up = negotiateWebSocket(head, { protocols: kind.protocols, extensions: kind.negotiators, sha1 });
     if (up instanceof HttpError) throw up;
-    sink += acceptWebSocket(up, { headers: v?.headers, protocol: v?.protocol, sha1: pureSha1 }).length;
+    sink += acceptWebSocket(up, { headers: v?.headers, protocol: v?.protocol, sha1 }).length;
   };
 }
 
@@ -82,8 +102,8 @@ if (loadUp instanceof HttpError) throw loadUp;
 
 const cases: [string, () => void][] = [
   ["full handshake, load request, pure-JS SHA-1", full(loadRequest)],
-  ["full handshake, load request, options as the server", asServer(loadRequest)],
-  ["full handshake, load request, node:crypto SHA-1", full(loadRequest, nodeSha1)],
+  ["full handshake, load request, as @wirehouse/server", asServer(loadRequest)],
+  ["full handshake, load request, /sha1-node SHA-1", full(loadRequest, nodeSha1)],
   ["full handshake, Chromium request, pure-JS SHA-1", full(chromiumRequest)],
   [
     "  parse (new RequestParser + push)",
