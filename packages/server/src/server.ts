@@ -4,7 +4,6 @@
  * the event facade and graceful shutdown.
  */
 
-import * as nodeCrypto from "node:crypto";
 import {
   concatFrame,
   encodeFrame,
@@ -88,19 +87,14 @@ function bunSha1(): Sha1 | null {
   };
 }
 /**
- * SHA-1 of the accept key on Node: the one-shot `crypto.hash` (Node 20.12+), native from the first
- * call. The JavaScript SHA-1 is ~0.2 µs faster once optimized, but a new server runs it unoptimized
- * for its first thousand or so handshakes at ~28 µs each (measured: 28 ms for the first 1,000
- * calls in a fresh process, 2.5 ms with crypto.hash), which is most of a connection's cost while a
- * freshly started server takes its first wave of clients. No Hash object is made (see bunSha1).
+ * On Node, SHA-1 through node:crypto (`sha1-node`: the one-shot `crypto.hash`), native from the
+ * first call. The JavaScript SHA-1 is a little faster once optimized, but a new server runs it
+ * unoptimized for its first thousand or so handshakes at ~28 µs each (measured: 28 ms for the
+ * first 1,000 calls in a fresh process, 2.5 ms native), most of a connection's cost while a freshly
+ * started server takes its first wave of clients.
  */
-function nodeSha1(): Sha1 | null {
-  const hash = (nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: "buffer") => Uint8Array }).hash;
-  if (typeof hash !== "function") return null;
-  return (data: Uint8Array): Uint8Array => hash("sha1", data, "buffer");
-}
 const sha1: Sha1 =
-  transportRuntime === "bun" ? (bunSha1() ?? sha1Node) : transportRuntime === "node" ? (nodeSha1() ?? sha1Js) : sha1Js;
+  transportRuntime === "bun" ? (bunSha1() ?? sha1Node) : transportRuntime === "node" ? sha1Node : sha1Js;
 
 interface HttpKind {
   readonly type: "http";
