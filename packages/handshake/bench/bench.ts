@@ -20,6 +20,7 @@ import type { RequestHead } from "../src/request-head.ts";
 import { sha1 as pureSha1 } from "../src/sha1.ts";
 import { acceptWebSocket, negotiateWebSocket } from "../src/websocket-server.ts";
 import { chromium, get12 } from "../test/fixtures/browsers.ts";
+import { compareCpuMicros } from "./cpu-timing.ts";
 
 const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
 const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : g.Bun ? `Bun ${g.Bun.version}` : `Node ${process.version}`;
@@ -30,34 +31,11 @@ const getBytes = enc.encode(get12);
 let sink = 0;
 
 /**
- * Operations per CPU-second of one run of about `ms` (wall clock). CPU time
- * (process.cpuUsage, on all three runtimes) rather than wall time, because
- * the machines are shared: a neighbour's load then costs us little.
- */
-function run(fn: () => void, ms: number): number {
-  const batch = 1000;
-  let n = 0;
-  const start = performance.now();
-  const cpu = process.cpuUsage();
-  while (performance.now() - start < ms) {
-    for (let i = 0; i < batch; i++) fn();
-    n += batch;
-  }
-  const used = process.cpuUsage(cpu);
-  return (n * 1e6) / (used.user + used.system);
-}
-
-/**
- * Median ops/s of each function over `runs` rounds, the functions taking
- * turns within each round so a noisy neighbour hits them alike.
+ * Median operations per CPU-second of each function (see compareCpuMicros: a
+ * warm-up, then `runs` rounds in which the functions take turns).
  */
 function compare(fns: (() => void)[], runs = 7, ms = 250): number[] {
-  for (const fn of fns) run(fn, 300); // warm-up: let the JIT settle
-  const rates = fns.map(() => [] as number[]);
-  for (let r = 0; r < runs; r++) {
-    for (let i = 0; i < fns.length; i++) rates[i]!.push(run(fns[i]!, ms));
-  }
-  return rates.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
+  return compareCpuMicros(fns, runs, ms).map((us) => 1e6 / us);
 }
 
 const rows: [string, string, number][] = [];

@@ -21,6 +21,7 @@ import type { RequestHead } from "../src/request-head.ts";
 import { sha1 as pureSha1 } from "../src/sha1.ts";
 import { acceptWebSocket, isWebSocketRequest, negotiateWebSocket } from "../src/websocket-server.ts";
 import { chromium } from "../test/fixtures/browsers.ts";
+import { compareCpuMicros } from "./cpu-timing.ts";
 
 const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
 const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : g.Bun ? `Bun ${g.Bun.version}` : `Node ${process.version}`;
@@ -29,25 +30,7 @@ const chromiumRequest = new TextEncoder().encode(chromium.raw);
 
 let sink = 0;
 
-function run(fn: () => void, ms: number): number {
-  const batch = 1000;
-  let n = 0;
-  const start = performance.now();
-  const cpu = process.cpuUsage();
-  while (performance.now() - start < ms) {
-    for (let i = 0; i < batch; i++) fn();
-    n += batch;
-  }
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / n; // µs per operation
-}
-
-function compare(fns: (() => void)[], runs = 7, ms = 200): number[] {
-  for (const fn of fns) run(fn, 300);
-  const times = fns.map(() => [] as number[]);
-  for (let r = 0; r < runs; r++) for (let i = 0; i < fns.length; i++) times[i]!.push(run(fns[i]!, ms));
-  return times.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
-}
+const compare = compareCpuMicros;
 
 /** The full handshake: a fresh parser per connection, as the server makes one. */
 function full(input: Uint8Array, sha1?: typeof pureSha1) {
