@@ -1,6 +1,6 @@
 /**
- * Small output buffers carved from a shared slab, like `Buffer.allocUnsafe`'s
- * pool but zero-filled (each slab is a fresh ArrayBuffer and no region is
+ * Small output buffers carved from a shared slab, like the pool behind Node's
+ * `allocUnsafe` but zero-filled (each slab is a fresh ArrayBuffer and no region is
  * handed out twice). A Uint8Array over 64 bytes lives outside V8's heap, and
  * allocating one cost about 1 µs on Node 20 and Deno (a view over an existing
  * buffer: about 40 ns), which was a third of a whole handshake.
