@@ -66,6 +66,11 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
+/** Runs the load generator with `--json` and parses what it prints. */
+async function loadgenJson(args: string[]) {
+  return JSON.parse(await run("node", ["--import", "tsx", "src/loadgen.ts", ...args, "--json"]));
+}
+
 describe("loadgen end to end against the ws peer on loopback", () => {
   let server: ChildProcess;
   let port = 0;
@@ -94,8 +99,7 @@ describe("loadgen end to end against the ws peer on loopback", () => {
     await exited;
   });
 
-  const loadgen = async (args: string[]) =>
-    JSON.parse(await run("node", ["--import", "tsx", "src/loadgen.ts", ...args, "--json", "--workers", "2"]));
+  const loadgen = (args: string[]) => loadgenJson([...args, "--workers", "2"]);
 
   it("echo: every connection opens, messages flow, latency percentiles are reported", async () => {
     const r = await loadgen([
@@ -223,18 +227,7 @@ describe("loadgen end to end against the ws peer on loopback", () => {
   });
 
   it("counts refused connections as failures", async () => {
-    const out = await run("node", [
-      "--import",
-      "tsx",
-      "src/loadgen.ts",
-      "connect",
-      "--url",
-      "ws://127.0.0.1:1/",
-      "--connections",
-      "2",
-      "--json",
-    ]);
-    const r = JSON.parse(out);
+    const r = await loadgenJson(["connect", "--url", "ws://127.0.0.1:1/", "--connections", "2"]);
     assert.equal(r.opened, 0);
     assert.equal(r.failed, 2);
     assert.match(r.firstError, /ECONNREFUSED/);
@@ -298,10 +291,7 @@ describe("loadgen connect mode warms up on its own stub", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const port = (server.address() as { port: number }).port;
-      const out = await run("node", [
-        "--import",
-        "tsx",
-        "src/loadgen.ts",
+      const r = await loadgenJson([
         "connect",
         "--url",
         `ws://127.0.0.1:${port}/`,
@@ -311,9 +301,7 @@ describe("loadgen connect mode warms up on its own stub", () => {
         "0",
         "--workers",
         "2",
-        "--json",
       ]);
-      const r = JSON.parse(out);
       assert.equal(r.opened, 40);
       assert.equal(accepted, 40, "warm-up connections went to the generator's own stub");
     } finally {
