@@ -373,8 +373,9 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
         this.closeReason = d.closeReason;
         if (!this.closeSent) {
           this.closeSent = true;
-          const code = d.closeCode === 1005 ? undefined : d.closeCode;
-          this.queueWrite(encodeCloseFrame(code, "", { mask: this.client }));
+          // Echo the peer's code and reason (as ws does): a browser that closed with a reason sees it in its close event.
+          if (d.closeCode === 1005) this.queueWrite(encodeCloseFrame(undefined, "", { mask: this.client }));
+          else this.queueWrite(encodeCloseFrame(d.closeCode, d.closeReason, { mask: this.client }));
         }
         this.state = State.Closing;
         this.endAfterQueue();
