@@ -1,63 +1,13 @@
 /**
- * Starts each example in /work/main/examples as a child process of the same runtime
+ * Starts each example in examples/ as a child process of the same runtime
  * (port 0) and talks to it over loopback.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
-import process from "node:process";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { DecoderEvent, MessageDecoder } from "@wirehouse/codec";
 import WS from "ws";
+import { startExample as start } from "./example-process.ts";
 import { rawSocket, UPGRADE, wsClient } from "./helpers.ts";
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const g = globalThis as { Deno?: { execPath(): string }; Bun?: unknown };
-
-function command(file: string): [string, string[]] {
-  const path = join(root, "examples", file);
-  if (g.Deno) return [g.Deno.execPath(), ["run", "-A", path]];
-  if (g.Bun) return [process.execPath, [path]];
-  return [process.execPath, ["--import", "tsx", path]];
-}
-
-interface Running {
-  port: number;
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<string>;
-}
-
-function start(file: string, extra: string[] = []): Promise<Running> {
-  const [cmd, args] = command(file);
-  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1", ...extra], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  const exited = new Promise<void>((r) => child.on("exit", () => r()));
-  return new Promise((resolvePromise, reject) => {
-    child.stderr?.on("data", (d) => (err += String(d)));
-    child.stdout?.on("data", (d) => {
-      out += String(d);
-      const m = /ready port=(\d+) pid=(\d+)/.exec(out);
-      if (m)
-        resolvePromise({
-          port: Number(m[1]),
-          child,
-          output: () => out,
-          stop: async () => {
-            child.kill("SIGTERM");
-            await exited;
-            return out;
-          },
-        });
-    });
-    child.on("exit", (code) => reject(new Error(`${file} exited (${code}) before ready: ${out} ${err}`)));
-  });
-}
 
 describe("examples", () => {
   it("echo: text and binary come back as sent, with permessage-deflate", async () => {
