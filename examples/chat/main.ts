@@ -1,12 +1,13 @@
 /**
  * Chat rooms with publish/subscribe: open http://127.0.0.1:8080/ in two browser tabs.
  * Each socket on /chat/:room subscribes to its room; every message is published
- * to the room as JSON `{ from, text }`.
+ * to the room as JSON `{ from, text }`. With `--cert FILE --key FILE` (PEM) it serves
+ * https:// and wss:// instead.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { createServer } from "@wirehouse/server";
-import { closeOnSignal, parseFlags } from "../args.ts";
+import { closeOnSignal, parseFlags, tlsFlags } from "../args.ts";
 
 interface Member {
   room: string;
@@ -42,6 +43,7 @@ server.websocket<Member>(
   { idleTimeout: 300, pingInterval: 30 },
 );
 
-const address = await server.listen({ port, hostname: host });
+const tls = tlsFlags();
+const address = await server.listen({ port, hostname: host, ...(tls ? { tls } : {}) });
 console.log(`ready port=${address.port} pid=${process.pid}`);
 closeOnSignal(() => server.close({ deadline: 2000 }));

@@ -10,11 +10,26 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { currentRuntime, type Runtime, startExample } from "./example-process.ts";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { currentRuntime, type Runtime, root, startExample } from "./example-process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const RUNTIMES: Runtime[] = ["node", "deno", "bun"];
+/** Plain, and TLS with the transport package's TEST-ONLY certificate (Chromium told to accept it). */
+const SCHEMES = [
+  { tls: false, http: "http", ws: "ws", flags: [] as string[] },
+  {
+    tls: true,
+    http: "https",
+    ws: "wss",
+    flags: [
+      "--cert",
+      `${root}/packages/transport/test/fixtures/test-only-localhost.crt`,
+      "--key",
+      `${root}/packages/transport/test/fixtures/test-only-localhost.key`,
+    ],
+  },
+];
 /** The page side of the echo test: `async (url) => EchoReport` in plain JavaScript. */
 const ECHO_PAGE = readFileSync(new URL("./fixtures/browser-echo.js", import.meta.url), "utf8")
   .trim()
@@ -27,8 +42,8 @@ interface EchoReport {
 }
 
 /** Opens the chat page, joins `room` as `name` with the page's own controls, and waits until it is connected. */
-async function joinChat(browser: Browser, origin: string, room: string, name: string): Promise<Page> {
-  const page = await browser.newPage();
+async function joinChat(context: BrowserContext, origin: string, room: string, name: string): Promise<Page> {
+  const page = await context.newPage();
   await page.goto(`${origin}/`);
   await page.fill("#room", room);
   await page.fill("#name", name);
@@ -54,6 +69,7 @@ function waitForLine(page: Page, text: string): Promise<unknown> {
 if (currentRuntime === "node") {
   describe("browser: headless Chromium against the examples on each runtime", () => {
     let browser: Browser;
+    let context: BrowserContext;
     before(async () => {
       assert.ok(
         existsSync(CHROMIUM),
@@ -64,61 +80,63 @@ if (currentRuntime === "node") {
         executablePath: CHROMIUM,
         args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
       });
+      context = await browser.newContext({ ignoreHTTPSErrors: true });
     });
     after(async () => {
       await browser?.close();
     });
 
-    for (const runtime of RUNTIMES) {
-      it(`echo on ${runtime}: Chromium's WebSocket round-trips text and binary (0 B to 1 MiB) with permessage-deflate, then closes with 4001`, {
-        timeout: 60_000,
-      }, async () => {
-        const app = await startExample("echo/main.ts", [], runtime);
-        const page = await browser.newPage();
-        try {
-          const report: EchoReport = await page.evaluate(
-            `(${ECHO_PAGE})(${JSON.stringify(`ws://127.0.0.1:${app.port}/`)})`,
-          );
-          assert.deepEqual(report.failures, []);
-          assert.match(report.extensions, /^permessage-deflate/);
-          assert.deepEqual(report.close, { code: 4001, reason: "bye from chromium", wasClean: true });
-        } finally {
-          await page.close();
-          await app.stop();
-        }
-      });
+    for (const runtime of RUNTIMES)
+      for (const scheme of SCHEMES) {
+        it(`echo on ${runtime} over ${scheme.ws}://: Chromium's WebSocket round-trips text and binary (0 B to 1 MiB) with permessage-deflate, then closes with 4001`, {
+          timeout: 60_000,
+        }, async () => {
+          const app = await startExample("echo/main.ts", scheme.flags, runtime);
+          const page = await context.newPage();
+          try {
+            const report: EchoReport = await page.evaluate(
+              `(${ECHO_PAGE})(${JSON.stringify(`${scheme.ws}://127.0.0.1:${app.port}/`)})`,
+            );
+            assert.deepEqual(report.failures, []);
+            assert.match(report.extensions, /^permessage-deflate/);
+            assert.deepEqual(report.close, { code: 4001, reason: "bye from chromium", wasClean: true });
+          } finally {
+            await page.close();
+            await app.stop();
+          }
+        });
 
-      it(`chat on ${runtime}: the page's messages reach its room in another tab, and not another room`, {
-        timeout: 60_000,
-      }, async () => {
-        const app = await startExample("chat/main.ts", [], runtime);
-        const origin = `http://127.0.0.1:${app.port}`;
-        const pages: Page[] = [];
-        try {
-          const alice = await joinChat(browser, origin, "red", "alice");
-          pages.push(alice);
-          const bob = await joinChat(browser, origin, "red", "bob");
-          pages.push(bob);
-          const carol = await joinChat(browser, origin, "blue", "carol");
-          pages.push(carol);
+        it(`chat on ${runtime} over ${scheme.http}://: the page's messages reach its room in another tab, and not another room`, {
+          timeout: 60_000,
+        }, async () => {
+          const app = await startExample("chat/main.ts", scheme.flags, runtime);
+          const origin = `${scheme.http}://127.0.0.1:${app.port}`;
+          const pages: Page[] = [];
+          try {
+            const alice = await joinChat(context, origin, "red", "alice");
+            pages.push(alice);
+            const bob = await joinChat(context, origin, "red", "bob");
+            pages.push(bob);
+            const carol = await joinChat(context, origin, "blue", "carol");
+            pages.push(carol);
 
-          await alice.fill("#text", "hello red");
-          await alice.press("#text", "Enter");
-          await waitForLine(bob, "alice: hello red");
-          await waitForLine(alice, "alice: hello red");
-          // Carol's own message comes after alice's was published: had alice's reached her, it would be in her log by then.
-          await carol.fill("#text", "hello blue");
-          await carol.press("#text", "Enter");
-          await waitForLine(carol, "carol: hello blue");
-          assert.ok(!(await chatLines(carol)).includes("alice: hello red"));
-          assert.ok(!(await chatLines(bob)).includes("carol: hello blue"));
-          // Rejoining left the old socket's close behind: the status still shows the live connection.
-          assert.equal(await alice.textContent("#status"), "connected to red");
-        } finally {
-          for (const p of pages) await p.close();
-          await app.stop();
-        }
-      });
-    }
+            await alice.fill("#text", "hello red");
+            await alice.press("#text", "Enter");
+            await waitForLine(bob, "alice: hello red");
+            await waitForLine(alice, "alice: hello red");
+            // Carol's own message comes after alice's was published: had alice's reached her, it would be in her log by then.
+            await carol.fill("#text", "hello blue");
+            await carol.press("#text", "Enter");
+            await waitForLine(carol, "carol: hello blue");
+            assert.ok(!(await chatLines(carol)).includes("alice: hello red"));
+            assert.ok(!(await chatLines(bob)).includes("carol: hello blue"));
+            // Rejoining left the old socket's close behind: the status still shows the live connection.
+            assert.equal(await alice.textContent("#status"), "connected to red");
+          } finally {
+            for (const p of pages) await p.close();
+            await app.stop();
+          }
+        });
+      }
   });
 }
