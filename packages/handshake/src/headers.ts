@@ -45,8 +45,7 @@ export class HeaderList {
 
   /** The first value of `name`, or undefined. */
   first(name: string): string | undefined {
-    const i = this.names.indexOf(lowerAscii(name));
-    return i === -1 ? undefined : this.values[i];
+    return firstLower(this, lowerAscii(name));
   }
 
   /**
@@ -55,13 +54,7 @@ export class HeaderList {
    * values must not be combined that way.
    */
   get(name: string): string | undefined {
-    const key = lowerAscii(name);
-    const names = this.names;
-    let i = names.indexOf(key);
-    if (i === -1) return undefined;
-    let out = this.values[i]!;
-    while ((i = names.indexOf(key, i + 1)) !== -1) out += ", " + this.values[i]!;
-    return out;
+    return getLower(this, lowerAscii(name));
   }
 
   /** Every value of `name`, in order. */

@@ -3,7 +3,6 @@
  * HTTP handlers, static files (@wirehouse/static), WebSocket endpoints, pub/sub,
  * the event facade and graceful shutdown.
  */
-
 import {
   concatFrame,
   encodeFrame,
@@ -17,7 +16,6 @@ import { createPerMessageDeflate } from "@wirehouse/codec/deflate";
 import {
   acceptWebSocket,
   buildErrorResponse,
-  type ExtensionNegotiator,
   findDeflate,
   HttpError,
   negotiateWebSocket,
@@ -113,9 +111,7 @@ export interface WsKind {
   readonly type: "ws";
   readonly handler: WebSocketHandler<unknown>;
   readonly options: ResolvedWsOptions;
-  readonly negotiators: readonly ExtensionNegotiator[];
   readonly deflate: DeflateOptions | null;
-  readonly protocols: readonly string[] | undefined;
   readonly origins: WebSocketOptions["origins"];
   /** What `negotiateWebSocket` is given for this endpoint, built once rather than per handshake. */
   readonly negotiate: WebSocketServerOptions;
@@ -155,16 +151,13 @@ function wsKind(handler: WebSocketHandler<unknown>, o: WebSocketOptions = {}): W
   const options = resolveWsOptions(o);
   if (deflate?.maxConcurrency !== undefined && deflate.maxConcurrency > 0)
     options.zlib = new Limiter(deflate.maxConcurrency);
-  const negotiators = deflate ? [perMessageDeflate(deflate)] : [];
   return {
     type: "ws",
     handler,
     options,
-    negotiators,
     deflate,
-    protocols: o.protocols,
     origins: o.origins,
-    negotiate: { protocols: o.protocols, extensions: negotiators, sha1 },
+    negotiate: { protocols: o.protocols, extensions: deflate ? [perMessageDeflate(deflate)] : [], sha1 },
   };
 }
 
