@@ -206,12 +206,22 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     if (!this.dirty && !this.inReceive) this.markDirty();
   }
 
+  /** A fresh buffer to fill and write; adapters with a write pool of their own hand out pool memory. */
+  allocate(n: number): Uint8Array {
+    return new Uint8Array(n);
+  }
+
   destroy(error?: Error): void {
     if (this.closed) return;
     if (error !== undefined && this.error === undefined) this.error = error;
+    this.dropQueue();
+    this.abort();
+  }
+
+  /** Forgets the chunks not yet handed to the runtime (the connection is closing). */
+  protected dropQueue(): void {
     if (this.queue !== null) this.queue.length = 0;
     this.queued = 0;
-    this.abort();
   }
 
   markDirty(): void {
@@ -298,8 +308,7 @@ export abstract class BaseConnection<S = unknown> implements Connection<S> {
     if (this.closed) return;
     this.closed = true;
     if (error !== undefined && this.error === undefined) this.error = error;
-    if (this.queue !== null) this.queue.length = 0;
-    this.queued = 0;
+    this.dropQueue();
     if (this.idleTimer !== null) {
       this.settings.wheel?.cancel(this.idleTimer);
       this.idleTimer = null;

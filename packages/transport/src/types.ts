@@ -41,6 +41,14 @@ export interface Connection<S = unknown> {
    * `destroy()` are dropped (and return false).
    */
   write(data: Uint8Array | readonly Uint8Array[]): boolean;
+  /**
+   * A buffer of `n` bytes for the caller to fill and pass to `write()` at once, before anything
+   * else is allocated or written: a frame encoded straight into it skips an allocation and a
+   * copy. The Node adapter's plain TCP connections hand out memory of their write pool (valid
+   * only for that one write); other connections return `new Uint8Array(n)`. A buffer that is
+   * not written after all is simply left: the next allocation takes it back.
+   */
+  allocate(n: number): Uint8Array;
   /** Flushes every byte already written, then sends FIN. Never loses written bytes. */
   end(): void;
   /** Closes at once, dropping unsent bytes; `error` is passed to the `close` handler. */

@@ -273,6 +273,91 @@ for (const adapter of availableAdapters()) {
       }
     });
 
+    it("buffers from allocate() arrive as filled, beside a backed-up socket, and unused ones are harmless", async () => {
+      // Connection 1's peer does not read, so its allocated writes stay pending (in the Node
+      // adapter's write slab) while connection 2 echoes through allocated buffers of the same
+      // slab, tick after tick; both sides also abandon allocations now and then.
+      const big = randomBytes(8 * 1024 * 1024, 31);
+      const small = randomBytes(3000 * 40, 32);
+      const queued = deferred<number>();
+      let opened = 0;
+      const listener = await listen(
+        { adapter, port: 0, hostname: HOST, maxBufferedAmount: 64 * 1024 * 1024 },
+        {
+          open(conn) {
+            if (++opened > 1) return; // the echo connection
+            conn.write(big);
+            let off = 0;
+            let tick = 0;
+            const step = () => {
+              if (conn.closed) return queued.reject(new Error("closed early"));
+              if (off >= small.byteLength) {
+                const pending = conn.bufferedAmount;
+                conn.end();
+                queued.resolve(pending);
+                return;
+              }
+              tick++;
+              if (tick % 5 === 0) conn.allocate(100).fill(0xee); // never written
+              const n = tick % 7 === 0 ? 3 : 1;
+              for (let i = 0; i < n && off < small.byteLength; i++, off += 40) {
+                const b = conn.allocate(40);
+                b.set(small.subarray(off, off + 40));
+                conn.write(b);
+              }
+              setImmediate(step);
+            };
+            setImmediate(step);
+          },
+          data(conn, bytes) {
+            // The reply: each byte inverted, in a buffer from allocate(); every odd first byte
+            // also leaves an unused allocation behind.
+            if ((bytes[0]! & 1) === 1) conn.allocate(7).fill(0xaa);
+            const out = conn.allocate(bytes.byteLength);
+            for (let i = 0; i < bytes.byteLength; i++) out[i] = bytes[i]! ^ 0xff;
+            conn.write(out);
+          },
+        },
+      );
+      try {
+        const backedUp = await client(adapter, listener.port);
+        backedUp.conn.pause();
+        let want = 0;
+        let wake = () => {};
+        const echo = await client(adapter, listener.port, {
+          data() {
+            if (echo.sink.length >= want) wake();
+          },
+        });
+        const messages = randomBytes(400 * 33, 33);
+        for (let m = 0; m < 400; m++) {
+          const msg = messages.subarray(m * 33, m * 33 + 1 + (m % 33));
+          want += msg.byteLength;
+          const got = new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          echo.conn.write(msg);
+          if (echo.sink.length < want) await got;
+          const reply = echo.sink.bytes().subarray(want - msg.byteLength, want);
+          assert.deepEqual(
+            reply,
+            msg.map((x) => x ^ 0xff),
+            `reply ${m}`,
+          );
+        }
+        const pending = await queued.promise;
+        assert.ok(pending > small.byteLength, `writes were pending at the end (${pending} bytes buffered)`);
+        backedUp.conn.resume();
+        assert.equal(await backedUp.closed, undefined);
+        assert.equal(backedUp.sink.length, big.byteLength + small.byteLength);
+        assert.equal(firstDifference(backedUp.sink.bytes().subarray(0, big.byteLength), big), -1);
+        assert.equal(firstDifference(backedUp.sink.bytes().subarray(big.byteLength), small), -1);
+        echo.conn.destroy();
+      } finally {
+        await listener.close({ deadline: 1000 });
+      }
+    });
+
     it("a read that fans out to 600 connections waits for those writes before the next read", async () => {
       // One client publishes, the server writes each message to every connection, and the
       // publisher sends the next message when its own copy comes back. When the next message

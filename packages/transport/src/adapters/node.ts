@@ -26,6 +26,7 @@ import { ADAPTER_BITS, BaseConnection, type Settings, settingsFrom } from "../co
 import { TransportError } from "../errors.ts";
 import { ListenerCore } from "../listener-core.ts";
 import type { Adapter, ClientTlsOptions, Connection, ConnectOptions, Handlers, ListenOptions } from "../types.ts";
+import { WriteSlab } from "./write-slab.ts";
 
 /** Above this many queued bytes, chunks are corked and written separately (writev) instead of copied into one. */
 const JOIN_LIMIT = 64 * 1024;
@@ -188,37 +189,19 @@ let spareReq: WriteReq | null = null;
 const EMPTY = new Uint8Array(0);
 
 /**
- * Small writes (and every tick's joined chunks up to JOIN_LIMIT) are copied into this slab and
- * written from it. A small Uint8Array lives on V8's heap; handing it to `writeBuffer` makes V8 move
- * its bytes into a fresh off-heap ArrayBuffer (a malloc, a free and a young-generation sweep per
- * message: about 5% of the 32 B WebSocket echo's server CPU). The slab is off-heap already, and a
- * write the kernel takes at once leaves nothing behind, so the next write reuses its start (through
- * a cached view per length). A write that goes asynchronous keeps its bytes: the request holds its
- * view (and so the slab) and later writes go after it; a full slab is left to its pending requests
- * and replaced.
+ * Small writes, every tick's joined chunks up to JOIN_LIMIT, and buffers from `allocate` live in
+ * this slab while they are written (see write-slab.ts). Made with the first plain TCP listener.
  */
 const SLAB_SIZE = 64 * 1024;
-let slab: Uint8Array | null = null;
-/** Bytes at the start of `slab` held by asynchronous writes, and how many such writes are pending. */
-let slabHeld = 0;
-let slabPending = 0;
-/** Views of `slab` at offset 0, by length (lengths up to VIEW_CACHE_MAX). */
-let slabViews: (Uint8Array | undefined)[] = [];
-const VIEW_CACHE_MAX = 4096;
+let slab: WriteSlab | null = null;
 /** A single chunk at most this long is copied into the slab (V8 keeps typed arrays up to 64 B on its heap). */
 const COPY_MAX = 64;
+/** `allocate` hands out slab memory up to this many bytes (larger buffers are their own allocation anyway). */
+const ALLOCATE_MAX = 4096;
 
-/** A view of `n` bytes of the slab where the next write goes (replacing a slab held by pending writes). */
-function slabView(n: number): Uint8Array {
-  if (slabHeld + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabHeld = 0;
-    slabPending = 0;
-    slabViews = [];
-  }
-  const s = slab!;
-  if (slabHeld === 0 && n <= VIEW_CACHE_MAX) return (slabViews[n] ??= new Uint8Array(s.buffer, 0, n));
-  return new Uint8Array(s.buffer, slabHeld, n);
+/** Gives back the slab regions among `chunks` (written, copied elsewhere, or dropped). */
+function releaseAll(chunks: readonly Uint8Array[]): void {
+  for (let i = 0; i < chunks.length; i++) slab!.release(chunks[i]!);
 }
 
 /** Every handle reads into this buffer; `data` gets a view of it, valid until it returns. */
@@ -303,11 +286,32 @@ class HandleConnection<S> extends BaseConnection<S> {
   }
   override set remotePort(_v: number) {}
 
+  override allocate(n: number): Uint8Array {
+    return n <= ALLOCATE_MAX ? slab!.allocate(n) : new Uint8Array(n);
+  }
+
+  override write(data: Uint8Array | readonly Uint8Array[]): boolean {
+    // A buffer from allocate() that is queued is the queue's now; one that is dropped (after end()
+    // or close) stays unclaimed and the next allocation takes it back.
+    if (!this.ending && !this.closed) {
+      const s = slab!;
+      if (data instanceof Uint8Array) s.claim(data);
+      else for (let i = 0; i < data.length; i++) s.claim(data[i]!);
+    }
+    return super.write(data);
+  }
+
+  protected override dropQueue(): void {
+    if (this.queue !== null) releaseAll(this.queue);
+    super.dropQueue();
+  }
+
   flush(): void {
     const f = this.bits;
     if ((f & H_CLOSING) !== 0) return;
     const q = this.queue;
     if (q !== null && q.length > 0) {
+      const s = slab!;
       // A request object that completed at once was never bound to a native write: reuse it.
       let req = spareReq;
       if (req === null) {
@@ -332,20 +336,22 @@ class HandleConnection<S> extends BaseConnection<S> {
         let data: Uint8Array;
         if (q.length === 1) {
           data = q.pop()!;
-          // A small chunk (on V8's heap), or a view of the shared read buffer (an echo): copy into the slab.
-          if (total <= COPY_MAX || data.buffer === readBuffer!.buffer) {
-            const v = slabView(total);
+          // A small chunk (on V8's heap), or a view of the shared read buffer (an echo): copy into
+          // the slab, unless it is there already (from allocate()).
+          if ((total <= COPY_MAX || data.buffer === readBuffer!.buffer) && !s.owns(data)) {
+            const v = s.take(total);
             v.set(data);
             data = v;
           }
         } else {
           // The tick's chunks joined straight into the slab.
-          data = slabView(total);
+          data = s.take(total);
           for (let i = 0, o = 0; i < q.length; i++) {
             const c = q[i]!;
             data.set(c, o);
             o += c.byteLength;
           }
+          releaseAll(q);
           q.length = 0;
         }
         this.queued = 0;
@@ -353,20 +359,17 @@ class HandleConnection<S> extends BaseConnection<S> {
         err = this.handle.writeBuffer(req, data);
       }
       if (err !== 0) {
+        release(held);
         this.destroy(uvError("write", err));
         return;
       }
       if (streamState[kWriteAsync] !== 0) {
+        // libuv still points into the bytes: the request keeps them (and their slab regions) until it completes.
         this.writing++;
         req.buffer = held;
-        // libuv still points into the slab: later writes go after these bytes (8-byte aligned).
-        const b = held;
-        if (b instanceof Uint8Array && b.buffer === slab!.buffer) {
-          slabHeld = (b.byteOffset + b.byteLength + 7) & ~7;
-          slabPending++;
-        }
       } else {
         spareReq = req; // its buffer is still EMPTY
+        release(held);
         // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
         if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
       }
@@ -470,10 +473,13 @@ function onHandleRead(this: TcpHandle): void {
   this[kConn]!.read(streamState[kReadBytes]!);
 }
 function onWriteDone(this: WriteReq, status: number): void {
-  const b = this.buffer;
-  // The last pending write out of the current slab: its start is free again.
-  if (b instanceof Uint8Array && b.buffer === slab!.buffer && --slabPending === 0) slabHeld = 0;
+  release(this.buffer);
   this.handle[kConn]!.writeDone(status);
+}
+/** Gives back the slab regions of a write's bytes (one buffer or a writev's chunks). */
+function release(held: Uint8Array | readonly Uint8Array[]): void {
+  if (held instanceof Uint8Array) slab!.release(held);
+  else releaseAll(held);
 }
 function onShutdownDone(this: ShutdownReq, status: number): void {
   this.handle[kConn]!.shutdownDone(status);
@@ -584,7 +590,7 @@ class NodeListener<S> extends ListenerCore<S> {
     const listening = (server as unknown as { _handle?: ServerHandle | null })._handle;
     if (t === undefined && binding !== null && listening != null && typeof listening.onconnection === "function") {
       readBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
-      slab ??= new Uint8Array(SLAB_SIZE);
+      slab ??= new WriteSlab(SLAB_SIZE);
       const inherited =
         settings.noDelay && NODELAY_INHERITED && typeof listening.setNoDelay === "function"
           ? listening.setNoDelay(true) === 0
