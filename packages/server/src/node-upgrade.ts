@@ -48,6 +48,9 @@ class NodeSocketConnection implements Connection<unknown> {
   get closed(): boolean {
     return this.socket.destroyed;
   }
+  allocate(n: number): Uint8Array {
+    return new Uint8Array(n);
+  }
   write(data: Uint8Array | readonly Uint8Array[]): boolean {
     if (this.socket.destroyed) return false;
     if (data instanceof Uint8Array) return this.socket.write(data);

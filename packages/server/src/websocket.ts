@@ -11,12 +11,14 @@ import {
   encodeFrame,
   encodeFrameBytes,
   fragmentMessage,
+  frameHeaderSize,
   isValidCloseCode,
   MessageDecoder,
   type NegotiatedDeflate,
   Opcode,
   type PerMessageDeflate,
   type ProtocolError,
+  writeFrameHeader,
 } from "@wirehouse/codec";
 import type { Connection, Timer, TimerWheel } from "@wirehouse/transport";
 import type { Limiter } from "./limiter.ts";
@@ -76,10 +78,12 @@ function toBytes(data: string | Uint8Array | ArrayBuffer): Uint8Array {
 /**
  * An unmasked text frame for a short ASCII string (≤ 125 characters), or null if it has other
  * characters. A loop over a few dozen characters beats TextEncoder plus copying into a frame.
+ * The frame is encoded into the connection's own write memory (`allocate`); a buffer left
+ * unused when the string turns out not to be ASCII is taken back by the transport.
  */
-function shortTextFrame(s: string): Uint8Array | null {
+function shortTextFrame(conn: Connection<unknown>, s: string): Uint8Array | null {
   const n = s.length;
-  const f = new Uint8Array(2 + n);
+  const f = conn.allocate(2 + n);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0x7f) return null;
@@ -457,7 +461,7 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
         (z === undefined || compress === false || !z.shouldCompress(data.length)) &&
         (max === 0 || data.length <= max)
       ) {
-        const frame = shortTextFrame(data);
+        const frame = shortTextFrame(this.conn, data);
         if (frame !== null) {
           if (this.bufferedAmount + data.length > this.options.maxBackpressure) return this.dropped(data);
           this.touchSend();
@@ -577,7 +581,15 @@ export class WsSocket<T = unknown> implements WebSocket<T> {
       for (const [h, p] of frames) parts.push(h, p);
       return this.write(parts) ? 1 : 0;
     }
-    if (payload.length <= 1024) return this.write(encodeFrameBytes(opcode as 1, payload, { rsv1, mask })) ? 1 : 0;
+    if (payload.length <= 1024) {
+      if (mask) return this.write(encodeFrameBytes(opcode as 1, payload, { rsv1, mask })) ? 1 : 0;
+      // A small server frame is encoded straight into the connection's write memory.
+      const length = payload.length;
+      const frame = this.conn.allocate(frameHeaderSize(length, false) + length);
+      const at = writeFrameHeader(frame, 0, { opcode: opcode as 1, length, rsv1 });
+      frame.set(payload, at);
+      return this.write(frame) ? 1 : 0;
+    }
     return this.write(encodeFrame(opcode as 1, payload, { rsv1, mask })) ? 1 : 0;
   }
 
