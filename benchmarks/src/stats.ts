@@ -11,6 +11,37 @@ export function newLatencyHistogram(): Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 }
 
+/** Latencies below this many microseconds are counted in a plain array (see LatencyRecorder). */
+const DIRECT_LIMIT = 65_536;
+
+/**
+ * Records latencies (µs) on the load generator's hot path: one array increment per value
+ * below 65.536 ms (3-6 ns in Bun), instead of an HDR histogram's bucket arithmetic (55-78 ns;
+ * the whole generator spends 6-7 µs of CPU per echoed message). Longer latencies go to the
+ * histogram at once. `histogram()` hands the same counts to an HDR histogram, whole microseconds each,
+ * so percentiles, mean and maximum come out as if every value (floored to a whole microsecond)
+ * had been recorded there.
+ */
+export class LatencyRecorder {
+  private counts = new Uint32Array(DIRECT_LIMIT);
+  private long = newLatencyHistogram();
+
+  /** One latency in microseconds (below 1 counts as 1). */
+  record(us: number): void {
+    if (us < DIRECT_LIMIT) this.counts[us < 1 ? 1 : us | 0]!++;
+    else this.long.recordValue(Math.floor(us));
+  }
+
+  /** Everything recorded so far, as an HDR histogram. */
+  histogram(): Histogram {
+    const h = newLatencyHistogram();
+    h.add(this.long);
+    const c = this.counts;
+    for (let i = 1; i < DIRECT_LIMIT; i++) if (c[i]! > 0) h.recordValueWithCount(i, c[i]!);
+    return h;
+  }
+}
+
 /** Latency percentiles in milliseconds. */
 export interface LatencySummary {
   count: number;

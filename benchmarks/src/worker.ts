@@ -21,7 +21,7 @@ import {
   repeatFrame,
 } from "./frames.ts";
 import { buildUpgradeRequest, EXPECTED_ACCEPT, readUpgradeResponse } from "./handshake.ts";
-import { encodeHistogram, newLatencyHistogram } from "./stats.ts";
+import { encodeHistogram, LatencyRecorder } from "./stats.ts";
 import { type Link, pickTransport, type Sink } from "./transport.ts";
 
 /** What the coordinator asks of one worker. */
@@ -167,7 +167,7 @@ let stopped = false;
 let messages = 0;
 let sent = 0;
 let published = 0;
-let histogram = newLatencyHistogram();
+let latencies = new LatencyRecorder();
 
 /** Monotonic nanoseconds as a double (exact below 2^53 ns, about 104 days of uptime); the same clock in every process. */
 const nowNs = () => Number(process.hrtime.bigint());
@@ -302,7 +302,7 @@ function runEcho(): void {
         messages += m;
         for (let j = 0; j < m; j++) {
           const us = (now - ring[pos]!) * 1000;
-          histogram.recordValue(Math.max(us, 1));
+          latencies.record(us);
           ring[pos] = now;
           pos = pos + 1 === k ? 0 : pos + 1;
         }
@@ -328,7 +328,7 @@ function runBroadcast(publisher: Conn | undefined): void {
   const record = (sentNs: number) => {
     if (!measuring) return;
     messages++;
-    histogram.recordValue(Math.max((chunkNs - sentNs) / 1000, 1));
+    latencies.record((chunkNs - sentNs) / 1000);
   };
   // What a subscriber receives: the published payload in an unmasked binary frame. While reads hold whole
   // copies of it (the usual case), the timestamps are read in place, without the general reader.
@@ -469,7 +469,7 @@ async function main(): Promise<void> {
         if (plan.mode === "echo") runEcho();
         else runBroadcast(publisher);
         setTimeout(() => {
-          histogram = newLatencyHistogram();
+          latencies = new LatencyRecorder();
           messages = 0;
           published = 0;
           sent = 0;
@@ -488,7 +488,7 @@ async function main(): Promise<void> {
               elapsedMs,
               cpuUser: cpu.user / 10 / elapsedMs,
               cpuSystem: cpu.system / 10 / elapsedMs,
-              histogram: encodeHistogram(histogram),
+              histogram: encodeHistogram(latencies.histogram()),
               errors,
               closedByServer,
               published,

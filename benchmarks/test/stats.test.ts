@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeHistogram, mergeHistograms, newLatencyHistogram, spread, summarize } from "../src/stats.ts";
+import fc from "fast-check";
+import {
+  encodeHistogram,
+  LatencyRecorder,
+  mergeHistograms,
+  newLatencyHistogram,
+  spread,
+  summarize,
+} from "../src/stats.ts";
 
 describe("latency summary", () => {
   it("reports percentiles in milliseconds from microsecond records", () => {
@@ -27,6 +35,32 @@ describe("latency summary", () => {
     assert.equal(m.totalCount, 200);
     assert.ok(Math.abs(summarize(m).max - 0.3) < 0.001);
     assert.ok(Math.abs(summarize(m).mean - 0.2) < 0.001);
+  });
+});
+
+describe("latency recorder", () => {
+  it("gives the histogram that recording each value there gives", () => {
+    // Fractional microseconds, values below 1, and values past the recorder's plain array (65.536 ms).
+    const value = fc.oneof(
+      fc.double({ min: 0, max: 3, noNaN: true }),
+      fc.double({ min: 1, max: 70_000, noNaN: true }),
+      fc.double({ min: 60_000, max: 5_000_000, noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 300 }), (values) => {
+        const recorder = new LatencyRecorder();
+        const direct = newLatencyHistogram();
+        for (const v of values) {
+          recorder.record(v);
+          direct.recordValue(Math.max(Math.floor(v), 1));
+        }
+        const h = recorder.histogram();
+        assert.equal(h.totalCount, values.length);
+        assert.deepEqual(summarize(h), summarize(direct));
+        assert.equal(encodeHistogram(h), encodeHistogram(direct));
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
