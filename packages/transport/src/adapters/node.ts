@@ -206,6 +206,8 @@ function releaseAll(chunks: readonly Uint8Array[]): void {
 
 /** Every handle reads into this buffer; `data` gets a view of it, valid until it returns. */
 let readBuffer: Uint8Array | null = null;
+/** `readBuffer.buffer`, kept (see WriteSlab.buffer). */
+let readArrayBuffer: ArrayBufferLike | null = null;
 const READ_BUFFER_SIZE = 64 * 1024;
 /**
  * Views of `readBuffer` at offset 0 by length, made once: a view costs about as much as the rest
@@ -322,11 +324,13 @@ class HandleConnection<S> extends BaseConnection<S> {
       req.handle = this.handle;
       // What the request must keep alive while libuv writes from it (set once the write is pending).
       let held: Uint8Array | Uint8Array[];
+      /** `held` is one region of the current slab. */
+      let inSlab = false;
       let err: number;
       if (q.length > 1 && this.queued > JOIN_LIMIT) {
         const chunks = q.slice();
         for (let i = 0; i < chunks.length; i++)
-          if (chunks[i]!.buffer === readBuffer!.buffer) chunks[i] = chunks[i]!.slice();
+          if (chunks[i]!.buffer === readArrayBuffer) chunks[i] = chunks[i]!.slice();
         q.length = 0;
         this.queued = 0;
         held = chunks;
@@ -337,15 +341,19 @@ class HandleConnection<S> extends BaseConnection<S> {
         if (q.length === 1) {
           data = q.pop()!;
           // A small chunk (on V8's heap), or a view of the shared read buffer (an echo): copy into
-          // the slab, unless it is there already (from allocate()).
-          if ((total <= COPY_MAX || data.buffer === readBuffer!.buffer) && !s.owns(data)) {
+          // the slab, unless it is there already (from allocate()). One `buffer` read (see WriteSlab.buffer).
+          const b = data.buffer;
+          if (b === s.buffer) inSlab = true;
+          else if (total <= COPY_MAX || b === readArrayBuffer) {
             const v = s.take(total);
             v.set(data);
             data = v;
+            inSlab = true;
           }
         } else {
           // The tick's chunks joined straight into the slab.
           data = s.take(total);
+          inSlab = true;
           for (let i = 0, o = 0; i < q.length; i++) {
             const c = q[i]!;
             data.set(c, o);
@@ -359,7 +367,8 @@ class HandleConnection<S> extends BaseConnection<S> {
         err = this.handle.writeBuffer(req, data);
       }
       if (err !== 0) {
-        release(held);
+        if (inSlab) s.releaseOwned();
+        else release(held);
         this.destroy(uvError("write", err));
         return;
       }
@@ -369,7 +378,8 @@ class HandleConnection<S> extends BaseConnection<S> {
         req.buffer = held;
       } else {
         spareReq = req; // its buffer is still EMPTY
-        release(held);
+        if (inSlab) s.releaseOwned();
+        else if (Array.isArray(held)) releaseAll(held);
         // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
         if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
       }
@@ -408,8 +418,8 @@ class HandleConnection<S> extends BaseConnection<S> {
     if (n > 0) {
       this.received(
         n <= READ_VIEW_CACHE_MAX
-          ? (readViews[n] ??= new Uint8Array(readBuffer!.buffer, 0, n))
-          : new Uint8Array(readBuffer!.buffer, 0, n),
+          ? (readViews[n] ??= new Uint8Array(readArrayBuffer!, 0, n))
+          : new Uint8Array(readArrayBuffer!, 0, n),
       );
       return;
     }
@@ -590,6 +600,7 @@ class NodeListener<S> extends ListenerCore<S> {
     const listening = (server as unknown as { _handle?: ServerHandle | null })._handle;
     if (t === undefined && binding !== null && listening != null && typeof listening.onconnection === "function") {
       readBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+      readArrayBuffer = readBuffer.buffer;
       slab ??= new WriteSlab(SLAB_SIZE);
       const inherited =
         settings.noDelay && NODELAY_INHERITED && typeof listening.setNoDelay === "function"

@@ -25,6 +25,12 @@ const VIEW_CACHE_MAX = 4096;
 export class WriteSlab {
   readonly size: number;
   private bytes: Uint8Array;
+  /**
+   * `bytes.buffer`, kept: on Node 20 reading a typed array's `buffer` is a call into V8's C++
+   * (not inlined), a few of which per message showed in profiles. Callers compare a view's
+   * `buffer` with this once and pass what they learned along.
+   */
+  buffer: ArrayBufferLike;
   /** The next free byte (8-byte aligned). */
   private top = 0;
   /** Regions handed out and not yet released. */
@@ -37,6 +43,7 @@ export class WriteSlab {
   constructor(size: number) {
     this.size = size;
     this.bytes = new Uint8Array(size);
+    this.buffer = this.bytes.buffer;
   }
 
   /** A live region of `n` bytes (n ≤ size). */
@@ -45,13 +52,14 @@ export class WriteSlab {
     if (u !== null) {
       // Allocated and never written: it is the top region, so the top moves back over it.
       this.unclaimed = null;
-      if (u.buffer === this.bytes.buffer) {
+      if (u.buffer === this.buffer) {
         this.top = u.byteOffset;
         if (--this.live === 0) this.top = 0;
       }
     }
     if (this.top + n > this.size) {
       this.bytes = new Uint8Array(this.size);
+      this.buffer = this.bytes.buffer;
       this.top = 0;
       this.live = 0;
       this.views = [];
@@ -59,8 +67,8 @@ export class WriteSlab {
     const at = this.top;
     this.top = (at + n + 7) & ~7;
     this.live++;
-    if (at === 0 && n <= VIEW_CACHE_MAX) return (this.views[n] ??= new Uint8Array(this.bytes.buffer, 0, n));
-    return new Uint8Array(this.bytes.buffer, at, n);
+    if (at === 0 && n <= VIEW_CACHE_MAX) return (this.views[n] ??= new Uint8Array(this.buffer, 0, n));
+    return new Uint8Array(this.buffer, at, n);
   }
 
   /** A region for a caller to fill and write at once (see the top of this file). */
@@ -77,12 +85,17 @@ export class WriteSlab {
 
   /** Whether `v` is a region of the current slab. */
   owns(v: Uint8Array): boolean {
-    return v.buffer === this.bytes.buffer;
+    return v.buffer === this.buffer;
   }
 
   /** The region's bytes are no longer needed (a region of a replaced slab is ignored). */
   release(v: Uint8Array): void {
-    if (v.buffer === this.bytes.buffer && --this.live === 0) this.top = 0;
+    if (v.buffer === this.buffer) this.releaseOwned();
+  }
+
+  /** `release` for a region the caller knows to be of the current slab. */
+  releaseOwned(): void {
+    if (--this.live === 0) this.top = 0;
   }
 
   /** Regions live now (for tests). */
