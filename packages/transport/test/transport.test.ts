@@ -75,6 +75,39 @@ async function sendChunked(conn: Connection, data: Uint8Array, seed: number, dra
   }
 }
 
+/**
+ * Writes `big` at once (its peer is not reading, so it backs the socket up), then `small` in
+ * 40-byte pieces, mostly one a tick and three every 7th tick (joined into one write), through
+ * `writePiece(conn, piece, tick)`; then ends the connection and resolves with what was still
+ * buffered at that point.
+ */
+function trickleBehindBacklog(
+  conn: Connection,
+  big: Uint8Array,
+  small: Uint8Array,
+  writePiece: (conn: Connection, piece: Uint8Array, tick: number) => void,
+): Promise<number> {
+  const queued = deferred<number>();
+  conn.write(big);
+  let off = 0;
+  let tick = 0;
+  const step = () => {
+    if (conn.closed) return queued.reject(new Error("closed early"));
+    if (off >= small.byteLength) {
+      const pending = conn.bufferedAmount;
+      conn.end();
+      queued.resolve(pending);
+      return;
+    }
+    const n = ++tick % 7 === 0 ? 3 : 1;
+    for (let i = 0; i < n && off < small.byteLength; i++, off += 40)
+      writePiece(conn, small.subarray(off, off + 40), tick);
+    setImmediate(step);
+  };
+  setImmediate(step);
+  return queued.promise;
+}
+
 for (const adapter of availableAdapters()) {
   describe(`transport (${adapter} adapter on ${runtime})`, () => {
     it("carries 10 MiB in random chunk sizes intact both ways (echo with backpressure)", async () => {
@@ -236,24 +269,7 @@ for (const adapter of availableAdapters()) {
         { adapter, port: 0, hostname: HOST, maxBufferedAmount: 64 * 1024 * 1024 },
         {
           open(conn) {
-            conn.write(big);
-            let off = 0;
-            let tick = 0;
-            const step = () => {
-              if (conn.closed) return queued.reject(new Error("closed early"));
-              if (off >= small.byteLength) {
-                const pending = conn.bufferedAmount;
-                conn.end();
-                queued.resolve(pending);
-                return;
-              }
-              // Mostly one 40-byte write per tick; every 7th tick three (joined into one write).
-              const n = ++tick % 7 === 0 ? 3 : 1;
-              for (let i = 0; i < n && off < small.byteLength; i++, off += 40)
-                conn.write(small.subarray(off, off + 40));
-              setImmediate(step);
-            };
-            setImmediate(step);
+            trickleBehindBacklog(conn, big, small, (c, piece) => c.write(piece)).then(queued.resolve, queued.reject);
           },
           data() {},
         },
@@ -286,28 +302,15 @@ for (const adapter of availableAdapters()) {
         {
           open(conn) {
             if (++opened > 1) return; // the echo connection
-            conn.write(big);
-            let off = 0;
-            let tick = 0;
-            const step = () => {
-              if (conn.closed) return queued.reject(new Error("closed early"));
-              if (off >= small.byteLength) {
-                const pending = conn.bufferedAmount;
-                conn.end();
-                queued.resolve(pending);
-                return;
-              }
-              tick++;
-              if (tick % 5 === 0) conn.allocate(100).fill(0xee); // never written
-              const n = tick % 7 === 0 ? 3 : 1;
-              for (let i = 0; i < n && off < small.byteLength; i++, off += 40) {
-                const b = conn.allocate(40);
-                b.set(small.subarray(off, off + 40));
-                conn.write(b);
-              }
-              setImmediate(step);
-            };
-            setImmediate(step);
+            let lastTick = 0;
+            trickleBehindBacklog(conn, big, small, (c, piece, tick) => {
+              // Every 5th tick starts with an allocation that is never written.
+              if (tick !== lastTick && tick % 5 === 0) c.allocate(100).fill(0xee);
+              lastTick = tick;
+              const b = c.allocate(40);
+              b.set(piece);
+              c.write(b);
+            }).then(queued.resolve, queued.reject);
           },
           data(conn, bytes) {
             // The reply: each byte inverted, in a buffer from allocate(); every odd first byte
