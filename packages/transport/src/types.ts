@@ -42,11 +42,13 @@ export interface Connection<S = unknown> {
    */
   write(data: Uint8Array | readonly Uint8Array[]): boolean;
   /**
-   * A buffer of `n` bytes for the caller to fill and pass to `write()` at once, before anything
-   * else is allocated or written: a frame encoded straight into it skips an allocation and a
-   * copy. The Node adapter's plain TCP connections hand out memory of their write pool (valid
-   * only for that one write); other connections return `new Uint8Array(n)`. A buffer that is
-   * not written after all is simply left: the next allocation takes it back.
+   * A buffer of `n` bytes for the caller to fill and pass to this connection's `write()` at
+   * once, before anything else is allocated or written: a frame encoded straight into it skips
+   * an allocation and a copy. The Node adapter's plain TCP connections hand out memory of their
+   * write pool, valid for that one write only: do not keep it, and do not write it to a second
+   * connection (encode a broadcast frame into an ordinary buffer instead). Other connections
+   * return `new Uint8Array(n)`. A buffer that is not written after all is simply left: the next
+   * allocation takes it back.
    */
   allocate(n: number): Uint8Array;
   /** Flushes every byte already written, then sends FIN. Never loses written bytes. */
