@@ -199,9 +199,10 @@ const COPY_MAX = 64;
 /** `allocate` hands out slab memory up to this many bytes (larger buffers are their own allocation anyway). */
 const ALLOCATE_MAX = 4096;
 
-/** Gives back the slab regions among `chunks` (written, copied elsewhere, or dropped). */
-function releaseAll(chunks: readonly Uint8Array[]): void {
-  for (let i = 0; i < chunks.length; i++) slab!.release(chunks[i]!);
+/** Gives back the slab regions among a write's bytes (one buffer or chunks): written, copied elsewhere, or dropped. */
+function release(held: Uint8Array | readonly Uint8Array[]): void {
+  if (held instanceof Uint8Array) slab!.release(held);
+  else for (let i = 0; i < held.length; i++) slab!.release(held[i]!);
 }
 
 /** Every handle reads into this buffer; `data` gets a view of it, valid until it returns. */
@@ -304,7 +305,7 @@ class HandleConnection<S> extends BaseConnection<S> {
   }
 
   protected override dropQueue(): void {
-    if (this.queue !== null) releaseAll(this.queue);
+    if (this.queue !== null) release(this.queue);
     super.dropQueue();
   }
 
@@ -359,7 +360,7 @@ class HandleConnection<S> extends BaseConnection<S> {
             data.set(c, o);
             o += c.byteLength;
           }
-          releaseAll(q);
+          release(q);
           q.length = 0;
         }
         this.queued = 0;
@@ -379,7 +380,7 @@ class HandleConnection<S> extends BaseConnection<S> {
       } else {
         spareReq = req; // its buffer is still EMPTY
         if (inSlab) s.releaseOwned();
-        else if (Array.isArray(held)) releaseAll(held);
+        else release(held);
         // Written at once: the drain owed is due now (after this call, as with net.Socket's write callback).
         if (this.wantDrain) queueMicrotask(() => this.maybeDrain());
       }
@@ -485,11 +486,6 @@ function onHandleRead(this: TcpHandle): void {
 function onWriteDone(this: WriteReq, status: number): void {
   release(this.buffer);
   this.handle[kConn]!.writeDone(status);
-}
-/** Gives back the slab regions of a write's bytes (one buffer or a writev's chunks). */
-function release(held: Uint8Array | readonly Uint8Array[]): void {
-  if (held instanceof Uint8Array) slab!.release(held);
-  else releaseAll(held);
 }
 function onShutdownDone(this: ShutdownReq, status: number): void {
   this.handle[kConn]!.shutdownDone(status);

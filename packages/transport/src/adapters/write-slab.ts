@@ -83,11 +83,6 @@ export class WriteSlab {
     if (v === this.unclaimed) this.unclaimed = null;
   }
 
-  /** Whether `v` is a region of the current slab. */
-  owns(v: Uint8Array): boolean {
-    return v.buffer === this.buffer;
-  }
-
   /** The region's bytes are no longer needed (a region of a replaced slab is ignored). */
   release(v: Uint8Array): void {
     if (v.buffer === this.buffer) this.releaseOwned();
