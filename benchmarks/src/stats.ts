@@ -16,7 +16,7 @@ const DIRECT_LIMIT = 65_536;
 
 /**
  * Records latencies (µs) on the load generator's hot path: one array increment per value
- * below 65.536 ms (3-6 ns in Bun), instead of an HDR histogram's bucket arithmetic (55-78 ns;
+ * below 65.536 ms (3-6 ns in Bun), instead of an HDR histogram's bucket arithmetic (54-78 ns;
  * the whole generator spends 6-7 µs of CPU per echoed message). Longer latencies go to the
  * histogram at once. `histogram()` hands the same counts to an HDR histogram, whole microseconds each,
  * so percentiles, mean and maximum come out as if every value (floored to a whole microsecond)
