@@ -7,6 +7,7 @@
  * Deno.listen); the runtime is detected once at start-up.
  */
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_BUFFERED } from "./connection-base.ts";
+export { reserveDescriptors } from "./descriptor-table.ts";
 export { TransportError, type TransportErrorCode } from "./errors.ts";
 export { availableAdapters, runtime } from "./runtime.ts";
 export { type Clock, Timer, type TimerDriver, TimerWheel, type TimerWheelOptions } from "./timer-wheel.ts";

@@ -5,6 +5,7 @@
 import { bunAdapter } from "./adapters/bun.ts";
 import { denoAdapter } from "./adapters/deno.ts";
 import { nodeAdapter } from "./adapters/node.ts";
+import { reserveDescriptors } from "./descriptor-table.ts";
 import { TransportError } from "./errors.ts";
 import { runtime } from "./runtime.ts";
 import type { Adapter, AdapterName, Connection, ConnectOptions, Handlers, Listener, ListenOptions } from "./types.ts";
@@ -26,7 +27,9 @@ export function getAdapter(name: AdapterName = runtime): Adapter {
 
 /** Starts listening; resolves once bound (read `listener.port`). */
 export function listen<S = unknown>(options: ListenOptions, handlers: Handlers<S>): Promise<Listener> {
-  return getAdapter(options.adapter).listen(options, handlers);
+  const adapter = getAdapter(options.adapter);
+  if (options.reserveDescriptors) reserveDescriptors(options.reserveDescriptors);
+  return adapter.listen(options, handlers);
 }
 
 /** Opens an outbound connection; resolves once it is open (after the TLS handshake for TLS). */
