@@ -126,6 +126,7 @@ export interface ResolvedLimits {
   keepAliveTimeoutMs: number;
   maxConnections: number;
   overflowConnections: number;
+  reserveDescriptors: number;
   retryAfterSeconds: number;
   handlerTimeoutMs: number;
 }
@@ -251,14 +252,17 @@ export class Server implements SocketOwner {
 
   constructor(readonly options: ServerOptions = {}) {
     const l = options.limits ?? {};
+    const maxConnections = l.maxConnections ?? 10_000;
+    const overflowConnections = l.overflowConnections ?? 256;
     this.limits = {
       maxHeadSize: l.maxHeadSize ?? 16 * 1024,
       maxBodySize: l.maxBodySize ?? 1024 * 1024,
       headTimeoutMs: l.headTimeoutMs ?? 10_000,
       bodyTimeoutMs: l.bodyTimeoutMs ?? 30_000,
       keepAliveTimeoutMs: l.keepAliveTimeoutMs ?? 5_000,
-      maxConnections: l.maxConnections ?? 10_000,
-      overflowConnections: l.overflowConnections ?? 256,
+      maxConnections,
+      overflowConnections,
+      reserveDescriptors: l.reserveDescriptors ?? Math.min(maxConnections + overflowConnections, 16_384),
       retryAfterSeconds: l.retryAfterSeconds ?? 5,
       handlerTimeoutMs: l.handlerTimeoutMs ?? 60_000,
     };
@@ -338,6 +342,7 @@ export class Server implements SocketOwner {
         // Past maxConnections connections are still read and answered 503 (see open); past the
         // overflow as well the transport closes them at once.
         maxConnections: this.limits.maxConnections + this.limits.overflowConnections,
+        reserveDescriptors: this.limits.reserveDescriptors,
         wheel: this.wheel,
         adapter: this.options.adapter,
       },

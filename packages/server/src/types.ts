@@ -32,6 +32,14 @@ export interface ServerLimits {
    * (also counted in `server.rejectedConnections`). Default 256.
    */
   overflowConnections?: number;
+  /**
+   * On Linux, grow the process's descriptor table to this many entries when listening, so a
+   * burst of new connections does not stall the event loop each time the kernel doubles the
+   * table (an RCU wait of several milliseconds per doubling; see @wirehouse/transport's
+   * `reserveDescriptors`). Done once per process; stays below the open-files limit.
+   * Default `maxConnections + overflowConnections`, at most 16,384; 0 turns it off.
+   */
+  reserveDescriptors?: number;
   /** `Retry-After` (seconds) on 503s for capacity: over `maxConnections`, shutting down, job queue full. Default 5. */
   retryAfterSeconds?: number;
   /**

@@ -4,8 +4,11 @@
  * connection counts, and a closed server refusing new connections.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import { platform } from "node:process";
 import { describe, it } from "node:test";
+import { reserveDescriptors } from "@wirehouse/transport";
 import WS from "ws";
 import { createServer, type Server } from "../src/index.ts";
 import { rawExchange, rawSocket, UPGRADE, withServer, wsClient } from "./helpers.ts";
@@ -212,6 +215,31 @@ describe("limits", () => {
       },
       { limits: { bodyTimeoutMs: 200 } },
     );
+  });
+
+  it("grows the descriptor table when listening: by default to maxConnections + overflowConnections, at most 16,384", async () => {
+    assert.equal(createServer().limits.reserveDescriptors, 10_256);
+    const small = createServer({ limits: { maxConnections: 100, overflowConnections: 10 } });
+    assert.equal(small.limits.reserveDescriptors, 110);
+    assert.equal(createServer({ limits: { maxConnections: 1_000_000 } }).limits.reserveDescriptors, 16_384);
+    assert.equal(createServer({ limits: { reserveDescriptors: 0 } }).limits.reserveDescriptors, 0);
+    // The transport remembers the size it made in this process (other tests' servers made some already):
+    // one more than that must be made when this server listens.
+    const made = reserveDescriptors(0);
+    const server = createServer({ limits: { reserveDescriptors: made + 1 } });
+    endpoint(server);
+    await server.listen({ port: 0 });
+    // Linux only, and the transport stays 1,024 below the soft open-files limit.
+    const soft =
+      platform === "linux"
+        ? Number(/^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1])
+        : 0;
+    const expected = made + 1 <= soft - 1024 ? made + 1 : made;
+    try {
+      assert.equal(reserveDescriptors(0), expected);
+    } finally {
+      await server.close({ deadline: 1000 });
+    }
   });
 
   it("counts HTTP and WebSocket connections; a closed server refuses new connections", async () => {
