@@ -27,12 +27,12 @@ let reservedSize = 0;
 /**
  * Makes the descriptor table hold at least `size` descriptors (Linux only;
  * elsewhere does nothing). Stays `HEADROOM` below the soft `RLIMIT_NOFILE`, and
- * stops quietly where opening /dev/null is refused (no permission, out of
- * descriptors): the table is only a head start, connections still work
- * without it. Synchronous. Returns the size known to be made in this process.
+ * stops quietly where opening /dev/null is refused (out of descriptors) or
+ * not allowed (Deno reads /proc/self only with --allow-all): the table is
+ * only a head start, connections still work without it. Synchronous. Returns the size known to be made in this process.
  */
 export function reserveDescriptors(size: number): number {
-  if (platform !== "linux" || !(size > reservedSize)) return reservedSize;
+  if (platform !== "linux" || !(size > reservedSize) || !mayRead()) return reservedSize;
   const target = descriptorTarget(size, softDescriptorLimit());
   if (!(target > reservedSize)) return reservedSize;
   const opened: number[] = [];
@@ -51,6 +51,27 @@ export function reserveDescriptors(size: number): number {
   }
   reservedSize = Math.max(reservedSize, Math.min(highest + 1, target));
   return reservedSize;
+}
+
+/**
+ * Deno asks on the terminal before a first read it was not granted: a server started with
+ * only --allow-net must not stop at listen() to ask, so the files are read only when granted
+ * (and /proc/self/limits then needs --allow-all besides; without it nothing is reserved).
+ */
+function mayRead(): boolean {
+  const deno = (globalThis as { Deno?: DenoPermissions }).Deno;
+  if (deno === undefined) return true;
+  try {
+    return (["/proc/self/limits", "/dev/null"] as const).every(
+      (path) => deno.permissions.querySync({ name: "read", path }).state === "granted",
+    );
+  } catch {
+    return false;
+  }
+}
+
+interface DenoPermissions {
+  permissions: { querySync(d: { name: "read"; path: string }): { state: string } };
 }
 
 /** The table size to make for a wish of `size` under a soft limit of `softLimit` descriptors (0 or less: none). */
