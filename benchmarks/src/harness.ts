@@ -528,6 +528,8 @@ export async function runHarness(o: Options): Promise<Results> {
             const r = await measure(sc, spec, server, loadCpu, fixturePids);
             // Busy share of all CPUs during the run: well above (server + load generator) / cores means other work ran too.
             r.details.machineBusy = Math.round(busy(t0, cpuTimes()) * 100);
+            // Which pass over the servers this run belongs to: runs of the same round are paired (see pairedRatios).
+            r.details.round = rep + 1;
             if (!Number.isNaN(busyBefore)) r.details.busyBefore = Math.round(busyBefore * 100);
             out.runs.push(r);
             const loadBusy = r.details.loadCpu;

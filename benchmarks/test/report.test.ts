@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { parseWrk } from "../src/httpload.ts";
 import {
   formatNumber,
+  pairedRatios,
   type Results,
   ratio,
   renderTable,
@@ -19,6 +20,9 @@ const BYTES = { key: "bytes", label: "memory per idle connection", unit: "B/conn
 
 function sample(): Results {
   const runs = (key: string, values: number[]) => values.map((v) => ({ metrics: { [key]: v } }));
+  // Runs that know their round (the pass over the servers they were made in).
+  const rounds = (key: string, values: number[]) =>
+    values.map((v, i) => ({ metrics: { [key]: v }, details: { round: i + 1 } }));
   return {
     date: "2026-11-23T10:00:00.000Z",
     host: "test-host",
@@ -38,9 +42,9 @@ function sample(): Results {
             id: "wirehouse-node",
             label: "wirehouse (Node)",
             runtime: "node",
-            runs: runs("msgs", [150_000, 160_000, 170_000]),
+            runs: rounds("msgs", [150_000, 160_000, 170_000]),
           },
-          { id: "ws-node", label: "ws 8 <Node>", runtime: "node", runs: runs("msgs", [80_000, 100_000, 90_000]) },
+          { id: "ws-node", label: "ws 8 <Node>", runtime: "node", runs: rounds("msgs", [80_000, 100_000, 90_000]) },
           {
             id: "wirehouse-bun",
             label: "wirehouse (Bun)",
@@ -76,6 +80,18 @@ describe("results to table", () => {
     assert.equal(ratio(r.scenarios[0]!, "msgs", "wirehouse-bun", "ws-node"), undefined);
   });
 
+  it("pairs the runs of the same round, whatever order they were recorded in, and skips rounds missing a side", () => {
+    const r = sample();
+    const sc = r.scenarios[0]!;
+    assert.deepEqual(pairedRatios(sc, "msgs", "wirehouse-node", "ws-node"), [150 / 80, 160 / 100, 170 / 90]);
+    const peer = sc.servers.find((s) => s.id === "ws-node")!;
+    peer.runs.reverse(); // recorded order does not matter, the round does
+    peer.runs.splice(0, 1); // round 3's peer run failed
+    assert.deepEqual(pairedRatios(sc, "msgs", "wirehouse-node", "ws-node"), [150 / 80, 160 / 100]);
+    assert.deepEqual(pairedRatios(r.scenarios[1]!, "bytes", "wirehouse-node", "ws-node"), [], "no rounds: no pairs");
+    assert.deepEqual(pairedRatios(sc, "msgs", "wirehouse-bun", "ws-node"), []);
+  });
+
   it("checks targets: met, not met and not measured", () => {
     const v = verdicts(sample());
     const find = (text: string) => v.find((x) => x.target.text.startsWith(text))!;
@@ -95,8 +111,14 @@ describe("results to table", () => {
     assert.match(md, /\| ws 8 <Node> \| 90,000 msgs\/s \| 80,000–100,000 \| 1\.00× \(peer\) \|/);
     assert.match(md, /\| nginx \| — \| nginx not installed \|/);
     assert.doesNotMatch(md, /not written yet/);
-    assert.match(md, /\| echo 32 B: wirehouse \(Node\) ≥ 1\.5× ws \(Node\) \| 1\.78× \| met \|/);
-    assert.match(md, /\| memory per idle connection: wirehouse \(Node\) ≤ 40% of ws \(Node\) \| 0\.42× \| not met \|/);
+    assert.match(
+      md,
+      /\| echo 32 B: wirehouse \(Node\) ≥ 1\.5× ws \(Node\) \| 1\.78× \| 1\.88× \(1\.60×–1\.89×\) \| met \|/,
+    );
+    assert.match(
+      md,
+      /\| memory per idle connection: wirehouse \(Node\) ≤ 40% of ws \(Node\) \| 0\.42× \| — \| not met \|/,
+    );
     assert.match(md, /not measured/);
     assert.match(md, /load average 0\.1 → 0\.2/);
     assert.match(md, /- a note/);
