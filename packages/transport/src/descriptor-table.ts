@@ -29,7 +29,9 @@ let reservedSize = 0;
  * elsewhere does nothing). Stays `HEADROOM` below the soft `RLIMIT_NOFILE`, and
  * stops quietly where opening /dev/null is refused (out of descriptors) or
  * not allowed (Deno reads /proc/self only with --allow-all): the table is
- * only a head start, connections still work without it. Synchronous. Returns the size known to be made in this process.
+ * only a head start, connections still work without it. Synchronous.
+ * Returns the size known to be made in this process (so `reserveDescriptors(0)`
+ * only reads it).
  */
 export function reserveDescriptors(size: number): number {
   if (platform !== "linux" || !(size > reservedSize) || !mayRead()) return reservedSize;
