@@ -8,7 +8,7 @@
  * `synchronize_rcu`). The `accept()` that needs the bigger table sleeps that
  * long, and the event loop with it: on the test VM (kernel 6.1) `strace`
  * showed the accepts returning descriptors 256, 512, 1,024, 2,048, 4,096 and
- * 8,192 taking 5 to 13 ms each, while every other connection waited. A burst
+ * 8,192 taking 4 to 13 ms each, while every other connection waited. A burst
  * of 10,000 new connections crosses six doublings.
  *
  * Opening descriptors until the highest one reaches the wanted size, then
