@@ -87,9 +87,8 @@ export function softDescriptorLimit(): number {
     const line = readFileSync("/proc/self/limits", "utf8")
       .split("\n")
       .find((l) => l.startsWith("Max open files"));
-    const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
-    if (soft === "unlimited") return Number.MAX_SAFE_INTEGER;
-    const n = Number(soft);
+    // Linux caps this limit at fs.nr_open, so it is always a number (never "unlimited").
+    const n = Number(line?.slice("Max open files".length).trim().split(/\s+/)[0]);
     return Number.isFinite(n) ? n : 0;
   } catch {
     return 0;

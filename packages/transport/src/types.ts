@@ -133,7 +133,7 @@ export interface ListenOptions extends CommonOptions {
    * Grow the process's descriptor table to this many entries before listening
    * (Linux; see descriptor-table.ts), so that a burst of connections does not
    * stall the event loop each time the kernel doubles the table. Once per
-   * process: 0.07–0.2 s for 10,256 on the test VM. Default 0 (off).
+   * process: 0.07–0.22 s for 10,256 on the test VM. Default 0 (off).
    */
   reserveDescriptors?: number;
 }

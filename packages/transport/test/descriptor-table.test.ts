@@ -50,7 +50,8 @@ describe("descriptor table", () => {
       .find((l) => l.startsWith("Max open files"));
     assert.ok(line);
     const soft = line.split(/\s+/)[3];
-    assert.equal(softDescriptorLimit(), soft === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(soft));
+    assert.equal(softDescriptorLimit(), Number(soft));
+    assert.ok(softDescriptorLimit() > 0);
   });
 
   it("grows the table to the size asked for and closes every descriptor it opened", () => {

@@ -108,6 +108,26 @@ function trickleBehindBacklog(
   return queued.promise;
 }
 
+/**
+ * The reading side of `trickleBehindBacklog`: once the writer has queued everything and ended
+ * (`pending` bytes still buffered then), starts reading and checks that `big` and then `small`
+ * arrived whole and in order before a clean close.
+ */
+async function expectTrickleArrives(
+  c: Awaited<ReturnType<typeof client>>,
+  queued: Promise<number>,
+  big: Uint8Array,
+  small: Uint8Array,
+): Promise<void> {
+  const pending = await queued;
+  assert.ok(pending > small.byteLength, `writes were pending at the end (${pending} bytes buffered)`);
+  c.conn.resume();
+  assert.equal(await c.closed, undefined);
+  assert.equal(c.sink.length, big.byteLength + small.byteLength);
+  assert.equal(firstDifference(c.sink.bytes().subarray(0, big.byteLength), big), -1);
+  assert.equal(firstDifference(c.sink.bytes().subarray(big.byteLength), small), -1);
+}
+
 for (const adapter of availableAdapters()) {
   describe(`transport (${adapter} adapter on ${runtime})`, () => {
     it("carries 10 MiB in random chunk sizes intact both ways (echo with backpressure)", async () => {
@@ -277,13 +297,7 @@ for (const adapter of availableAdapters()) {
       try {
         const c = await client(adapter, listener.port);
         c.conn.pause();
-        const pending = await queued.promise;
-        assert.ok(pending > small.byteLength, `writes were pending at the end (${pending} bytes buffered)`);
-        c.conn.resume();
-        assert.equal(await c.closed, undefined);
-        assert.equal(c.sink.length, big.byteLength + small.byteLength);
-        assert.equal(firstDifference(c.sink.bytes().subarray(0, big.byteLength), big), -1);
-        assert.equal(firstDifference(c.sink.bytes().subarray(big.byteLength), small), -1);
+        await expectTrickleArrives(c, queued.promise, big, small);
       } finally {
         await listener.close({ deadline: 1000 });
       }
@@ -348,13 +362,7 @@ for (const adapter of availableAdapters()) {
             `reply ${m}`,
           );
         }
-        const pending = await queued.promise;
-        assert.ok(pending > small.byteLength, `writes were pending at the end (${pending} bytes buffered)`);
-        backedUp.conn.resume();
-        assert.equal(await backedUp.closed, undefined);
-        assert.equal(backedUp.sink.length, big.byteLength + small.byteLength);
-        assert.equal(firstDifference(backedUp.sink.bytes().subarray(0, big.byteLength), big), -1);
-        assert.equal(firstDifference(backedUp.sink.bytes().subarray(big.byteLength), small), -1);
+        await expectTrickleArrives(backedUp, queued.promise, big, small);
         echo.conn.destroy();
       } finally {
         await listener.close({ deadline: 1000 });
