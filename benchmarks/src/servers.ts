@@ -10,6 +10,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type FixtureName, findCommand, fixtureUnavailable } from "./fixtures.ts";
+import { compiledBinary } from "./native-build.ts";
 
 export type Runtime = "node" | "deno" | "bun" | "native";
 
@@ -21,7 +22,10 @@ export interface ServerSpec {
   runtime: Runtime;
   /** "ws": echo at any path and the broadcast contract at /broadcast; "http": GET /4k and /256k. */
   kind: "ws" | "http";
-  /** Script path relative to the repository root (runtime servers) or the program (native). */
+  /**
+   * Script path relative to the repository root (runtime servers), or for native servers the program
+   * (on PATH) or a C source relative to the root (compiled by the harness, see native-build.ts).
+   */
   script: string;
   /** Extra arguments after the script; the harness appends `--port N`. */
   args?: string[];
@@ -81,6 +85,12 @@ export const SCRIPTED_SITE = "benchmarks/sites/scripted/settings.js";
  * the php-fpm pool at `--fastcgi ADDRESS`, `/cgi/<script>` through `--php-cgi BIN` (a process per request).
  */
 export const WIREHOUSE_PHP = "benchmarks/servers/wirehouse-php.ts";
+/**
+ * The echo floors: servers that answer the load generator with no WebSocket work at all (a fixed 101,
+ * frames echoed unmasked), so a run shows how much of wirehouse's cost is the kernel's and the runtime's.
+ */
+export const FLOOR_NATIVE = "benchmarks/servers/floor.c";
+export const FLOOR_TRANSPORT = "benchmarks/servers/floor-transport.ts";
 
 const RUNTIME_NAME = { node: "Node", deno: "Deno", bun: "Bun" } as const;
 /** Connections for the CGI row: a process per request, so fewer keep a 2-core machine responsive. */
@@ -104,6 +114,24 @@ export function serverTable(): ServerSpec[] {
   return [
     // WebSocket: echo at any path, /broadcast fan-out.
     ...(["node", "deno", "bun"] as const).map(wirehouseWs),
+    // The floors (echo only): the kernel's (C, epoll) and each runtime's (@wirehouse/transport alone).
+    {
+      id: "floor-native",
+      label: "floor: C epoll, no WebSocket work",
+      runtime: "native",
+      kind: "ws",
+      script: FLOOR_NATIVE,
+    },
+    ...(["node", "deno", "bun"] as const).map(
+      (runtime): ServerSpec => ({
+        id: `floor-${runtime}`,
+        label: `floor: transport alone (${RUNTIME_NAME[runtime]})`,
+        runtime,
+        kind: "ws",
+        script: FLOOR_TRANSPORT,
+        packages: ["transport"],
+      }),
+    ),
     {
       id: "ws-node",
       label: "ws 8 (Node)",
@@ -283,7 +311,8 @@ export function serverCommand(
   const args = fillArgs(spec.args ?? [], vars);
   if (spec.runtime === "native") {
     if (spec.script === "nginx") return ["nginx", "-p", join(nginxConf!, ".."), "-c", nginxConf!];
-    return [spec.script, ...args, "--port", String(port)];
+    const program = spec.script.endsWith(".c") ? compiledBinary(join(repoRoot, spec.script)) : spec.script;
+    return [program, ...args, "--port", String(port)];
   }
   const script = join(repoRoot, spec.script);
   const flags =
@@ -303,7 +332,9 @@ export function unavailable(
   hasCommand: (name: string) => boolean,
   find: (name: string) => string | undefined = findCommand,
 ): string | undefined {
-  if (spec.runtime === "native" && !hasCommand(spec.script)) return `${spec.script} not installed`;
+  if (spec.runtime === "native" && spec.script.endsWith(".c")) {
+    if (!hasCommand("cc")) return "cc not installed (a C compiler builds it)";
+  } else if (spec.runtime === "native" && !hasCommand(spec.script)) return `${spec.script} not installed`;
   if (spec.runtime !== "native" && !existsSync(join(repoRoot, spec.script))) return `${spec.script} not written yet`;
   const unbuilt = (spec.packages ?? PACKAGES[spec.script] ?? []).filter(
     (p) => !existsSync(join(repoRoot, "node_modules", "@wirehouse", p, "dist", "index.js")),

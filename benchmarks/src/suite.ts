@@ -72,6 +72,20 @@ const P99: Metric = { key: "p99", label: "p99 fan-out latency", unit: "ms", high
 // repeat), so the two runs of a pair are seconds apart and see the same state of the machine: see `pairedRatios`.
 const WS_CORE = ["wirehouse-node", "ws-node", "wirehouse-deno", "deno-ws", "wirehouse-bun", "bun-ws"];
 const WS_FULL = [...WS_CORE, "ws-deno", "ws-bun", "ws-shim-bun"];
+/**
+ * The full suite's 32 B echo also runs the floors (servers.ts): the kernel's, then each runtime's before
+ * that runtime's pair, so every round shows how far wirehouse is from a server that does nothing.
+ */
+const ECHO_32_FULL = [
+  "floor-native",
+  "floor-node",
+  ...WS_CORE.slice(0, 2),
+  "floor-deno",
+  ...WS_CORE.slice(2, 4),
+  "floor-bun",
+  ...WS_CORE.slice(4),
+  ...WS_FULL.slice(WS_CORE.length),
+];
 const HTTP = [
   "wirehouse-http-node",
   "wirehouse-http-deno",
@@ -106,7 +120,7 @@ export function suite(name: "quick" | "full", hasWrk = true): Suite {
       run: { type: "echo", connections: 100, size: 32, inFlight: 1, seconds, warmup },
       metrics: [MSGS, PER_CORE],
       reference: "ws-node",
-      servers: ws,
+      servers: full ? ECHO_32_FULL : ws,
     },
     {
       id: "echo-16k",
