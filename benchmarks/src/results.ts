@@ -143,6 +143,35 @@ export function formatNumber(v: number): string {
 
 const formatRatio = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(2)}×`);
 
+/**
+ * For each runtime whose floor ran (`floor-<runtime>`: the transport alone, no WebSocket work; see
+ * servers.ts) beside wirehouse on it (`wirehouse-<runtime>`): wirehouse's figures as a share of the
+ * floor's, and the floor's against the scenario's peer. The first says what wirehouse's own work
+ * costs; the second is as far as any server on that runtime could get against the peer here.
+ */
+export function floorLines(r: Results): string[] {
+  const out: string[] = [];
+  for (const sc of r.scenarios) {
+    const peer = sc.servers.find((s) => s.id === sc.reference);
+    for (const floor of sc.servers) {
+      const runtime = /^floor-(node|deno|bun)$/.exec(floor.id)?.[1];
+      const wirehouse = runtime && sc.servers.find((s) => s.id === `wirehouse-${runtime}`);
+      if (!wirehouse || !figure(floor, sc.metrics[0]!.key) || !figure(wirehouse, sc.metrics[0]!.key)) continue;
+      const parts = sc.metrics.map((m) => {
+        const p = pairedRatios(sc, m.key, wirehouse.id, floor.id);
+        const s = p.length ? spread(p) : undefined;
+        const paired = s ? ` (paired ${formatRatio(s.median)}, ${formatRatio(s.min)}–${formatRatio(s.max)})` : "";
+        return `${formatRatio(ratio(sc, m.key, wirehouse.id, floor.id))} in ${m.label}${paired}`;
+      });
+      const vsPeer = peer
+        ? `; the floor did ${sc.metrics.map((m) => formatRatio(ratio(sc, m.key, floor.id, peer.id))).join(" and ")} ${peer.label}`
+        : "";
+      out.push(`${sc.id}: ${wirehouse.label} did ${parts.join(", ")} of ${floor.label}${vsPeer}.`);
+    }
+  }
+  return out;
+}
+
 /** The Markdown that goes between the README markers. */
 export function renderTable(r: Results): string {
   const out: string[] = [];
@@ -201,6 +230,13 @@ export function renderTable(r: Results): string {
     const paired = p ? `${formatRatio(p.median)} (${formatRatio(p.min)}–${formatRatio(p.max)})` : "—";
     const verdict = v.met === undefined ? "not measured (server not available)" : v.met ? "met" : "not met";
     out.push(`| ${v.target.text} | ${measured} | ${paired} | ${verdict} |`);
+  }
+  const floors = floorLines(r);
+  if (floors.length) {
+    out.push("");
+    out.push("Floors (servers with no WebSocket work, see the peer servers section; no target):");
+    out.push("");
+    for (const f of floors) out.push(`- ${f}`);
   }
   if (r.notes.length) {
     out.push("");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseWrk } from "../src/httpload.ts";
 import {
+  floorLines,
   formatNumber,
   pairedRatios,
   type Results,
@@ -90,6 +91,25 @@ describe("results to table", () => {
     assert.deepEqual(pairedRatios(sc, "msgs", "wirehouse-node", "ws-node"), [150 / 80, 160 / 100]);
     assert.deepEqual(pairedRatios(r.scenarios[1]!, "bytes", "wirehouse-node", "ws-node"), [], "no rounds: no pairs");
     assert.deepEqual(pairedRatios(sc, "msgs", "wirehouse-bun", "ws-node"), []);
+  });
+
+  it("puts wirehouse beside its runtime's floor, and the floor beside the peer", () => {
+    const r = sample();
+    assert.deepEqual(floorLines(r), [], "no floor ran");
+    const echo = r.scenarios[0]!;
+    const rounds = (values: number[]) => values.map((v, i) => ({ metrics: { msgs: v }, details: { round: i + 1 } }));
+    echo.servers.push(
+      { id: "floor-node", label: "floor (Node)", runtime: "node", runs: rounds([200_000, 160_000, 170_000]) },
+      // A floor whose wirehouse did not run, and the native floor (no wirehouse of its own): no line.
+      { id: "floor-deno", label: "floor (Deno)", runtime: "deno", runs: rounds([1, 1, 1]) },
+      { id: "floor-native", label: "floor (C)", runtime: "native", runs: rounds([1, 1, 1]) },
+    );
+    // wirehouse 150k/160k/170k against the floor's 200k/160k/170k: medians 160k and 170k; pairs 0.75, 1, 1.
+    assert.deepEqual(floorLines(r), [
+      "echo-32: wirehouse (Node) did 0.94× in messages/s (paired 1.00×, 0.75×–1.00×) of floor (Node); " +
+        "the floor did 1.89× ws 8 <Node>.",
+    ]);
+    assert.match(renderTable(r), /Floors \(servers with no WebSocket work[^\n]*\n\n- echo-32: wirehouse \(Node\) did 0\.94×/);
   });
 
   it("checks targets: met, not met and not measured", () => {
