@@ -109,7 +109,10 @@ describe("results to table", () => {
       "echo-32: wirehouse (Node) did 0.94× in messages/s (paired 1.00×, 0.75×–1.00×) of floor (Node); " +
         "the floor did 1.89× ws 8 <Node>.",
     ]);
-    assert.match(renderTable(r), /Floors \(servers with no WebSocket work[^\n]*\n\n- echo-32: wirehouse \(Node\) did 0\.94×/);
+    assert.match(
+      renderTable(r),
+      /Floors \(servers with no WebSocket work[^\n]*\n\n- echo-32: wirehouse \(Node\) did 0\.94×/,
+    );
   });
 
   it("checks targets: met, not met and not measured", () => {
