@@ -1,11 +1,11 @@
 /**
  * @module
  * Native servers written for the benchmarks (`benchmarks/servers/*.c`): compiled with the system's C
- * compiler the first time a run needs one, into a temporary directory, and reused for the rest of the
- * process. Rows that need one are skipped where there is no `cc`.
+ * compiler the first time a run needs one, into a temporary directory that is removed when the process
+ * exits, and reused until then. Rows that need one are skipped where there is no `cc`.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 
@@ -21,10 +21,21 @@ export function compileCommand(source: string, binary: string): string[] {
 export function compiledBinary(source: string): string {
   const known = built.get(source);
   if (known) return known;
-  dir ??= mkdtempSync(join(tmpdir(), "wirehouse-native-"));
+  if (dir === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "wirehouse-native-"));
+    process.on("exit", () => rmSync(made, { recursive: true, force: true }));
+    dir = made;
+  }
   const binary = join(dir, basename(source, ".c"));
   const [cc, ...args] = compileCommand(source, binary);
   execFileSync(cc!, args, { stdio: ["ignore", "ignore", "pipe"] });
   built.set(source, binary);
   return binary;
+}
+
+/** Removes what `compiledBinary` built (tests call it; a harness process leaves it to the exit hook). */
+export function removeCompiled(): void {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+  built.clear();
 }

@@ -7,11 +7,15 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { EXPECTED_ACCEPT } from "../src/handshake.ts";
-import { compileCommand, compiledBinary } from "../src/native-build.ts";
+import { compileCommand, compiledBinary, removeCompiled } from "../src/native-build.ts";
 import { FLOOR_NATIVE, FLOOR_TRANSPORT, repoRoot, serverCommand, serverTable, unavailable } from "../src/servers.ts";
 import { suite } from "../src/suite.ts";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// The compiled floor lives in a temporary directory: gone when these tests end (Deno's test runner does
+// not run the module's process exit hook).
+after(() => removeCompiled());
 
 /** Starts a server argv and resolves with its process and port once it prints its ready line. */
 function startServer(argv: string[]): Promise<{ child: ChildProcess; port: number }> {
