@@ -6,6 +6,8 @@
  *
  *   npm run fuzz -w @wirehouse/cgi -- --seconds 60 [--seed N]
  */
+
+import { fuzzOptions, prng } from "../../../scripts/fuzz-kit.ts";
 import {
   encodeBeginRequest,
   encodeEndRequest,
@@ -19,22 +21,8 @@ import {
   readResponse,
 } from "../src/index.ts";
 
-const args = process.argv.slice(2);
-const arg = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const seconds = arg("seconds", 10);
-let seed = arg("seed", Date.now() % 2 ** 31) >>> 0;
-const startSeed = seed;
-const rand = () => {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const { seconds, seed } = fuzzOptions(process.argv.slice(2), 10);
+const rand = prng(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
 
@@ -161,9 +149,7 @@ try {
     }
   }
 } catch (err) {
-  console.error(`FAILED after ${cases} cases (seed ${startSeed}): ${(err as Error).stack}`);
+  console.error(`FAILED after ${cases} cases (seed ${seed}): ${(err as Error).stack}`);
   process.exit(1);
 }
-console.log(
-  `fastcgi fuzz: ${cases} cases in ${seconds}s, ${errors} typed protocol errors, no crash (seed ${startSeed})`,
-);
+console.log(`fastcgi fuzz: ${cases} cases in ${seconds}s, ${errors} typed protocol errors, no crash (seed ${seed})`);

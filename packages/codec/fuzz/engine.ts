@@ -2,6 +2,8 @@
  * The fuzz campaign's core, shared by the CLI (fuzz.ts) and the tests: generates valid frame
  * streams, mutates them, and checks the decoder's invariants on each case. Runtime-neutral.
  */
+
+import { prng } from "../../../scripts/fuzz-kit.ts";
 import {
   concatFrame,
   DecoderEvent,
@@ -39,18 +41,6 @@ export function caseToJson(c: FuzzCase, note?: string): FuzzCaseJson {
 
 export function caseFromJson(j: FuzzCaseJson): FuzzCase {
   return { role: j.role, maxPayload: j.maxPayload, maxFragments: j.maxFragments, chunks: j.chunks.map(fromHex) };
-}
-
-/** mulberry32: a small seeded PRNG so a campaign is reproducible from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rand = () => number;

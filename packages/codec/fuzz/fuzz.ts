@@ -4,18 +4,14 @@
  * input is written to fuzz/failures/<seed>.json; commit it under fuzz/corpus/ to replay it in
  * the normal tests.
  */
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fuzzOptions } from "../../../scripts/fuzz-kit.ts";
 import { caseToJson, runFuzz } from "./engine.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const seconds = Number(opt("seconds") ?? 60);
-const seed = Number(opt("seed") ?? Math.floor(Math.random() * 2 ** 31));
+const { seconds, seed } = fuzzOptions(process.argv.slice(2), 60);
 
 console.log(`fuzzing @wirehouse/codec for ${seconds}s with --seed ${seed}`);
 const result = runFuzz(seconds, seed);

@@ -6,16 +6,12 @@
  * Failing inputs are written to fuzz/corpus/crash-<hash>.bin; commit them
  * once fixed and the tests replay them forever.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { campaign, check, inputName, rng } from "./targets.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, fallback: number) => {
-  const i = args.indexOf("--" + name);
-  return i === -1 ? fallback : Number(args[i + 1]);
-};
-const seconds = opt("seconds", 10);
-const seed = opt("seed", Math.floor(Math.random() * 2 ** 31));
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fuzzOptions, prng } from "../../../scripts/fuzz-kit.ts";
+import { campaign, check, inputName } from "./targets.ts";
+
+const { seconds, seed } = fuzzOptions(process.argv.slice(2), 10);
 const dir = new URL("./corpus/", import.meta.url);
 mkdirSync(dir, { recursive: true });
 
@@ -25,7 +21,7 @@ const corpus = readdirSync(dir)
 let replayFailures = 0;
 for (const input of corpus) {
   try {
-    check(input, rng(1));
+    check(input, prng(1));
   } catch (e) {
     replayFailures++;
     console.error("corpus input fails:", inputName(input), e instanceof Error ? e.message : e);

@@ -7,6 +7,8 @@
  * WebSocket handshake accepts must produce a 101 that the client-side
  * parser reads back.
  */
+
+import { prng } from "../../../scripts/fuzz-kit.ts";
 import { BodyDecoder } from "../src/body.ts";
 import { HttpError } from "../src/errors.ts";
 import { MultipartParser } from "../src/forms.ts";
@@ -15,18 +17,6 @@ import { perMessageDeflate } from "../src/permessage-deflate.ts";
 import type { RequestHead } from "../src/request-head.ts";
 import { acceptWebSocket, negotiateWebSocket } from "../src/websocket-server.ts";
 import { browsers, get12 } from "../test/fixtures/browsers.ts";
-
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const enc = new TextEncoder();
 
@@ -281,7 +271,7 @@ export function campaign(
   corpus: readonly Uint8Array[] = [],
   maxFailures = 10,
 ): CampaignResult {
-  const r = rng(seed);
+  const r = prng(seed);
   const pool = [...SEEDS, ...corpus];
   const deadline = Date.now() + ms;
   const failures: CampaignResult["failures"] = [];

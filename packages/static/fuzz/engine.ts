@@ -13,19 +13,8 @@
  *
  * Used by `fuzz.ts` (a time-bounded campaign) and by the tests (a short fixed-seed run).
  */
+import { prng } from "../../../scripts/fuzz-kit.ts";
 import { chooseCoding, noneMatchHits, notModifiedSince, parseAcceptEncoding, parseRange } from "../src/http.ts";
-
-/** A small, fast, seedable PRNG (mulberry32), so a failure replays from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, n: number) => Math.floor(r() * n);

@@ -4,16 +4,12 @@
  * and checks the parsers' invariants (see engine.ts). A failure prints its seed, case and header,
  * and exits 1.
  */
+
 import process from "node:process";
+import { fuzzOptions } from "../../../scripts/fuzz-kit.ts";
 import { runFuzz } from "./engine.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const seconds = Number(opt("seconds") ?? 60);
-const seed = Number(opt("seed") ?? Math.floor(Math.random() * 2 ** 31));
+const { seconds, seed } = fuzzOptions(process.argv.slice(2), 60);
 
 console.log(`fuzzing @wirehouse/static for ${seconds}s with --seed ${seed}`);
 const { cases, failure } = runFuzz(seed, Date.now() + seconds * 1000);

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { checkHeader, prng, runFuzz } from "../fuzz/engine.ts";
+import { fuzzOptions, prng } from "../../../scripts/fuzz-kit.ts";
+import { checkHeader, runFuzz } from "../fuzz/engine.ts";
 import { parseRange } from "../src/http.ts";
 
 describe("request headers on garbage", () => {
@@ -40,8 +41,11 @@ describe("request headers on garbage", () => {
       assert.equal(cases, 20_000);
     }
   });
+});
 
-  it("the fuzz engine's generator replays from its seed", () => {
+// scripts/fuzz-kit.ts serves every package's fuzz campaign; it is tested here, in one place.
+describe("the shared fuzz kit", () => {
+  it("its generator replays from its seed, in [0, 1)", () => {
     const a = prng(7);
     const b = prng(7);
     const xs = Array.from({ length: 5 }, () => a());
@@ -49,6 +53,18 @@ describe("request headers on garbage", () => {
       Array.from({ length: 5 }, () => b()),
       xs,
     );
+    assert.ok(xs.every((x) => x >= 0 && x < 1));
     assert.notDeepEqual(Array.from({ length: 5 }, prng(8)), xs);
+    // mulberry32's first output for seed 1, so a seed replays campaigns recorded before the kit existed.
+    assert.equal(prng(1)(), 0.6270739405881613);
+  });
+
+  it("reads --seconds and --seed, with defaults, and refuses nonsense", () => {
+    assert.deepEqual(fuzzOptions(["--seconds", "5", "--seed", "42"], 60), { seconds: 5, seed: 42 });
+    const d = fuzzOptions([], 60);
+    assert.equal(d.seconds, 60);
+    assert.ok(Number.isInteger(d.seed) && d.seed >= 0 && d.seed < 2 ** 31);
+    assert.throws(() => fuzzOptions(["--seconds", "soon"], 60), RangeError);
+    assert.throws(() => fuzzOptions(["--seed", "1.5"], 60), RangeError);
   });
 });
