@@ -108,11 +108,18 @@ describe("normalizePath", () => {
     ok("////", "/");
   });
 
+  it("keeps an encoded '?' as part of the path: it is data, not the start of a query", () => {
+    ok("/%3f", "/?");
+    ok("/a%3Fb?c=d", "/a?b");
+  });
+
   it("returns PathError values, not exceptions", () => {
     assert.ok(normalizePath("nope") instanceof PathError);
   });
 
-  it("property: the result is either an error or a canonical absolute path, and normalising is idempotent on paths without '%'", () => {
+  // Idempotent only where the result reads the same as a request target: a '%' or a '?' in it is data
+  // that was encoded ('%25', '%3f'), and would be read as an escape or a query the second time.
+  it("property: the result is either an error or a canonical absolute path, and normalising is idempotent on paths without '%' or '?'", () => {
     const seg = fc.oneof(
       fc.constantFrom(
         "",
@@ -124,6 +131,7 @@ describe("normalizePath", () => {
         "b.c",
         "%41",
         "%25",
+        "%3f",
         "%2f",
         "%00",
         "\\",
@@ -143,7 +151,7 @@ describe("normalizePath", () => {
         assert.ok(!got.includes("//"), got);
         assert.ok(!got.includes("\0"));
         for (const s of got.split("/")) assert.ok(s !== "." && s !== "..", got);
-        if (!got.includes("%")) assert.equal(normalizePath(got), got);
+        if (!got.includes("%") && !got.includes("?")) assert.equal(normalizePath(got), got);
       }),
       { numRuns: 2000 },
     );
