@@ -18,8 +18,8 @@ const arg = (name: string, fallback: string) => {
 };
 
 const redis = arg("redis", "");
-// localEcho: @wirehouse/server's publish delivers to local subscribers through its adapter (see the adapter's README).
-const pubsub = redis ? createRedisPubSub({ url: redis, localEcho: true }) : undefined;
+// The server delivers its publishes to its own subscribers; the adapter carries them to the other instances.
+const pubsub = redis ? createRedisPubSub({ url: redis }) : undefined;
 if (pubsub) await pubsub.ready();
 const server = createServer({ limits: { maxConnections: 1_000_000 }, ...(pubsub ? { pubsub } : {}) });
 const options = { idleTimeout: 0, maxPayload: 64 * 1024 * 1024, origins: "*" as const };

@@ -134,10 +134,9 @@ export class App {
         const server = this.wirehouse;
         if (!server) return;
         const ws = except ? this.peers.get(except) : undefined;
-        if (ws && ws.readyState === 1) {
-          ws.publish(topic, data); // local subscribers but `except`
-          this.pubsub?.publishRemote(topic, data, typeof data !== "string");
-        } else server.publish(topic, data);
+        // ws.publish: every subscriber but `except`, here and on the other instances.
+        if (ws && ws.readyState === 1) ws.publish(topic, data);
+        else server.publish(topic, data);
       },
     };
     this.table = await this.buildTable(this.config);

@@ -5,21 +5,16 @@
  * workers get in `WIREHOUSE_RELAY`; every runtime). Both come from
  * @wirehouse/pubsub-redis.
  *
- * The inner adapter runs without `localEcho`; {@link RelayedPubSub} does the
- * local echo itself (synchronously, as the adapter's `localEcho: true` would),
- * so that the app can also publish to the *other* instances only
- * (`publishRemote`): a websocket script's `broadcast(data, except)` is
- * delivered locally by `ws.publish` (every local subscriber but `except`) and
- * remotely by `publishRemote`.
+ * The server delivers every publish to its own subscribers and hands it to
+ * this adapter for the other instances (the inner adapter runs without
+ * `localEcho`). A websocket script's `broadcast(data, except)` is `ws.publish`
+ * from `except` (every subscriber but `except`, here and elsewhere), and
+ * without `except` a `server.publish`.
  */
 import type { RedisPubSub, SocketPubSub } from "@wirehouse/pubsub-redis";
 import type { PubSubAdapter } from "@wirehouse/server";
 
-const encoder = new TextEncoder();
-
 export class RelayedPubSub implements PubSubAdapter {
-  private cb: ((topic: string, data: Uint8Array, binary: boolean) => void) | null = null;
-  private readonly topics = new Map<string, number>();
   private closed = false;
   /**
    * Per-client mode: the inner adapter is subscribed once per *client* (the app calls
@@ -36,7 +31,6 @@ export class RelayedPubSub implements PubSubAdapter {
     options: { perClient?: boolean } = {},
   ) {
     this.perClient = options.perClient ?? false;
-    inner.onMessage((topic, data, binary) => this.cb?.(topic, data, binary));
   }
 
   /** The Redis adapter (presence, counters), when that is the inner adapter. */
@@ -59,39 +53,28 @@ export class RelayedPubSub implements PubSubAdapter {
     if (this.perClient && !this.closed) this.inner.unsubscribe(topic);
   }
 
-  /** Local subscribers (synchronously), then every other instance. */
+  /** From the server: a publish made here, for the other instances (the server delivered it here). */
   publish(topic: string, data: Uint8Array, binary: boolean): void {
-    if (this.topics.has(topic)) this.cb?.(topic, data, binary);
     this.inner.publish(topic, data, binary);
   }
 
-  /** Every other instance only (the caller delivers locally). */
-  publishRemote(topic: string, data: string | Uint8Array, binary: boolean): void {
-    this.inner.publish(topic, typeof data === "string" ? encoder.encode(data) : data, binary);
-  }
-
   onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void {
-    this.cb = cb;
+    this.inner.onMessage(cb);
   }
 
   /** From the server: a topic's first local subscriber. */
   subscribe(topic: string): void {
-    this.topics.set(topic, (this.topics.get(topic) ?? 0) + 1);
     if (!this.perClient) this.inner.subscribe(topic);
   }
 
+  /** From the server: a topic's last local subscriber left. */
   unsubscribe(topic: string): void {
-    const n = this.topics.get(topic);
-    if (n === undefined) return;
-    if (n > 1) this.topics.set(topic, n - 1);
-    else this.topics.delete(topic);
     if (!this.perClient) this.inner.unsubscribe(topic);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cb = null;
     await this.inner.close();
   }
 }

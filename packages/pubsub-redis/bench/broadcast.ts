@@ -170,8 +170,8 @@ try {
   await single.close({ deadline: 500 });
 
   const quiet = () => {};
-  const pa = createRedisPubSub({ url: redis.url, localEcho: true, log: quiet });
-  const pb = createRedisPubSub({ url: redis.url, localEcho: true, log: quiet });
+  const pa = createRedisPubSub({ url: redis.url, log: quiet });
+  const pb = createRedisPubSub({ url: redis.url, log: quiet });
   const sa = roomServer(pa);
   const sb = roomServer(pb);
   const [la, lb] = await Promise.all([
@@ -183,8 +183,8 @@ try {
   await Promise.all([sa.close({ deadline: 500 }), sb.close({ deadline: 500 })]);
 
   const relayServer = await createSocketRelay();
-  const ra = createSocketPubSub({ address: relayServer.address, localEcho: true, log: quiet });
-  const rb = createSocketPubSub({ address: relayServer.address, localEcho: true, log: quiet });
+  const ra = createSocketPubSub({ address: relayServer.address, log: quiet });
+  const rb = createSocketPubSub({ address: relayServer.address, log: quiet });
   const ta = roomServer(ra);
   const tb = roomServer(rb);
   const [lta, ltb] = await Promise.all([

@@ -53,6 +53,7 @@ export function createIpcPubSub(options: IpcPubSubOptions = {}): IpcPubSub {
   channel.on("message", listener);
   return {
     stats,
+    localEcho,
     publish(topic, data, binary) {
       if (closed) return;
       const bytes = typeof data === "string" ? encoder.encode(data) : data;

@@ -56,7 +56,7 @@ class RedisPubSubImpl implements RedisPubSub {
   private readonly idBytes: Uint8Array;
   private readonly epoch = crypto.getRandomValues(new Uint32Array(1))[0]!;
   private readonly maxPending: number;
-  private readonly localEcho: boolean;
+  readonly localEcho: boolean;
   private readonly heartbeatMs: number;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly pub: Redis;

@@ -450,6 +450,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
 
   return {
     stats,
+    localEcho,
     get connected() {
       return conn !== null;
     },

@@ -13,6 +13,12 @@ export interface PubSubAdapter {
   /** Reference-counted: the Redis channel is unsubscribed when the count drops to 0. */
   unsubscribe(topic: string): void;
   close(): Promise<void>;
+  /**
+   * Whether this adapter also hands its own instance's publishes to `onMessage` (the
+   * `localEcho` option). @wirehouse/server refuses such an adapter: it delivers its own
+   * publishes itself.
+   */
+  readonly localEcho: boolean;
 }
 
 export type LogLevel = "info" | "warn" | "error";
@@ -33,9 +39,9 @@ export interface RedisPubSubOptions {
   reconnectMaxMs?: number;
   /**
    * Also hand this instance's own publishes to `onMessage`, synchronously, before relaying
-   * (connected or not). For servers whose `publish` relies on the adapter for local
-   * delivery, like @wirehouse/server's `server.publish` today (its `InProcessPubSub`
-   * echoes). Default false: messages from other instances only.
+   * (connected or not): for a server that delivers its publishes to its local subscribers
+   * through the adapter. Not with @wirehouse/server, which delivers them itself and refuses
+   * an adapter with this on. Default false: messages from other instances only.
    */
   localEcho?: boolean;
   /** Presence heartbeat period in ms; an instance silent for 3 periods is not counted. Default 5,000. */

@@ -13,6 +13,5 @@ export {
   JobTimeoutError,
 } from "./jobs.ts";
 export { handleUpgrade } from "./node-upgrade.ts";
-export { InProcessPubSub } from "./pubsub.ts";
 export { createServer, Server, Site } from "./server.ts";
 export * from "./types.ts";

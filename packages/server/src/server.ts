@@ -40,7 +40,6 @@ import { HttpConnection } from "./connection.ts";
 import { JobPool, JobQueueFullError } from "./jobs.ts";
 import { Limiter } from "./limiter.ts";
 import { handleUpgrade, type NodeRequest, type NodeSocket } from "./node-upgrade.ts";
-import { InProcessPubSub } from "./pubsub.ts";
 import type { BodySource, Request } from "./request.ts";
 import type {
   AccessLogEntry,
@@ -237,7 +236,8 @@ export class Server implements SocketOwner {
   /** What the sockets of each endpoint share (owner, handler, options): one object per endpoint. */
   private readonly endpoints = new Map<WsKind, WsEndpoint>();
   private readonly topics = new Map<string, Set<WsSocket>>();
-  private readonly pubsub: PubSubAdapter;
+  /** Carries publishes to and from other instances (none: this process is the only one). */
+  private readonly pubsub: PubSubAdapter | null;
   private implicitSite: Site | null = null;
   private jobPool: JobPool | null = null;
   private readonly events = new Map<EventName, ((...args: never[]) => void)[]>();
@@ -271,8 +271,15 @@ export class Server implements SocketOwner {
     ]);
     this.headLimits = { maxHeadSize: this.limits.maxHeadSize };
     this.defaultHeaders = options.defaultHeaders ?? [];
-    this.pubsub = options.pubsub ?? new InProcessPubSub();
-    this.pubsub.onMessage((topic, data, binary) => this.deliver(topic, data, binary, null));
+    this.pubsub = options.pubsub ?? null;
+    if (this.pubsub?.localEcho === true) {
+      // It would hand our own publishes back, and every local subscriber would get them twice.
+      throw new TypeError(
+        "createServer: the pub/sub adapter echoes this instance's own publishes (localEcho); the server delivers them to its local subscribers itself, so create the adapter without localEcho",
+      );
+    }
+    // Messages from the other instances, for the subscribers here.
+    this.pubsub?.onMessage((topic, data, binary) => this.deliver(topic, data, binary, null));
   }
 
   // ---- configuration -------------------------------------------------------------------
@@ -740,7 +747,7 @@ export class Server implements SocketOwner {
     if (set === undefined) {
       set = new Set();
       this.topics.set(topic, set);
-      this.pubsub.subscribe(topic);
+      this.pubsub?.subscribe(topic);
     }
     set.add(ws);
   }
@@ -750,12 +757,14 @@ export class Server implements SocketOwner {
     set.delete(ws);
     if (set.size === 0) {
       this.topics.delete(topic);
-      this.pubsub.unsubscribe(topic);
+      this.pubsub?.unsubscribe(topic);
     }
   }
   publishFrom(ws: WsSocket, topic: string, data: string | Uint8Array, options?: SendOptions): void {
     const binary = options?.binary ?? typeof data !== "string";
-    this.deliver(topic, typeof data === "string" ? encoder.encode(data) : data, binary, ws);
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    this.deliver(topic, bytes, binary, ws, options?.compress === true);
+    this.pubsub?.publish(topic, bytes, binary);
   }
   emitOpen(ws: WsSocket, request: unknown): void {
     this.emit("connection", ws, request);
@@ -813,16 +822,17 @@ export class Server implements SocketOwner {
     return z.compress(data).then((c) => concatFrame(encodeFrame(opcode as 1, c, { rsv1: true })));
   }
 
-  /** Sends `data` to every subscriber of `topic`: the frame is encoded once, the same bytes go to each. */
+  /**
+   * Sends `data` to every subscriber of `topic`: here the frame is encoded once and the same bytes
+   * go to each; the pub/sub adapter, if any, carries it to the other instances.
+   */
   publish(topic: string, data: string | Uint8Array, options?: SendOptions | boolean): void {
     const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (typeof options === "object" && options.compress === true && this.pubsub instanceof InProcessPubSub) {
-      // compress: once for every subscriber without context takeover, per socket for the others
-      this.deliver(topic, bytes, binary, null, true);
-      return;
-    }
-    this.pubsub.publish(topic, bytes, binary);
+    // Here at once (compress: once for every subscriber without context takeover, per socket
+    // for the others), then to the other instances, whose servers deliver it as it comes.
+    this.deliver(topic, bytes, binary, null, typeof options === "object" && options.compress === true);
+    this.pubsub?.publish(topic, bytes, binary);
   }
 
   /** Sends `data` to every open WebSocket (one encoding). */
@@ -912,7 +922,7 @@ export class Server implements SocketOwner {
     for (const ws of this.adoptedSockets) ws.conn.destroy();
     for (const s of this.statics) s.close();
     for (const z of this.sharedDeflate.values()) z.close();
-    await this.pubsub.close();
+    await this.pubsub?.close();
     this.jobPool?.close();
     this.wheel.clear();
     return destroyed.reduce((a, b) => a + b, 0);

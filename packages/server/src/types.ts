@@ -214,7 +214,10 @@ export interface WebSocket<T = unknown> {
   unsubscribe(topic: string): void;
   isSubscribed(topic: string): boolean;
   readonly topics: ReadonlySet<string>;
-  /** Publishes to every subscriber of `topic` except this socket. */
+  /**
+   * Publishes to every subscriber of `topic` except this socket: here at once, and on the other
+   * instances through the server's pub/sub adapter, if it has one.
+   */
   publish(topic: string, data: string | Uint8Array, options?: SendOptions): void;
   pause(): void;
   resume(): void;
@@ -292,12 +295,27 @@ export interface WebSocketOptions {
   /** Send ping frames' payload to the handler's ping(); pongs are always answered automatically. */
 }
 
+/**
+ * The seam to other instances of the same application (processes or machines), e.g.
+ * `createRedisPubSub` from @wirehouse/pubsub-redis. The server delivers every publish to its
+ * own subscribers itself and hands it to the adapter for the others; the adapter hands the
+ * server what the other instances published. Without an adapter the server is the only instance.
+ */
 export interface PubSubAdapter {
+  /** Carry a publish from this instance to the other instances (never back to this one). */
   publish(topic: string, data: Uint8Array, binary: boolean): void;
+  /** Where to hand what the other instances published. */
   onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void;
+  /** The first subscriber here of `topic`: this instance wants the others' messages on it. */
   subscribe(topic: string): void;
+  /** The last subscriber here of `topic` left. */
   unsubscribe(topic: string): void;
   close(): void | Promise<void>;
+  /**
+   * True for an adapter that also hands this instance's own publishes to `onMessage`. The
+   * server refuses such an adapter (TypeError): its local subscribers would get them twice.
+   */
+  readonly localEcho?: boolean;
 }
 
 export interface CloseServerOptions {

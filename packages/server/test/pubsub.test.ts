@@ -49,27 +49,7 @@ describe("publish / subscribe", () => {
     );
   });
 
-  it("prepare encodes once for ws.send to many sockets; publish goes through a pluggable adapter", async () => {
-    const published: string[] = [];
-    class Recording implements PubSubAdapter {
-      cb: ((t: string, d: Uint8Array, b: boolean) => void) | null = null;
-      topics = new Set<string>();
-      publish(topic: string, data: Uint8Array, binary: boolean) {
-        published.push(topic);
-        this.cb?.(topic, data, binary);
-      }
-      onMessage(cb: (t: string, d: Uint8Array, b: boolean) => void) {
-        this.cb = cb;
-      }
-      subscribe(t: string) {
-        this.topics.add(t);
-      }
-      unsubscribe(t: string) {
-        this.topics.delete(t);
-      }
-      close() {}
-    }
-    const adapter = new Recording();
+  it("prepare encodes once for ws.send to many sockets", async () => {
     const sockets: WebSocket[] = [];
     let twoOpen: () => void = () => {};
     const ready = new Promise<void>((r) => (twoOpen = r));
@@ -77,7 +57,6 @@ describe("publish / subscribe", () => {
       (s) =>
         s.websocket("/", {
           open(ws) {
-            ws.subscribe("t");
             sockets.push(ws);
             if (sockets.length === 2) twoOpen();
           },
@@ -90,10 +69,116 @@ describe("publish / subscribe", () => {
         for (const ws of sockets) assert.equal(ws.send(p), 1);
         assert.equal((await a.next()).data, "prepared!");
         assert.equal((await b.next()).data, "prepared!");
-        server.publish("t", "via adapter");
-        assert.equal((await a.next()).data, "via adapter");
-        assert.deepEqual(published, ["t"]);
-        assert.ok(adapter.topics.has("t"));
+        a.close();
+        b.close();
+        await a.closed;
+        await b.closed;
+      },
+    );
+  });
+});
+
+/** `p`, or a failure after `ms` (a message that never comes fails the test instead of hanging it). */
+async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An adapter standing for the other instances: records what it is asked to carry, and can play a message from them. */
+class RecordingAdapter implements PubSubAdapter {
+  readonly published: { topic: string; data: Uint8Array; binary: boolean }[] = [];
+  readonly topics = new Set<string>();
+  closed = false;
+  private cb: ((t: string, d: Uint8Array, b: boolean) => void) | null = null;
+  publish(topic: string, data: Uint8Array, binary: boolean) {
+    this.published.push({ topic, data: data.slice(), binary });
+  }
+  onMessage(cb: (t: string, d: Uint8Array, b: boolean) => void) {
+    this.cb = cb;
+  }
+  subscribe(t: string) {
+    this.topics.add(t);
+  }
+  unsubscribe(t: string) {
+    this.topics.delete(t);
+  }
+  close() {
+    this.closed = true;
+  }
+  /** A message another instance published. */
+  fromElsewhere(topic: string, data: Uint8Array, binary: boolean) {
+    this.cb?.(topic, data, binary);
+  }
+}
+
+describe("publish across instances (the pub/sub adapter)", () => {
+  it("delivers here once and hands the adapter every publish, ws.publish included; what the adapter brings reaches the subscribers here", async () => {
+    const adapter = new RecordingAdapter();
+    const sockets: WebSocket[] = [];
+    let twoOpen: () => void = () => {};
+    const ready = new Promise<void>((r) => (twoOpen = r));
+    const text = (d: Uint8Array) => new TextDecoder().decode(d);
+    await withServer(
+      (s) =>
+        s.websocket("/", {
+          open(ws) {
+            ws.subscribe("t");
+            sockets.push(ws);
+            if (sockets.length === 2) twoOpen();
+          },
+          message(ws, data) {
+            ws.publish("t", `from a peer: ${data}`);
+          },
+        }),
+      async (port, server) => {
+        const a = await wsClient(`ws://127.0.0.1:${port}/`);
+        const b = await wsClient(`ws://127.0.0.1:${port}/`);
+        await ready;
+        assert.deepEqual([...adapter.topics], ["t"], "the first subscriber here subscribes the adapter");
+
+        server.publish("t", "one");
+        server.publish("t", new Uint8Array([7, 8]));
+        for (const c of [a, b]) {
+          assert.deepEqual(await within(c.next(), "server.publish here"), { data: "one", binary: false });
+          assert.deepEqual(await c.next(), { data: new Uint8Array([7, 8]), binary: true });
+        }
+        assert.deepEqual(
+          adapter.published.map((p) => [p.topic, p.binary, Array.from(p.data)]),
+          [
+            ["t", false, Array.from(new TextEncoder().encode("one"))],
+            ["t", true, [7, 8]],
+          ],
+        );
+
+        // ws.publish: every subscriber here but the sender, and the other instances.
+        a.send("hi");
+        assert.deepEqual(await within(b.next(), "ws.publish here"), { data: "from a peer: hi", binary: false });
+        assert.equal(adapter.published.length, 3);
+        assert.equal(text(adapter.published[2]!.data), "from a peer: hi");
+
+        // From another instance: to every subscriber here (no sender here), not handed back.
+        adapter.fromElsewhere("t", new TextEncoder().encode("elsewhere"), false);
+        adapter.fromElsewhere("nobody-here", new TextEncoder().encode("x"), false);
+        adapter.fromElsewhere("t", new Uint8Array([1]), true);
+        for (const c of [a, b]) {
+          assert.deepEqual(await within(c.next(), "from elsewhere"), { data: "elsewhere", binary: false });
+          assert.deepEqual(await c.next(), { data: new Uint8Array([1]), binary: true });
+        }
+        assert.equal(adapter.published.length, 3);
+
+        // Nothing extra arrived: the next message is the one sent now.
+        server.publish("t", "last");
+        for (const c of [a, b]) assert.deepEqual(await c.next(), { data: "last", binary: false });
+
+        for (const ws of sockets) ws.unsubscribe("t");
+        assert.equal(adapter.topics.size, 0, "the last subscriber here unsubscribes the adapter");
         a.close();
         b.close();
         await a.closed;
@@ -101,6 +186,21 @@ describe("publish / subscribe", () => {
       },
       { pubsub: adapter },
     );
+    assert.ok(adapter.closed, "server.close() closes the adapter");
+  });
+
+  it("refuses an adapter that echoes this instance's own publishes (they would arrive twice)", () => {
+    const echoing = Object.assign(new RecordingAdapter(), { localEcho: true });
+    assert.throws(
+      () => createServer({ pubsub: echoing }),
+      (e: unknown) => {
+        assert.ok(e instanceof TypeError);
+        assert.match(e.message, /localEcho/);
+        return true;
+      },
+    );
+    const plain = Object.assign(new RecordingAdapter(), { localEcho: false });
+    assert.doesNotThrow(() => createServer({ pubsub: plain }));
   });
 });
 
