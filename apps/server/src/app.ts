@@ -182,7 +182,7 @@ export class App {
       }
       const r = await this.siteFor(req.host).handle({
         method: req.method,
-        url: req.url,
+        url: originForm(req.url),
         headers,
         host: req.host,
         remoteAddress: req.remoteAddress,
@@ -203,7 +203,10 @@ export class App {
             if (!site.socketRoute(req.path)) return { accept: false, status: 404 };
             const headers: Record<string, string> = {};
             for (const [k, v] of req.headers) headers[k.toLowerCase()] = v;
-            return { accept: true, data: { site, info: { url: req.url, headers, remoteAddress: req.remoteAddress } } };
+            return {
+              accept: true,
+              data: { site, info: { url: originForm(req.url), headers, remoteAddress: req.remoteAddress } },
+            };
           },
           open: (ws) => {
             const { site, info } = ws.data;
@@ -375,4 +378,19 @@ export class App {
 
 function pem(value: string): string {
   return value.includes("-----BEGIN") ? value : readFileSync(value, "utf8");
+}
+
+/**
+ * A request target in origin-form ("/path?query"), as sites and scripts expect it. An
+ * absolute-form target ("http://host:port/path?query", RFC 9112 §3.2.2, which servers must
+ * accept) loses its scheme and authority: the server already took the host from it.
+ */
+export function originForm(target: string): string {
+  if (target.startsWith("/")) return target;
+  const scheme = target.indexOf("://");
+  if (scheme < 0) return target;
+  let i = scheme + 3;
+  while (i < target.length && target[i] !== "/" && target[i] !== "?") i++;
+  const rest = target.slice(i);
+  return rest.startsWith("/") ? rest : `/${rest}`;
 }

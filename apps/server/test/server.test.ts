@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { App } from "../src/app.ts";
+import { type App, originForm } from "../src/app.ts";
 import { defaultConfig } from "../src/cli.ts";
 import { resolveConfig } from "../src/config.ts";
 import { Client, get, startApp } from "./helpers.ts";
@@ -45,6 +45,20 @@ describe("default site over loopback", () => {
     assert.equal((await get(port, "/nope.html")).status, 404);
     assert.equal((await get(port, "/scripts/chat.js")).status, 404);
     assert.equal((await get(port, "/../scripts/chat.js")).status, 404);
+  });
+
+  it("serves absolute-form request targets as their path (the host from the target), and OPTIONS * with 204", async () => {
+    const abs = await get(port, "http://abs.test:8080/demo.sjs?name=Ada", "other.test");
+    assert.equal(abs.status, 200);
+    assert.match(abs.body, /<h1>Hello, Ada!<\/h1>/);
+    const root = await get(port, "http://abs.test?x=1");
+    assert.equal(root.status, 200);
+    assert.match(root.body, /<a href="\/chat.html">/);
+    const line = lines.find((l) => l.includes(" /demo.sjs ") && l.includes("abs.test"));
+    assert.match(line ?? "", /^GET abs\.test:8080 \/demo\.sjs 200 /);
+    const options = await get(port, "*", "localhost", "OPTIONS");
+    assert.equal(options.status, 204);
+    assert.equal(options.body, "");
   });
 
   it("a plain GET of /chat is redirected by the script's onRequest", async () => {
@@ -198,5 +212,17 @@ describe("multi-host routing", () => {
     c.ws.send("still here");
     assert.equal((await c.next()).data, "still here");
     await c.close();
+  });
+});
+
+describe("originForm", () => {
+  it("keeps origin-form targets and reduces absolute-form ones to path and query", () => {
+    assert.equal(originForm("/a/b?c=1"), "/a/b?c=1");
+    assert.equal(originForm("*"), "*");
+    assert.equal(originForm("http://h/a/b?c=1"), "/a/b?c=1");
+    assert.equal(originForm("HTTPS://h:8443/"), "/");
+    assert.equal(originForm("http://h"), "/");
+    assert.equal(originForm("http://h?q=/x"), "/?q=/x");
+    assert.equal(originForm("ws://user@h:1/p"), "/p");
   });
 });

@@ -451,6 +451,12 @@ export class Server implements SocketOwner {
   /** @internal a complete request (head and body) from a connection. */
   handle(c: HttpConnection, head: RequestHead, body: BodySource | null): void {
     const startedAt = this.wheel.now;
+    if (head.targetForm === "asterisk") {
+      // OPTIONS * (RFC 9110 §9.3.7) asks about the server as a whole, not a resource: a no-op
+      // answer, in order with the connection's other responses (a body, if any, is read and dropped).
+      void c.respond(head, { status: 204 }, startedAt);
+      return;
+    }
     const req = c.makeRequest(head, body);
     if (req === null) return;
     const m = this.router.match(head.host, req.path);

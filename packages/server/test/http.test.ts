@@ -46,6 +46,32 @@ describe("HTTP", () => {
     );
   });
 
+  it("takes absolute-form targets (the host from the target) and answers OPTIONS * with 204, in order", async () => {
+    await withServer(
+      (s) => s.http("/*", (req) => `${req.host} ${req.path} ${req.rawQuery} ${req.url}`),
+      async (port) => {
+        const out = await rawExchange(
+          port,
+          "GET http://example.test:8080/a/b?x=1 HTTP/1.1\r\nHost: other.test\r\n\r\n" +
+            "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc" +
+            GET("/after", "127.0.0.1", "Connection: close\r\n"),
+        );
+        const responses = out.split(/(?=HTTP\/1\.1 )/);
+        assert.equal(responses.length, 3, out);
+        assert.match(responses[0]!, /^HTTP\/1\.1 200 /);
+        assert.ok(
+          responses[0]!.endsWith("\r\n\r\nexample.test:8080 /a/b x=1 http://example.test:8080/a/b?x=1"),
+          responses[0],
+        );
+        assert.match(responses[1]!, /^HTTP\/1\.1 204 No Content\r\n/);
+        assert.ok(responses[1]!.endsWith("\r\n\r\n"), "no body");
+        assert.ok(responses[2]!.endsWith("\r\n\r\n127.0.0.1 /after  /after"), responses[2]);
+        // Asterisk-form is for OPTIONS only.
+        assert.match(await rawExchange(port, "GET * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), /^HTTP\/1\.1 400 /);
+      },
+    );
+  });
+
   it("keeps HTTP/1.1 connections alive and closes HTTP/1.0 ones", async () => {
     await withServer(
       (s) => s.http("/", () => "ok"),
