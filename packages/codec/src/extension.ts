@@ -4,8 +4,13 @@
  */
 import { ProtocolError } from "./errors.ts";
 
-/** One extension with its parameters; a parameter without a value is `true`. */
-export type ExtensionOffer = { name: string; params: Record<string, string | true> };
+/**
+ * One extension with its parameters; a parameter without a value is `true`. `duplicate`, when
+ * present, names the first parameter that appeared more than once (its first value is kept):
+ * well-formed, but RFC 7692 §7 has a server decline such a permessage-deflate offer and a
+ * client fail on such a response.
+ */
+export type ExtensionOffer = { name: string; params: Record<string, string | true>; duplicate?: string };
 
 // RFC 7230 §3.2.6 tchar.
 const TCHAR = new Uint8Array(128);
@@ -33,8 +38,9 @@ function bad(reason: string): ProtocolError {
  * separated by commas, with optional whitespace. Quoted values must be tokens after
  * unescaping (§9.1). Names and parameter names are lower-cased (tokens are case-insensitive
  * for the extensions registered so far). Empty list elements are ignored (RFC 7230 §7).
- * Throws {@link ProtocolError} (1002) on malformed input or a parameter repeated within one
- * extension (RFC 7692 §7 requires rejecting duplicates); the handshake answers 400.
+ * Throws {@link ProtocolError} (1002) on malformed input (RFC 6455 §9.1: fail the connection;
+ * the handshake answers 400). A parameter repeated within one extension is well-formed: the
+ * offer says so in `duplicate`, for the extension to decline it.
  */
 export function parseExtensionHeader(value: string): ExtensionOffer[] {
   const out: ExtensionOffer[] = [];
@@ -58,13 +64,13 @@ export function parseExtensionHeader(value: string): ExtensionOffer[] {
     const name = readToken().toLowerCase();
     if (name === "") throw bad(`unexpected character at ${i}`);
     const params: Record<string, string | true> = Object.create(null);
+    let duplicate: string | undefined;
     skipWs();
     while (i < n && value.charCodeAt(i) === 0x3b) {
       i++;
       skipWs();
       const key = readToken().toLowerCase();
       if (key === "") throw bad(`expected a parameter name at ${i}`);
-      if (Object.hasOwn(params, key)) throw bad(`duplicate parameter ${key}`);
       skipWs();
       let val: string | true = true;
       if (i < n && value.charCodeAt(i) === 0x3d) {
@@ -95,9 +101,10 @@ export function parseExtensionHeader(value: string): ExtensionOffer[] {
         }
         skipWs();
       }
-      params[key] = val;
+      if (!Object.hasOwn(params, key)) params[key] = val;
+      else duplicate ??= key;
     }
-    out.push({ name, params: { ...params } });
+    out.push(duplicate === undefined ? { name, params: { ...params } } : { name, params: { ...params }, duplicate });
     if (i >= n) break;
     if (value.charCodeAt(i) !== 0x2c) throw bad(`unexpected character at ${i}`);
     i++;

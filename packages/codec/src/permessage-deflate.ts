@@ -58,14 +58,16 @@ interface ParsedParams {
 }
 
 /** Validates one permessage-deflate element (offer or response); throws ProtocolError (1002). */
-function parseParams(params: Record<string, string | true>, isResponse: boolean): ParsedParams {
+function parseParams(element: ExtensionOffer, isResponse: boolean): ParsedParams {
+  // RFC 7692 §7: an element with a repeated parameter is declined (offer) or fails (response).
+  if (element.duplicate !== undefined) throw invalid(`duplicate parameter ${element.duplicate}`);
+  const params = element.params;
   const out: ParsedParams = {
     serverNoContextTakeover: false,
     clientNoContextTakeover: false,
     serverMaxWindowBits: undefined,
     clientMaxWindowBits: undefined,
   };
-  // Duplicates cannot reach here: parseExtensionHeader rejects them (RFC 7692 §7).
   for (const [key, value] of Object.entries(params)) {
     switch (key) {
       case "server_no_context_takeover":
@@ -99,8 +101,10 @@ function checkBitsOption(name: string, bits: number | undefined): void {
 /**
  * Server side (RFC 7692 §5, §7): picks the first acceptable permessage-deflate offer among
  * `offers` (other extensions are ignored) and returns the agreed parameters and the response
- * element for Sec-WebSocket-Extensions, or undefined when no offer is acceptable.
- * Throws ProtocolError (1002; the handshake answers 400) on an invalid permessage-deflate offer.
+ * element for Sec-WebSocket-Extensions, or undefined when no offer is acceptable. An invalid
+ * offer (an unknown parameter, an invalid value, a repeated parameter) is declined like an
+ * unsupported one, as RFC 7692 §7 requires: the next offer is tried, and with none left the
+ * connection opens without compression.
  */
 export function negotiatePerMessageDeflate(
   offers: ExtensionOffer[],
@@ -110,7 +114,12 @@ export function negotiatePerMessageDeflate(
   checkBitsOption("clientMaxWindowBits", options.clientMaxWindowBits);
   for (const offer of offers) {
     if (offer.name !== PERMESSAGE_DEFLATE) continue;
-    const p = parseParams(offer.params, false);
+    let p: ParsedParams;
+    try {
+      p = parseParams(offer, false);
+    } catch {
+      continue; // invalid: declined
+    }
     // A 256-byte window (8) cannot be produced by zlib's raw deflate (it silently uses 9),
     // so an offer demanding it is declined rather than answered with a broken promise.
     if (p.serverMaxWindowBits === 8) continue;
@@ -173,7 +182,7 @@ export function acceptPerMessageDeflateResponse(
   options: PerMessageDeflateOptions = {},
 ): NegotiatedDeflate {
   if (response.name !== PERMESSAGE_DEFLATE) throw invalid(`unexpected extension ${response.name}`);
-  const p = parseParams(response.params, true);
+  const p = parseParams(response, true);
   if (options.serverNoContextTakeover && !p.serverNoContextTakeover) {
     throw invalid("server_no_context_takeover was requested but not accepted");
   }

@@ -34,12 +34,17 @@ describe("Sec-WebSocket-Extensions", () => {
       'foo; a="not a token"',
       "foo bar",
       "foo; a=1 b",
-      "foo; a; a",
       "fo@o",
       'foo; a=""',
     ]) {
       assert.throws(() => parseExtensionHeader(bad), isProtocol1002, bad);
     }
+  });
+  it("keeps a repeated parameter's first value and names it in `duplicate` (well-formed, RFC 6455 §9.1)", () => {
+    assert.deepEqual(parseExtensionHeader("foo; a; b=2; a=3; b, bar; c"), [
+      { name: "foo", params: { a: true, b: "2" }, duplicate: "a" },
+      { name: "bar", params: { c: true } },
+    ]);
   });
   it("formats and round-trips", () => {
     const offers: ExtensionOffer[] = [
@@ -100,7 +105,7 @@ describe("permessage-deflate negotiation (server)", () => {
     assert.equal(negotiate("permessage-deflate", { clientMaxWindowBits: 10 }), undefined);
     assert.equal(negotiate("x-other"), undefined);
   });
-  it("rejects invalid offers with ProtocolError 1002 (→ HTTP 400)", () => {
+  it("declines invalid offers (RFC 7692 §7) and takes the next valid one", () => {
     for (const bad of [
       "permessage-deflate; server_no_context_takeover=1",
       "permessage-deflate; client_no_context_takeover=x",
@@ -109,10 +114,18 @@ describe("permessage-deflate negotiation (server)", () => {
       "permessage-deflate; server_max_window_bits=16",
       "permessage-deflate; server_max_window_bits=010",
       "permessage-deflate; client_max_window_bits=abc",
+      "permessage-deflate; client_max_window_bits=7",
       "permessage-deflate; unknown_param",
       "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; server_max_window_bits=10; server_max_window_bits=11",
     ]) {
-      assert.throws(() => negotiate(bad), isProtocol1002, bad);
+      assert.equal(negotiate(bad), undefined, bad);
+      const next = negotiate(`${bad}, permessage-deflate; client_no_context_takeover`);
+      assert.deepEqual(
+        next?.response,
+        { name: "permessage-deflate", params: { client_no_context_takeover: true } },
+        bad,
+      );
     }
   });
 });
@@ -148,6 +161,8 @@ describe("permessage-deflate negotiation (client)", () => {
       ["permessage-deflate; client_max_window_bits=13", { clientMaxWindowBits: 12 }],
       ["permessage-deflate", { serverNoContextTakeover: true }],
       ["permessage-deflate; foo", {}],
+      ["permessage-deflate; server_no_context_takeover; server_no_context_takeover", {}],
+      ["permessage-deflate; client_max_window_bits=10; client_max_window_bits=10", {}],
       ["x-other", {}],
     ] as const) {
       assert.throws(() => acceptPerMessageDeflateResponse(resp(h), opts), isProtocol1002, h);

@@ -284,12 +284,22 @@ describe("server handshake", () => {
     "websocket-extensions",
     400,
   );
-  rejection(
-    "invalid permessage-deflate offer",
-    base("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99\r\n"),
-    "websocket-extensions",
-    400,
-  );
+  it("an invalid permessage-deflate offer is declined, not refused (RFC 7692 §7): 101 without it, or with the next offer", () => {
+    const invalid = "permessage-deflate; server_max_window_bits=99";
+    const alone = upgradeOk(head(base(`Sec-WebSocket-Extensions: ${invalid}\r\n`)), {
+      extensions: [perMessageDeflate()],
+    });
+    assert.equal(findDeflate(alone.extensions), undefined);
+    assert.match(text(acceptWebSocket(alone)), /^HTTP\/1\.1 101 /);
+    assert.ok(!text(acceptWebSocket(alone)).includes("Sec-WebSocket-Extensions"));
+    const repeated = "permessage-deflate; server_no_context_takeover; server_no_context_takeover";
+    const next = upgradeOk(
+      head(base(`Sec-WebSocket-Extensions: ${invalid}, ${repeated}, permessage-deflate; client_max_window_bits\r\n`)),
+      { extensions: [perMessageDeflate()] },
+    );
+    assert.equal(findDeflate(next.extensions)?.serverNoContextTakeover, false);
+    assert.match(text(acceptWebSocket(next)), /\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n$/);
+  });
   it("missing Host is already refused by the head parser → 400", () => {
     const r = new RequestParser().push(bytes(base("", ["Host"])));
     assert.ok(r.kind === "error" && r.error.code === "missing-host");

@@ -751,6 +751,19 @@ describe("websocket options and socket properties", () => {
         assert.match(plainHead, /^HTTP\/1\.1 101 /);
         assert.doesNotMatch(plainHead, /sec-websocket-extensions/i);
         plain.socket.destroy();
+        // An invalid offer is declined (RFC 7692 §7), not refused: 101 without compression, and the socket echoes.
+        const declined = await rawSocket(port);
+        declined.socket.write(
+          UPGRADE("/echo", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=7\r\n"),
+        );
+        const declinedHead = (await declined.waitFor((x) => x.includes("\r\n\r\n"))).toString();
+        assert.match(declinedHead, /^HTTP\/1\.1 101 /);
+        assert.doesNotMatch(declinedHead, /sec-websocket-extensions/i);
+        const at = declined.received().indexOf("\r\n\r\n") + 4;
+        declined.socket.write(encodeFrameBytes(Opcode.Text, new TextEncoder().encode("a".repeat(200)), { mask: true }));
+        const echoed = await declined.waitFor((x) => x.length >= at + 4 + 200);
+        assert.equal(echoed[at], 0x81, "uncompressed (RSV1 clear)");
+        declined.socket.destroy();
       },
     );
   });
