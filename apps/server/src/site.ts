@@ -385,7 +385,8 @@ export class SiteRuntime {
       });
       const headers = r.headers.map(([k, v]) => [k, v] as [string, string]);
       if (!headers.some(([k]) => k === "content-type")) headers.push(["content-type", "text/html; charset=utf-8"]);
-      return { status: status !== 200 ? status : r.status, headers, body: req.method === "HEAD" ? null : r.body };
+      // HEAD keeps the body until finish(), which turns it into the GET's Content-Length.
+      return { status: status !== 200 ? status : r.status, headers, body: r.body };
     } catch (e) {
       if (e instanceof PageNotFoundError) {
         if (status !== 200) return plainStatus(status);

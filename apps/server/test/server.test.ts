@@ -41,6 +41,18 @@ describe("default site over loopback", () => {
     assert.equal(r.headers["x-content-type-options"], "nosniff");
   });
 
+  it("answers HEAD of a page script with the length of what it rendered, without the body", async () => {
+    const got = await get(port, "/demo.sjs?name=Ada");
+    const head = await get(port, "/demo.sjs?name=Ada", "localhost", "HEAD");
+    assert.equal(head.status, 200);
+    assert.equal(head.body, "");
+    // The script runs for HEAD too (it sees the method, and the demo prints it), as PHP scripts do.
+    assert.match(got.body, /for GET \/demo\.sjs/);
+    const rendered = got.body.replace("for GET /demo.sjs", "for HEAD /demo.sjs");
+    assert.equal(head.headers["content-length"], String(Buffer.byteLength(rendered)));
+    assert.equal(head.headers["content-type"], got.headers["content-type"]);
+  });
+
   it("answers 404 for a missing file and never serves websocket scripts as files", async () => {
     assert.equal((await get(port, "/nope.html")).status, 404);
     assert.equal((await get(port, "/scripts/chat.js")).status, 404);

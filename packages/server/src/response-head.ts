@@ -87,7 +87,10 @@ export function buildResponse(
   request: RequestHead,
   close: boolean,
 ): ResponseHeadBytes {
-  const cacheable = !close && request.minor === 1 && request.keepAlive;
+  // A HEAD answered without a body says nothing of the GET's length (RFC 9110 §8.6 forbids a wrong
+  // one): its head has no Content-Length, so it is not cached where a GET without a body could find it.
+  const headWithoutBody = body === null && request.method === "HEAD";
+  const cacheable = !close && request.minor === 1 && request.keepAlive && !headWithoutBody;
   const text = typeof body === "string" ? body : null;
   const length = text !== null ? text.length : body === null ? 0 : (body as Uint8Array).length;
   const count = headerCount(headers);
@@ -110,7 +113,13 @@ export function buildResponse(
   const bytes = text !== null ? encoder.encode(text) : ((body as Uint8Array | null) ?? EMPTY);
   const all = withDefaults(defaults, headers);
   const date = defaultHttpDate.value;
-  const head = writeResponseHead({ status, headers: all, bodyLength: bytes.length, request, close });
+  const head = writeResponseHead({
+    status,
+    headers: all,
+    bodyLength: headWithoutBody ? undefined : bytes.length,
+    request,
+    close,
+  });
   if (cacheable) {
     const flat: string[] = [];
     let userDate = false;

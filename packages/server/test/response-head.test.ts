@@ -33,7 +33,14 @@ function fresh(
   const own = headers === undefined ? [] : Array.isArray(headers) ? headers : Object.entries(headers);
   const bytes = typeof body === "string" ? enc.encode(body) : (body ?? new Uint8Array(0));
   return latin1(
-    writeResponseHead({ status, headers: [...defaults, ...own], bodyLength: bytes.length, request: req, close }).bytes,
+    writeResponseHead({
+      status,
+      headers: [...defaults, ...own],
+      // A HEAD answered without a body gives no length (it would claim the GET's content is empty).
+      bodyLength: body === null && req.method === "HEAD" ? undefined : bytes.length,
+      request: req,
+      close,
+    }).bytes,
   );
 }
 
@@ -97,6 +104,17 @@ describe("response heads built once (response-head.ts)", () => {
     assert.equal(bodyAllowed(204, GET11), false);
     assert.equal(bodyAllowed(304, GET11), false);
     assert.equal(bodyAllowed(101, GET11), false);
+  });
+
+  it("a HEAD answered without a body has no Content-Length, and a GET without one after it still has 0", () => {
+    const headOnly = latin1(buildResponse(200, [], [["x-k", "v"]], null, HEAD11, false).bytes);
+    assert.doesNotMatch(headOnly, /content-length/i);
+    assert.doesNotMatch(headOnly, /transfer-encoding/i);
+    const get = latin1(buildResponse(200, [], [["x-k", "v"]], null, GET11, false).bytes);
+    assert.match(get, /\r\nContent-Length: 0\r\n/);
+    assert.doesNotMatch(latin1(buildResponse(200, [], [["x-k", "v"]], null, HEAD11, false).bytes), /content-length/i);
+    // With a body, HEAD gets the length the GET would have.
+    assert.match(latin1(buildResponse(200, [], [["x-k", "v"]], "hello", HEAD11, false).bytes), /Content-Length: 5\r\n/);
   });
 
   it("property: any sequence of answers gets the bytes a fresh build gives", () => {
