@@ -742,23 +742,19 @@ describe("websocket options and socket properties", () => {
         const second = Buffer.from(await frameAt(small.length + first.length));
         assert.ok(first.equals(second), "no context takeover: the same message compresses to the same bytes");
         raw.socket.destroy();
+        /** A raw upgrade offering `offer`: it must get 101 without Sec-WebSocket-Extensions. */
+        const openedWithout = async (path: string, offer: string) => {
+          const r = await rawSocket(port);
+          r.socket.write(UPGRADE(path, `Sec-WebSocket-Extensions: ${offer}\r\n`));
+          const h = (await r.waitFor((x) => x.includes("\r\n\r\n"))).toString();
+          assert.match(h, /^HTTP\/1\.1 101 /, offer);
+          assert.doesNotMatch(h, /sec-websocket-extensions/i, offer);
+          return r;
+        };
         // off by default: an endpoint without `deflate` does not accept the offer
-        const plain = await rawSocket(port);
-        plain.socket.write(
-          UPGRADE("/plain", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
-        );
-        const plainHead = (await plain.waitFor((x) => x.includes("\r\n\r\n"))).toString();
-        assert.match(plainHead, /^HTTP\/1\.1 101 /);
-        assert.doesNotMatch(plainHead, /sec-websocket-extensions/i);
-        plain.socket.destroy();
+        (await openedWithout("/plain", "permessage-deflate; client_max_window_bits")).socket.destroy();
         // An invalid offer is declined (RFC 7692 §7), not refused: 101 without compression, and the socket echoes.
-        const declined = await rawSocket(port);
-        declined.socket.write(
-          UPGRADE("/echo", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=7\r\n"),
-        );
-        const declinedHead = (await declined.waitFor((x) => x.includes("\r\n\r\n"))).toString();
-        assert.match(declinedHead, /^HTTP\/1\.1 101 /);
-        assert.doesNotMatch(declinedHead, /sec-websocket-extensions/i);
+        const declined = await openedWithout("/echo", "permessage-deflate; client_max_window_bits=7");
         const at = declined.received().indexOf("\r\n\r\n") + 4;
         declined.socket.write(encodeFrameBytes(Opcode.Text, new TextEncoder().encode("a".repeat(200)), { mask: true }));
         const echoed = await declined.waitFor((x) => x.length >= at + 4 + 200);
