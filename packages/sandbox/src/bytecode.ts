@@ -34,6 +34,7 @@ import {
   type QuickJSWASMModule,
   RELEASE_SYNC,
 } from "quickjs-emscripten";
+import { boundedMemory, loadQuickJS } from "./quickjs.ts";
 
 /** What `ctx.evalCode` returns: a value or an exception. */
 export type RunResult = { value: QuickJSHandle; error?: undefined } | { error: QuickJSHandle; value?: undefined };
@@ -103,13 +104,17 @@ function patchedModule(): Promise<WebAssembly.Module | undefined> {
  * A QuickJS module with bytecode support when the binary could be changed
  * (see the module comment), else the plain module and `bytecode: undefined`.
  */
-export async function loadBytecodeModule(): Promise<{ module: QuickJSWASMModule; bytecode?: BytecodeSupport }> {
+export async function loadBytecodeModule(
+  memoryBytes?: number,
+): Promise<{ module: QuickJSWASMModule; bytecode?: BytecodeSupport }> {
   const wasm = await patchedModule();
-  if (!wasm) return { module: await newQuickJSWASMModuleFromVariant(RELEASE_SYNC) };
+  if (!wasm) return { module: await loadQuickJS(memoryBytes) };
   let instance: WebAssembly.Instance | undefined;
   let memory: WebAssembly.Memory | undefined;
   const variant = newVariant(RELEASE_SYNC, {
     emscriptenModule: {
+      // A bounded heap (see boundedMemory in quickjs.ts); the build's own otherwise.
+      ...(memoryBytes !== undefined ? { wasmMemory: boundedMemory(memoryBytes) } : {}),
       instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
         instance = new WebAssembly.Instance(wasm, imports);
         for (const space of Object.values(imports))

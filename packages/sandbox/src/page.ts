@@ -13,6 +13,7 @@ import { checkFetchAllowed, type FetchPolicy, runFetch } from "./fetch.ts";
 import type { SiteFiles } from "./files.ts";
 import { normalizeSitePath, PathError, resolveSitePath } from "./paths.ts";
 import {
+  DEFAULT_LIMITS,
   GuardedRuntime,
   isEngineFault,
   type Limits,
@@ -284,6 +285,11 @@ const TAIL = '\n;__j=__o.join("\\x1f"),__o.length+"\\x01"+__j.length+"\\x01"+__R
 const META = "JSON.stringify([response.status,response.type,response._h,response._c,response._b])";
 const VALUES_JSON = 'JSON.stringify(__o.map(function(v){return v==null?"":String(v)}))';
 
+/** The memory limit the engine's module instance is sized for (see boundedMemory). */
+function heapFor(options: PageEngineOptions): number {
+  return options.limits?.memoryBytes ?? DEFAULT_LIMITS.memoryBytes;
+}
+
 export class PageEngine {
   private broken = false;
   private readonly options: PageEngineOptions;
@@ -298,7 +304,9 @@ export class PageEngine {
   /** Loads QuickJS (once per thread) and returns an engine. */
   static async create(options: PageEngineOptions): Promise<PageEngine> {
     const { module, bytecode } =
-      options.bytecode === false ? { module: await loadQuickJS(), bytecode: undefined } : await loadBytecodeModule();
+      options.bytecode === false
+        ? { module: await loadQuickJS(heapFor(options)), bytecode: undefined }
+        : await loadBytecodeModule(heapFor(options));
     const engine = new PageEngine(module, bytecode, options);
     engine.warmUp();
     return engine;
@@ -381,6 +389,7 @@ export class PageEngine {
     const file = tpl.file;
     const usage = this.usage(tpl);
     const ctx = this.guard.runtime.newContext({ intrinsics: usage.intrinsics });
+    let trapped = false;
     const state: RenderState = {
       ctx,
       stack: [file],
@@ -419,14 +428,19 @@ export class PageEngine {
       }
       return this.finish(state, out, mapStack);
     } catch (e) {
+      // Out of memory: what the script left may fill the instance's bounded heap (QuickJS cannot
+      // always collect it, see boundedMemory), so the next render gets a fresh instance.
+      if (e instanceof OutOfMemoryError) this.broken = true;
       if (!isEngineFault(e)) throw e;
       // The WebAssembly instance trapped (seen when memory runs out inside a
       // string operation): drop it; the next render loads a fresh one.
       this.broken = true;
+      trapped = true;
       throw new OutOfMemoryError(this.guard.limits.memoryBytes, file, undefined, undefined, String(e));
     } finally {
       this.guard.stop();
-      if (!this.broken) ctx.dispose();
+      // A trapped instance cannot run anything more, not even the context's disposal.
+      if (!trapped) ctx.dispose();
     }
   }
 
@@ -540,8 +554,8 @@ export class PageEngine {
   private async recover(): Promise<void> {
     const { module, bytecode } =
       this.options.bytecode === false
-        ? { module: await loadQuickJS(), bytecode: undefined }
-        : await loadBytecodeModule();
+        ? { module: await loadQuickJS(heapFor(this.options)), bytecode: undefined }
+        : await loadBytecodeModule(heapFor(this.options));
     if (!this.broken) return;
     this.guard = new GuardedRuntime(module, this.options.limits);
     this.bytecode = bytecode;

@@ -7,6 +7,8 @@
 import {
   type Intrinsics,
   newQuickJSWASMModule,
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
@@ -56,8 +58,37 @@ export const SCRIPT_INTRINSICS: Intrinsics = { ...PAGE_INTRINSICS, TypedArrays: 
  * can trap when memory runs out in the middle of some operations) is
  * recovered by dropping that instance and loading a fresh one.
  */
-export function loadQuickJS(): Promise<QuickJSWASMModule> {
-  return newQuickJSWASMModule(RELEASE_SYNC);
+export function loadQuickJS(memoryBytes?: number): Promise<QuickJSWASMModule> {
+  if (memoryBytes === undefined) return newQuickJSWASMModule(RELEASE_SYNC);
+  return newQuickJSWASMModuleFromVariant(
+    newVariant(RELEASE_SYNC, { emscriptenModule: { wasmMemory: boundedMemory(memoryBytes) } as never }),
+  );
+}
+
+/** The WebAssembly build's own start-up memory (its INITIAL_MEMORY): data, stack and a first heap. */
+const INITIAL_MEMORY = 16 * 1024 * 1024;
+/** Scripts' memory limit times this is the most heap one instance may grow to (see boundedMemory). */
+const HEAP_FACTOR = 4;
+
+/**
+ * The memory for a module instance whose scripts have a `memoryBytes` limit: it starts as the
+ * build's default (16 MiB) and may grow to 16 MiB + 4 × memoryBytes (32 MiB scripts: 144 MiB),
+ * not to the build's 2 GiB.
+ *
+ * Why: in the WebAssembly build QuickJS cannot read the size of a block it allocated (its
+ * malloc_usable_size is 0 under Emscripten), so the runtime's memory limit counts 8 bytes per
+ * block, and only refuses single allocations over the limit. A script that builds large arrays
+ * or strings in few blocks was stopped only by the 2 GiB heap (after seconds of work), and a
+ * script near the limit left the runtime unable to collect its garbage. With the heap bounded,
+ * such a script fails (out of memory) once the instance has no room left; the engine then
+ * replaces the instance, so nothing it left behind outlives it. The factor leaves room for
+ * garbage that QuickJS has not collected yet (its collector runs by block count, not bytes).
+ */
+export function boundedMemory(memoryBytes: number): WebAssembly.Memory {
+  const page = 65536;
+  const initial = INITIAL_MEMORY / page;
+  const maximum = Math.min(32768, initial + Math.ceil((HEAP_FACTOR * memoryBytes) / page));
+  return new WebAssembly.Memory({ initial, maximum });
 }
 
 /** True for a trap of the WebAssembly code itself (the module instance is unusable after it). */

@@ -15,6 +15,7 @@ import {
   SiteStorage,
   statusForError,
 } from "../src/index.ts";
+import { boundedMemory } from "../src/quickjs.ts";
 
 /** Shared CI machines are noisy: tests that are not about the budget get a generous one. */
 const LAX = { cpuMs: 5000 };
@@ -338,6 +339,30 @@ describe("budgets", () => {
     }
   });
 
+  it("stops a script that grows memory in a few large blocks, and the next render has its memory back", async () => {
+    // QuickJS's WebAssembly build counts 8 bytes per block towards the limit, so arrays of
+    // 100,000 elements (800 KB each, one block) were bounded only by the 2 GiB heap, and the
+    // runtime was left too full to serve anything after them.
+    const engine = await PageEngine.create({
+      limits: { cpuMs: 10_000, memoryBytes: 8 * 1024 * 1024 },
+      files: new MemoryFiles({
+        "/bomb.sjs": `<?js var a = []; while (true) a.push(new Array(100000).fill(a.length)); ?>`,
+        "/fits.sjs": `<?js var a = []; for (var i = 0; i < 6; i++) a.push(new Array(100000).fill(i)); ?><?= a.length ?>`,
+      }),
+    });
+    try {
+      assert.equal(text((await engine.render("/fits.sjs", GET)).body).trim(), "6");
+      for (let round = 0; round < 2; round++) {
+        const e = await failure(engine, "/bomb.sjs");
+        assert.ok(e instanceof OutOfMemoryError, String(e));
+        assert.equal(statusForError(e), 503);
+        assert.equal(text((await engine.render("/fits.sjs", GET)).body).trim(), "6", `after bomb ${round + 1}`);
+      }
+    } finally {
+      engine.dispose();
+    }
+  });
+
   it("turns deep recursion into a script error, not a host crash", async () => {
     const engine = await PageEngine.create({
       limits: LAX,
@@ -513,5 +538,16 @@ describe("storage and events", () => {
     } finally {
       engine.dispose();
     }
+  });
+});
+
+describe("boundedMemory", () => {
+  it("starts at the build's 16 MiB and may grow by four times the scripts' limit, never past 2 GiB", () => {
+    const page = 65536;
+    const m = boundedMemory(32 * 1024 * 1024);
+    assert.equal(m.buffer.byteLength, 16 * 1024 * 1024);
+    assert.equal(m.grow((128 * 1024 * 1024) / page), 256); // to 144 MiB: allowed
+    assert.throws(() => m.grow(1), RangeError); // one page more: refused
+    assert.throws(() => boundedMemory(1024 * 1024 * 1024).grow(32768 - 255), RangeError); // capped at 2 GiB
   });
 });
