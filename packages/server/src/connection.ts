@@ -50,6 +50,9 @@ enum Phase {
   Closed = 5,
 }
 
+/** Byte bodies larger than this are written in slices of this size (see writeInSlices). */
+const BODY_SLICE = 1024 * 1024;
+
 export class HttpConnection {
   private phase = Phase.Idle;
   private parser: RequestParser;
@@ -304,6 +307,10 @@ export class HttpConnection {
     this.responseStarted = true;
     const conn = this.conn;
     conn.write(h.bytes);
+    if (bytes.length > BODY_SLICE && bodyAllowed(status, head)) {
+      void this.writeInSlices(head, status, bytes, h.keepAlive && !closing, startedAt);
+      return;
+    }
     let sent = 0;
     if (bytes.length > 0 && bodyAllowed(status, head)) {
       conn.write(bytes);
@@ -312,6 +319,33 @@ export class HttpConnection {
     server.logAccess(head, status, sent, conn, startedAt);
     this.request = null;
     if (!h.keepAlive || closing) this.shutdown();
+    else this.finished();
+  }
+
+  /**
+   * A byte body over one slice: written a slice at a time, the next once the connection has
+   * drained. Written whole, a body over the transport's write-buffer limit (16 MiB) made it
+   * destroy the connection (the client got an empty reply), and pipelined answers piled up
+   * without bound; this way at most a slice waits past the high-water mark.
+   */
+  private async writeInSlices(
+    head: RequestHead,
+    status: number,
+    bytes: Uint8Array,
+    keepAlive: boolean,
+    startedAt: number,
+  ): Promise<void> {
+    let sent = 0;
+    for (let at = 0; at < bytes.length && !this.conn.closed; at += BODY_SLICE) {
+      const piece = bytes.subarray(at, at + BODY_SLICE);
+      sent += piece.length;
+      if (!this.conn.write(piece) && !this.conn.closed) {
+        await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+      }
+    }
+    this.server.logAccess(head, status, sent, this.conn, startedAt);
+    this.request = null;
+    if (!keepAlive) this.shutdown();
     else this.finished();
   }
 

@@ -72,6 +72,35 @@ describe("HTTP", () => {
     );
   });
 
+  it("sends byte bodies over the transport's 16 MiB write-buffer limit whole, pipelined answers after them in order", async () => {
+    const big = new Uint8Array(20 * 1024 * 1024 + 3);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
+    await withServer(
+      (s) => {
+        s.http("/big", () => ({ body: big }));
+        s.http("/text", () => "t".repeat(17 * 1024 * 1024));
+        s.http("/small", () => "small");
+      },
+      async (port) => {
+        const got = new Uint8Array(await (await fetch(`http://127.0.0.1:${port}/big`)).arrayBuffer());
+        assert.equal(got.length, big.length);
+        assert.ok(got.every((b, i) => b === big[i]));
+        assert.equal((await (await fetch(`http://127.0.0.1:${port}/text`)).text()).length, 17 * 1024 * 1024);
+        const out = await rawExchange(
+          port,
+          GET("/big") + GET("/big", "127.0.0.1", "") + GET("/small", "127.0.0.1", "Connection: close\r\n"),
+        );
+        const heads = [...out.matchAll(/HTTP\/1\.1 200 OK\r\n/g)].map((m) => m.index);
+        assert.equal(heads.length, 3);
+        assert.ok(out.endsWith("\r\n\r\nsmall"));
+        assert.equal(out.length - out.indexOf("\r\n\r\nsmall"), 4 + 5);
+        const bodyLength = (from: number, to: number) => to - (out.indexOf("\r\n\r\n", from) + 4);
+        assert.equal(bodyLength(heads[0]!, heads[1]!), big.length);
+        assert.equal(bodyLength(heads[1]!, heads[2]!), big.length);
+      },
+    );
+  });
+
   it("keeps HTTP/1.1 connections alive and closes HTTP/1.0 ones", async () => {
     await withServer(
       (s) => s.http("/", () => "ok"),
