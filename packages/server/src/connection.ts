@@ -335,6 +335,15 @@ export class HttpConnection {
     keepAlive: boolean,
     startedAt: number,
   ): Promise<void> {
+    const sent = await this.writeSliced(bytes);
+    this.server.logAccess(head, status, sent, this.conn, startedAt);
+    this.request = null;
+    if (!keepAlive) this.shutdown();
+    else this.finished();
+  }
+
+  /** Writes `bytes` a slice at a time, each once the last drained; resolves with the bytes written. */
+  private async writeSliced(bytes: Uint8Array): Promise<number> {
     let sent = 0;
     for (let at = 0; at < bytes.length && !this.conn.closed; at += BODY_SLICE) {
       const piece = bytes.subarray(at, at + BODY_SLICE);
@@ -343,10 +352,7 @@ export class HttpConnection {
         await new Promise<void>((resolve) => (this.drainWaiter = resolve));
       }
     }
-    this.server.logAccess(head, status, sent, this.conn, startedAt);
-    this.request = null;
-    if (!keepAlive) this.shutdown();
-    else this.finished();
+    return sent;
   }
 
   /** A fetch-API `Response`: its body is read whole, then answered like bytes. */
@@ -398,6 +404,13 @@ export class HttpConnection {
         for await (const piece of body) {
           if (this.conn.closed) break;
           if (piece.length === 0) continue;
+          if (piece.length > BODY_SLICE) {
+            // A large piece goes out in slices too (see writeInSlices), inside its one chunk.
+            if (h.chunked) this.conn.write(chunkHeader(piece.length));
+            sent += await this.writeSliced(piece);
+            if (h.chunked && !this.conn.closed) this.conn.write(CRLF);
+            continue;
+          }
           sent += piece.length;
           const ok = h.chunked ? this.conn.write([chunkHeader(piece.length), piece, CRLF]) : this.conn.write(piece);
           if (!ok && !this.conn.closed) await new Promise<void>((resolve) => (this.drainWaiter = resolve));

@@ -139,12 +139,16 @@ export function resolveWsOptions(o: WebSocketOptions = {}): WsKind["options"] {
     pingIntervalMs: (o.pingInterval ?? 0) * 1000,
     pongTimeoutMs: (o.pongTimeout ?? 10) * 1000,
     autoPong: o.autoPong ?? true,
-    maxBackpressure: o.maxBackpressure ?? 16 * 1024 * 1024,
+    maxBackpressure: o.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE,
     closeOnBackpressureLimit: o.closeOnBackpressureLimit ?? false,
     maxFrameSize: o.maxFrameSize ?? 0,
     highWaterMark: 1024 * 1024,
   };
 }
+
+const DEFAULT_MAX_BACKPRESSURE = 16 * 1024 * 1024;
+/** What the transport lets wait past the largest endpoint's maxBackpressure (see allowBackpressure). */
+const TRANSPORT_SLACK = 16 * 1024 * 1024;
 
 function wsKind(handler: WebSocketHandler<unknown>, o: WebSocketOptions = {}): WsKind {
   const deflate = o.deflate === true ? {} : o.deflate ? o.deflate : null;
@@ -191,7 +195,9 @@ export class Site {
   }
 
   websocket<T = unknown>(pattern: string, handler: WebSocketHandler<T>, options?: WebSocketOptions): this {
-    this.inner.add(pattern, wsKind(handler as WebSocketHandler<unknown>, options));
+    const kind = wsKind(handler as WebSocketHandler<unknown>, options);
+    this.server.allowBackpressure(kind.options.maxBackpressure);
+    this.inner.add(pattern, kind);
     return this;
   }
 
@@ -224,6 +230,8 @@ export class Server implements SocketOwner {
   readonly router = new Router<Kind>();
   /** @internal */ readonly statics: StaticSite[] = [];
   private readonly listeners: Listener[] = [];
+  /** The largest `maxBackpressure` of the endpoints (see allowBackpressure). */
+  private largestBackpressure = DEFAULT_MAX_BACKPRESSURE;
   private readonly conns = new Set<HttpConnection>();
   /**
    * Open WebSockets. Those on the server's own listeners are found through their transport
@@ -334,6 +342,23 @@ export class Server implements SocketOwner {
 
   // ---- listening -----------------------------------------------------------------------
 
+  /**
+   * @internal An endpoint may queue `maxBackpressure` bytes per socket. The transport destroys a
+   * connection with more than its `maxBufferedAmount` waiting (a peer that does not read), so
+   * that limit is set at listen to the largest endpoint's allowance plus 16 MiB (control frames,
+   * HTTP answers): a socket is then refused sends (`dropped`) before the transport steps in. It
+   * is fixed once listening, so an endpoint that would need more is refused then.
+   */
+  allowBackpressure(bytes: number): void {
+    if (bytes <= this.largestBackpressure) return;
+    if (this.listeners.length > 0) {
+      throw new RangeError(
+        `maxBackpressure ${bytes} is over ${this.largestBackpressure}, the largest this server allowed when it started listening: add the endpoint before listen()`,
+      );
+    }
+    this.largestBackpressure = bytes;
+  }
+
   async listen(options: ListenOptions): Promise<ListenResult> {
     if (this.implicitSite === null && this.router.sites().length === 0) void this.defaultSite;
     const https = options.tls !== undefined;
@@ -346,6 +371,7 @@ export class Server implements SocketOwner {
         hostname: options.hostname ?? "127.0.0.1",
         tls: options.tls,
         reusePort: options.reusePort,
+        maxBufferedAmount: this.largestBackpressure + TRANSPORT_SLACK,
         // Past maxConnections connections are still read and answered 503 (see open); past the
         // overflow as well the transport closes them at once.
         maxConnections: this.limits.maxConnections + this.limits.overflowConnections,
