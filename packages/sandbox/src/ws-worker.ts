@@ -5,7 +5,7 @@
  * @module
  */
 import type { SandboxError } from "./errors.ts";
-import { loadQuickJS } from "./quickjs.ts";
+import { DEFAULT_LIMITS, loadQuickJS } from "./quickjs.ts";
 import { parentPort } from "./worker-port.ts";
 import { ScriptEngine } from "./ws-engine.ts";
 import type { FromWorker, ToWorker } from "./ws-protocol.ts";
@@ -57,7 +57,9 @@ function settled(fatal: SandboxError | undefined): void {
 }
 
 async function init(m: Extract<ToWorker, { t: "init" }>): Promise<void> {
-  const module = await loadQuickJS();
+  // A heap bounded by the script's memory limit (see boundedMemory): a script growing large
+  // blocks fails at about 4 x its limit instead of taking the worker towards 2 GiB.
+  const module = await loadQuickJS(m.limits.memoryBytes ?? DEFAULT_LIMITS.memoryBytes);
   engine = new ScriptEngine(
     module,
     m.file,

@@ -260,6 +260,22 @@ describe("websocket scripts", { timeout: 60_000 }, () => {
     await h.host.terminate();
   });
 
+  it("restarts a script that grows memory in a few large blocks, like one that grows it in many", async () => {
+    // Arrays of 100,000 elements are one 800 KB block each, which QuickJS's own count misses (see
+    // boundedMemory): the worker's bounded heap stops the script (without it: towards 2 GiB).
+    const h = harness(
+      `var keep = []; function onMessage(c, d) { for (;;) keep.push(new Array(100000).fill(keep.length)) }`,
+      { limits: { memoryBytes: 4 * 1024 * 1024, cpuMs: 20_000 } },
+    );
+    await h.host.ready;
+    h.host.connect({ id: 1 });
+    h.host.message(1, "go");
+    await h.until(() => h.closed.length >= 1);
+    assert.deepEqual(h.closed[0], [1, CLOSE_SCRIPT_FAULT, "script restarted"]);
+    assert.match(h.logs.map((l) => l.message).join("\n"), /memory limit/);
+    await h.host.terminate();
+  });
+
   it("reloads on change, closing clients with 1012", async () => {
     let version = "v1";
     const h = harness(() => `function onMessage(c, d) { c.send("${version} " + d) }`);
