@@ -297,3 +297,14 @@ export async function withServer(
     await server.close({ deadline: 1000 });
   }
 }
+
+/** The bytes of `parts`, one after another, in one new array. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

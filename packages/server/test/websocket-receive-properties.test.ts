@@ -13,6 +13,7 @@ import { TimerWheel } from "@wirehouse/transport";
 import fc from "fast-check";
 import type { ResolvedWsOptions, SocketOwner, WsEndpoint } from "../src/websocket.ts";
 import { WsSocket } from "../src/websocket.ts";
+import { concatBytes } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -101,16 +102,6 @@ function feed(chunks: Uint8Array[], copy: boolean): Outcome {
   return { delivered, written, ended };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.length;
-  }
-  return all;
-}
-
 /** `bytes` cut at `cuts` (positions taken modulo the length, in any order). */
 function cutAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   const at = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % bytes.length)))].sort((a, b) => a - b);
@@ -153,7 +144,7 @@ const clientMessage = fc
       frames.push(f);
       if (ping !== undefined && i === 0) frames.push(encodeFrameBytes(Opcode.Ping, ping, { mask: keys[3]! }));
     });
-    return { message, ping, bytes: concat(frames) };
+    return { message, ping, bytes: concatBytes(...frames) };
   });
 
 describe("WsSocket.receive properties", () => {
@@ -164,7 +155,7 @@ describe("WsSocket.receive properties", () => {
         fc.array(fc.nat(), { maxLength: 12 }),
         fc.boolean(),
         (messages, cuts, copy) => {
-          const stream = concat(messages.map((m) => m.bytes));
+          const stream = concatBytes(...messages.map((m) => m.bytes));
           const got = feed(cutAt(stream, cuts), copy);
           assert.deepEqual(
             got.delivered,
@@ -193,8 +184,8 @@ describe("WsSocket.receive properties", () => {
         fc.array(fc.nat(), { maxLength: 6 }),
         fc.boolean(),
         (valid, garbage, cuts, copy) => {
-          const prefix = concat(valid.map((m) => m.bytes));
-          const got = feed(cutAt(concat([prefix, garbage]), cuts), copy);
+          const prefix = concatBytes(...valid.map((m) => m.bytes));
+          const got = feed(cutAt(concatBytes(prefix, garbage), cuts), copy);
           // Everything the valid prefix held comes first, in order; the garbage may decode to more.
           assert.deepEqual(
             got.delivered.slice(0, valid.length),
@@ -209,7 +200,7 @@ describe("WsSocket.receive properties", () => {
             assert.equal(got.written.at(-1)?.ev, DecoderEvent.Close, "nothing written after the close");
           } else assert.equal(got.ended, false);
           // The same bytes whole give the same verdict.
-          const whole = feed([concat([prefix, garbage])], copy);
+          const whole = feed([concatBytes(prefix, garbage)], copy);
           assert.deepEqual(whole.delivered, got.delivered);
           assert.deepEqual(whole.written, got.written);
         },

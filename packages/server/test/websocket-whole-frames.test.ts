@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DecoderEvent, encodeFrameBytes, MessageDecoder, Opcode } from "@wirehouse/codec";
 import { createServer, type Server } from "../src/index.ts";
-import { rawSocket, UPGRADE } from "./helpers.ts";
+import { concatBytes, rawSocket, UPGRADE } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -24,16 +24,6 @@ function masked(opcode: number, payload: Uint8Array | string, fin = true): Uint8
   const f = encodeFrameBytes(opcode as 1, data, { mask: true });
   if (!fin) f[0] = f[0]! & 0x7f;
   return f;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** An echo endpoint (text stays text), a raw upgraded connection to it, and the frames it sent back. */
@@ -85,7 +75,11 @@ describe("whole small frames in one chunk (the decoder-free path)", () => {
   it("echoes several text and binary frames written at once, in order", async () => {
     await withEcho(1024, async (send, events) => {
       send(
-        concat(masked(Opcode.Text, "one"), masked(Opcode.Binary, new Uint8Array([1, 2, 3])), masked(Opcode.Text, "")),
+        concatBytes(
+          masked(Opcode.Text, "one"),
+          masked(Opcode.Binary, new Uint8Array([1, 2, 3])),
+          masked(Opcode.Text, ""),
+        ),
       );
       const got = await events(3);
       assert.deepEqual(
@@ -103,7 +97,7 @@ describe("whole small frames in one chunk (the decoder-free path)", () => {
     await withEcho(1024, async (send, events) => {
       const split = masked(Opcode.Text, "split across two writes");
       send(
-        concat(
+        concatBytes(
           masked(Opcode.Text, "a"),
           masked(Opcode.Ping, "p"),
           masked(Opcode.Text, "frag", false),
@@ -112,7 +106,7 @@ describe("whole small frames in one chunk (the decoder-free path)", () => {
           split.subarray(0, 9),
         ),
       );
-      send(concat(split.subarray(9), masked(Opcode.Text, "after")));
+      send(concatBytes(split.subarray(9), masked(Opcode.Text, "after")));
       const got = await events(6);
       assert.deepEqual(
         got.map((e) => [e.ev, e.text]),
@@ -130,7 +124,7 @@ describe("whole small frames in one chunk (the decoder-free path)", () => {
 
   it("delivers valid non-ASCII text, and closes with 1007 on invalid UTF-8 after a good frame", async () => {
     await withEcho(1024, async (send, events) => {
-      send(concat(masked(Opcode.Text, "héllo ✓"), masked(Opcode.Text, new Uint8Array([0x68, 0xff, 0x69]))));
+      send(concatBytes(masked(Opcode.Text, "héllo ✓"), masked(Opcode.Text, new Uint8Array([0x68, 0xff, 0x69]))));
       const got = await events(2);
       assert.deepEqual(got[0], { ev: DecoderEvent.Text, text: "héllo ✓", bytes: [], code: 0 });
       assert.equal(got[1]?.ev, DecoderEvent.Close);
@@ -140,7 +134,7 @@ describe("whole small frames in one chunk (the decoder-free path)", () => {
 
   it("closes with 1009 on a small frame over maxPayload", async () => {
     await withEcho(8, async (send, events) => {
-      send(concat(masked(Opcode.Text, "short"), masked(Opcode.Text, "longer than eight")));
+      send(concatBytes(masked(Opcode.Text, "short"), masked(Opcode.Text, "longer than eight")));
       const got = await events(2);
       assert.deepEqual(
         got.map((e) => [e.ev, e.text, e.code]),
@@ -154,7 +148,7 @@ describe("whole small frames in one chunk (the decoder-free path)", () => {
 
   it("closes with 1002 on an unmasked frame after whole ones", async () => {
     await withEcho(1024, async (send, events) => {
-      send(concat(masked(Opcode.Text, "ok"), encodeFrameBytes(Opcode.Text, enc.encode("x"))));
+      send(concatBytes(masked(Opcode.Text, "ok"), encodeFrameBytes(Opcode.Text, enc.encode("x"))));
       const got = await events(2);
       assert.deepEqual(
         got.map((e) => [e.ev, e.code]),
