@@ -54,11 +54,11 @@ export class RelayedPubSub implements PubSubAdapter {
   }
 
   /** From the server: a publish made here, for the other instances (the server delivered it here). */
-  publish(topic: string, data: Uint8Array, binary: boolean): void {
-    this.inner.publish(topic, data, binary);
+  publish(topic: string, data: Uint8Array, binary: boolean, compress?: boolean): void {
+    this.inner.publish(topic, data, binary, compress);
   }
 
-  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void {
+  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean, compress?: boolean) => void): void {
     this.inner.onMessage(cb);
   }
 

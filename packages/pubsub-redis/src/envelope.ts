@@ -5,7 +5,9 @@
  * ```
  * offset size  field
  * 0      1     version (1)
- * 1      1     flags: bit 0 = binary (WebSocket binary frame), else text
+ * 1      1     flags: bit 0 = binary (WebSocket binary frame), else text;
+ *                     bit 1 = compress (the publisher asked for permessage-deflate);
+ *                     other bits are ignored
  * 2      1     instance id length in bytes (1..255)
  * 3      4     epoch: random u32 chosen when the adapter starts (big-endian)
  * 7      8     sequence number: u64 big-endian, per publisher, starts at 1
@@ -19,10 +21,13 @@
 export const ENVELOPE_VERSION = 1;
 export const HEADER_SIZE = 15;
 const FLAG_BINARY = 1;
+const FLAG_COMPRESS = 2;
 const TWO_32 = 2 ** 32;
 
 export interface Envelope {
   binary: boolean;
+  /** The publisher asked for the message to be sent compressed where a socket agreed permessage-deflate. */
+  compress: boolean;
   instanceId: string;
   epoch: number;
   seq: number;
@@ -46,11 +51,12 @@ export function encodeEnvelope(
   seq: number,
   binary: boolean,
   payload: Uint8Array,
+  compress = false,
 ): Uint8Array {
   const out = new Uint8Array(HEADER_SIZE + id.length + payload.length);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = ENVELOPE_VERSION;
-  out[1] = binary ? FLAG_BINARY : 0;
+  out[1] = (binary ? FLAG_BINARY : 0) | (compress ? FLAG_COMPRESS : 0);
   out[2] = id.length;
   view.setUint32(3, epoch >>> 0);
   view.setUint32(7, Math.floor(seq / TWO_32));
@@ -68,6 +74,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     binary: (bytes[1]! & FLAG_BINARY) !== 0,
+    compress: (bytes[1]! & FLAG_COMPRESS) !== 0,
     epoch: view.getUint32(3),
     seq: view.getUint32(7) * TWO_32 + view.getUint32(11),
     instanceId: decoder.decode(bytes.subarray(HEADER_SIZE, HEADER_SIZE + idLen)),

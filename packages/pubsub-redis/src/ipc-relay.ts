@@ -17,7 +17,9 @@ export interface IpcChannel {
   off(event: "message", listener: (message: unknown) => void): unknown;
 }
 
-type Msg = { wh: "pub"; topic: string; data: Uint8Array; binary: boolean } | { wh: "sub" | "unsub"; topic: string };
+type Msg =
+  | { wh: "pub"; topic: string; data: Uint8Array; binary: boolean; compress?: boolean }
+  | { wh: "sub" | "unsub"; topic: string };
 
 function isMsg(m: unknown): m is Msg {
   return typeof m === "object" && m !== null && typeof (m as { wh?: unknown }).wh === "string";
@@ -43,23 +45,23 @@ export function createIpcPubSub(options: IpcPubSubOptions = {}): IpcPubSub {
   const localEcho = options.localEcho ?? false;
   const topics = new Map<string, number>();
   const stats = { published: 0, received: 0 };
-  let cb: ((topic: string, data: Uint8Array, binary: boolean) => void) | null = null;
+  let cb: ((topic: string, data: Uint8Array, binary: boolean, compress: boolean) => void) | null = null;
   let closed = false;
   const listener = (m: unknown) => {
     if (!isMsg(m) || m.wh !== "pub" || cb === null || !topics.has(m.topic)) return;
     stats.received++;
-    cb(m.topic, m.data, m.binary);
+    cb(m.topic, m.data, m.binary, m.compress === true);
   };
   channel.on("message", listener);
   return {
     stats,
     localEcho,
-    publish(topic, data, binary) {
+    publish(topic, data, binary, compress = false) {
       if (closed) return;
       const bytes = typeof data === "string" ? encoder.encode(data) : data;
-      if (localEcho && cb !== null && topics.has(topic)) cb(topic, bytes, binary);
+      if (localEcho && cb !== null && topics.has(topic)) cb(topic, bytes, binary, compress);
       stats.published++;
-      channel.send({ wh: "pub", topic, data: bytes, binary } satisfies Msg);
+      channel.send({ wh: "pub", topic, data: bytes, binary, ...(compress ? { compress } : {}) } satisfies Msg);
     },
     onMessage(fn) {
       cb = fn;

@@ -63,7 +63,7 @@ class RedisPubSubImpl implements RedisPubSub {
   private readonly sub: Redis;
 
   private seq = 0;
-  private cb: ((topic: string, data: Uint8Array, binary: boolean) => void) | null = null;
+  private cb: ((topic: string, data: Uint8Array, binary: boolean, compress: boolean) => void) | null = null;
   /** topic -> local reference count. */
   private readonly topics = new Map<string, number>();
   /** origin ("id/epoch") -> last sequence number delivered. */
@@ -152,11 +152,11 @@ class RedisPubSubImpl implements RedisPubSub {
 
   // ---- PubSubAdapter ----------------------------------------------------------------------
 
-  publish(topic: string, data: Uint8Array | string, binary: boolean): void {
+  publish(topic: string, data: Uint8Array | string, binary: boolean, compress = false): void {
     if (this.closed) return;
     const payload = typeof data === "string" ? encoder.encode(data) : data;
     // Local subscribers never wait for (or depend on) Redis.
-    if (this.localEcho && this.cb !== null && this.topics.has(topic)) this.cb(topic, payload, binary);
+    if (this.localEcho && this.cb !== null && this.topics.has(topic)) this.cb(topic, payload, binary, compress);
     // Dropped publishes use a sequence number too: receivers see the gap, not a reuse.
     const seq = ++this.seq;
     if (!this.pubReady) {
@@ -168,7 +168,7 @@ class RedisPubSubImpl implements RedisPubSub {
         this.log("warn", `${this.stats.droppedOverflow} publishes dropped: ${this.maxPending} already in flight`);
       return;
     }
-    const msg = encodeEnvelope(this.idBytes, this.epoch, seq, binary, payload);
+    const msg = encodeEnvelope(this.idBytes, this.epoch, seq, binary, payload, compress);
     this.stats.pending++;
     // ioredis sends Uint8Array as raw bytes (Buffer view, no copy).
     this.pub.publish(this.prefix + topic, Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength)).then(
@@ -183,7 +183,7 @@ class RedisPubSubImpl implements RedisPubSub {
     );
   }
 
-  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void {
+  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean, compress: boolean) => void): void {
     this.cb = cb;
   }
 
@@ -327,7 +327,7 @@ class RedisPubSubImpl implements RedisPubSub {
     const topic = new TextDecoder().decode(channel).slice(this.prefix.length);
     if (!this.topics.has(topic)) return;
     this.stats.received++;
-    cb(topic, env.payload, env.binary);
+    cb(topic, env.payload, env.binary, env.compress);
   }
 
   // ---- presence ------------------------------------------------------------------------------

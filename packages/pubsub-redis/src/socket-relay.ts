@@ -12,7 +12,7 @@
  *   connections whose first frame is anything else;
  * - SUB (2) / UNSUB (3): the topic, UTF-8 — one per subscribe / unsubscribe call
  *   (the relay reference-counts per worker, which makes the presence counts);
- * - PUB (4): flags (bit 0: binary), a 16-bit topic length, the topic, the payload;
+ * - PUB (4): flags (bit 0: binary, bit 1: compress), a 16-bit topic length, the topic, the payload;
  * - SET (5): a 32-bit count, the topic — a worker's whole count for a topic (on reconnect);
  * - QUERY (6): a 32-bit id, the topic — answered by COUNT (7): the id, the subscriptions
  *   summed over the connected workers, and how many workers have any (32 bits each).
@@ -57,14 +57,14 @@ function numberFrame(kind: number, n: number, topic: string): Uint8Array {
 }
 
 /** A PUB frame: one allocation, header and payload together. */
-export function encodePub(topic: string, data: Uint8Array, binary: boolean): Uint8Array {
+export function encodePub(topic: string, data: Uint8Array, binary: boolean, compress = false): Uint8Array {
   const t = encoder.encode(topic);
   if (t.byteLength > 0xffff) throw new RangeError("topic longer than 65,535 UTF-8 bytes");
   const out = new Uint8Array(8 + t.byteLength + data.byteLength);
   const view = new DataView(out.buffer);
   view.setUint32(0, 4 + t.byteLength + data.byteLength);
   out[4] = PUB;
-  out[5] = binary ? 1 : 0;
+  out[5] = (binary ? 1 : 0) | (compress ? 2 : 0);
   view.setUint16(6, t.byteLength);
   out.set(t, 8);
   out.set(data, 8 + t.byteLength);
@@ -72,13 +72,16 @@ export function encodePub(topic: string, data: Uint8Array, binary: boolean): Uin
 }
 
 /** Decoded PUB frame fields; `payload` is a view into `frame`. */
-export function decodePub(f: Uint8Array): { topic: string; binary: boolean; payload: Uint8Array } | null {
+export function decodePub(
+  f: Uint8Array,
+): { topic: string; binary: boolean; compress: boolean; payload: Uint8Array } | null {
   if (f.byteLength < 8 || f[4] !== PUB) return null;
   const tl = (f[6] as number) * 256 + (f[7] as number);
   if (8 + tl > f.byteLength) return null;
   return {
     topic: decoder.decode(f.subarray(8, 8 + tl)),
     binary: ((f[5] as number) & 1) === 1,
+    compress: ((f[5] as number) & 2) === 2,
     payload: f.subarray(8 + tl),
   };
 }
@@ -342,7 +345,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
     droppedOverflow: 0,
     reconnects: 0,
   };
-  let cb: ((topic: string, data: Uint8Array, binary: boolean) => void) | null = null;
+  let cb: ((topic: string, data: Uint8Array, binary: boolean, compress: boolean) => void) | null = null;
   let conn: Connection | null = null;
   let closed = false;
   let everConnected = false;
@@ -376,7 +379,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
     if (pub === null || cb === null || !topics.has(pub.topic)) return;
     stats.received++;
     // The frame's bytes are only valid during this call: the receiver may keep the payload.
-    cb(pub.topic, pub.payload.slice(), pub.binary);
+    cb(pub.topic, pub.payload.slice(), pub.binary, pub.compress);
   };
 
   const attempt = async () => {
@@ -475,10 +478,10 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
         c.write(numberFrame(QUERY, id, topic));
       });
     },
-    publish(topic, data, binary) {
+    publish(topic, data, binary, compress = false) {
       if (closed) return;
       const bytes = typeof data === "string" ? encoder.encode(data) : data;
-      if (localEcho && cb !== null && topics.has(topic)) cb(topic, bytes, binary);
+      if (localEcho && cb !== null && topics.has(topic)) cb(topic, bytes, binary, compress);
       if (conn === null) {
         stats.droppedWhileDisconnected++;
         return;
@@ -488,7 +491,7 @@ export function createSocketPubSub(options: SocketPubSubOptions): SocketPubSub {
         return;
       }
       stats.published++;
-      conn.write(encodePub(topic, bytes, binary));
+      conn.write(encodePub(topic, bytes, binary, compress));
     },
     onMessage(fn) {
       cb = fn;

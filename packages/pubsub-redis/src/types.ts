@@ -4,10 +4,13 @@
  * `PubSubAdapter` from "@wirehouse/server".
  */
 export interface PubSubAdapter {
-  /** Relays a publish to the other instances (never back to this one). */
-  publish(topic: string, data: Uint8Array | string, binary: boolean): void;
+  /**
+   * Relays a publish to the other instances (never back to this one). `compress`: the publisher
+   * asked for permessage-deflate, carried along for the other instances' servers (default false).
+   */
+  publish(topic: string, data: Uint8Array | string, binary: boolean, compress?: boolean): void;
   /** Called once per message published on ANOTHER instance, for topics subscribed here. */
-  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void;
+  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean, compress: boolean) => void): void;
   /** Reference-counted: the Redis channel is subscribed on the first call for a topic. */
   subscribe(topic: string): void;
   /** Reference-counted: the Redis channel is unsubscribed when the count drops to 0. */

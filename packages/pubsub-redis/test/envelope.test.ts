@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { decodeEnvelope, encodeEnvelope, encodeInstanceId, HEADER_SIZE } from "../src/envelope.ts";
 
 describe("envelope", () => {
-  it("round-trips id, epoch, sequence number, kind and payload bytes", () => {
+  it("round-trips id, epoch, sequence number, kind, compress flag and payload bytes", () => {
     fc.assert(
       fc.property(
         fc.string({ minLength: 1, maxLength: 60 }),
@@ -12,9 +12,10 @@ describe("envelope", () => {
         fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
         fc.boolean(),
         fc.uint8Array({ maxLength: 300 }),
-        (id, epoch, seq, binary, payload) => {
+        fc.boolean(),
+        (id, epoch, seq, binary, payload, compress) => {
           const idBytes = encodeInstanceId(id);
-          const bytes = encodeEnvelope(idBytes, epoch, seq, binary, payload);
+          const bytes = encodeEnvelope(idBytes, epoch, seq, binary, payload, compress);
           assert.equal(bytes.length, HEADER_SIZE + idBytes.length + payload.length);
           const env = decodeEnvelope(bytes);
           assert.ok(env);
@@ -22,6 +23,7 @@ describe("envelope", () => {
           assert.equal(env.epoch, epoch);
           assert.equal(env.seq, seq);
           assert.equal(env.binary, binary);
+          assert.equal(env.compress, compress);
           assert.deepEqual(env.payload, payload);
         },
       ),

@@ -12,6 +12,7 @@ interface Got {
   text: string;
   bytes: Uint8Array;
   binary: boolean;
+  compress: boolean;
 }
 
 /** An adapter whose received messages are recorded; `until(n)` resolves when n have arrived. */
@@ -26,8 +27,8 @@ function node(url: string, extra: Partial<RedisPubSubOptions> = {}) {
   const got: Got[] = [];
   let want = Number.POSITIVE_INFINITY;
   let wake: (() => void) | null = null;
-  adapter.onMessage((topic, data, binary) => {
-    got.push({ topic, text: decoder.decode(data), bytes: data, binary });
+  adapter.onMessage((topic, data, binary, compress) => {
+    got.push({ topic, text: decoder.decode(data), bytes: data, binary, compress });
     if (got.length >= want && wake) {
       const w = wake;
       wake = null;
@@ -86,13 +87,15 @@ describe("createRedisPubSub", () => {
       a.adapter.publish("chat", "héllo ✓", false);
       a.adapter.publish("chat", bin, true);
       a.adapter.publish("chat", encoder.encode("as bytes, text frame"), false);
-      await b.until(3);
+      a.adapter.publish("chat", "to compress", false, true); // the publisher's compress flag crosses too
+      await b.until(4);
       assert.deepEqual(
-        b.got.map((g) => [g.topic, g.binary]),
+        b.got.map((g) => [g.topic, g.binary, g.compress]),
         [
-          ["chat", false],
-          ["chat", true],
-          ["chat", false],
+          ["chat", false, false],
+          ["chat", true, false],
+          ["chat", false, false],
+          ["chat", false, true],
         ],
       );
       assert.equal(b.got[0]!.text, "héllo ✓");
@@ -107,9 +110,9 @@ describe("createRedisPubSub", () => {
         ["marker"],
       );
       assert.equal(a.adapter.stats.received, 1);
-      assert.equal(b.adapter.stats.received, 3);
+      assert.equal(b.adapter.stats.received, 4);
       await a.adapter.flushed();
-      assert.equal(a.adapter.stats.published, 3);
+      assert.equal(a.adapter.stats.published, 4);
     } finally {
       await Promise.all([a.adapter.close(), b.adapter.close()]);
     }

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { connect } from "@wirehouse/transport";
 import fc from "fast-check";
 import { createSocketPubSub, createSocketRelay, parseRelayAddress, type SocketPubSub } from "../src/index.ts";
-import { encodePub, FrameReader } from "../src/socket-relay.ts";
+import { decodePub, encodePub, FrameReader } from "../src/socket-relay.ts";
 
 type Got = { topic: string; data: Uint8Array; binary: boolean };
 
@@ -148,6 +148,37 @@ describe("in-host socket relay (no Redis, no IPC channel)", () => {
       assert.deepEqual(logs, []);
     } finally {
       await Promise.all(subs.map((s) => s.close()));
+      await relay.close();
+    }
+  });
+
+  it("carries the publisher's compress flag with its binary flag", async () => {
+    const relay = await createSocketRelay();
+    const a = createSocketPubSub({ address: relay.address });
+    const b = createSocketPubSub({ address: relay.address });
+    try {
+      const got: [string, boolean, boolean][] = [];
+      b.onMessage((_t, d, binary, compress) => got.push([text(d), binary, compress]));
+      b.subscribe("t");
+      await Promise.all([a.ready(), b.ready()]);
+      await until(() => relay.count("t") === 1, "b subscribed");
+      a.publish("t", "plain", false);
+      a.publish("t", "squeeze", false, true);
+      a.publish("t", new Uint8Array([1, 2]), true, true);
+      await until(() => got.length === 3, "three messages");
+      assert.deepEqual(got, [
+        ["plain", false, false],
+        ["squeeze", false, true],
+        ["\u0001\u0002", true, true],
+      ]);
+      assert.deepEqual(decodePub(encodePub("t", new Uint8Array([9]), true, true)), {
+        topic: "t",
+        binary: true,
+        compress: true,
+        payload: new Uint8Array([9]),
+      });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
       await relay.close();
     }
   });

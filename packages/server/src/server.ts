@@ -287,7 +287,9 @@ export class Server implements SocketOwner {
       );
     }
     // Messages from the other instances, for the subscribers here.
-    this.pubsub?.onMessage((topic, data, binary) => this.deliver(topic, data, binary, null));
+    this.pubsub?.onMessage((topic, data, binary, compress) =>
+      this.deliver(topic, data, binary, null, compress === true),
+    );
   }
 
   // ---- configuration -------------------------------------------------------------------
@@ -795,8 +797,9 @@ export class Server implements SocketOwner {
   publishFrom(ws: WsSocket, topic: string, data: string | Uint8Array, options?: SendOptions): void {
     const binary = options?.binary ?? typeof data !== "string";
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    this.deliver(topic, bytes, binary, ws, options?.compress === true);
-    this.pubsub?.publish(topic, bytes, binary);
+    const compress = options?.compress === true;
+    this.deliver(topic, bytes, binary, ws, compress);
+    this.pubsub?.publish(topic, bytes, binary, compress);
   }
   emitOpen(ws: WsSocket, request: unknown): void {
     this.emit("connection", ws, request);
@@ -862,9 +865,10 @@ export class Server implements SocketOwner {
     const binary = typeof options === "boolean" ? options : (options?.binary ?? typeof data !== "string");
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     // Here at once (compress: once for every subscriber without context takeover, per socket
-    // for the others), then to the other instances, whose servers deliver it as it comes.
-    this.deliver(topic, bytes, binary, null, typeof options === "object" && options.compress === true);
-    this.pubsub?.publish(topic, bytes, binary);
+    // for the others), then to the other instances, whose servers do the same with the flag.
+    const compress = typeof options === "object" && options.compress === true;
+    this.deliver(topic, bytes, binary, null, compress);
+    this.pubsub?.publish(topic, bytes, binary, compress);
   }
 
   /** Sends `data` to every open WebSocket (one encoding). */

@@ -302,10 +302,14 @@ export interface WebSocketOptions {
  * server what the other instances published. Without an adapter the server is the only instance.
  */
 export interface PubSubAdapter {
-  /** Carry a publish from this instance to the other instances (never back to this one). */
-  publish(topic: string, data: Uint8Array, binary: boolean): void;
-  /** Where to hand what the other instances published. */
-  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean) => void): void;
+  /**
+   * Carry a publish from this instance to the other instances (never back to this one).
+   * `compress`: it was published with `{ compress: true }` (an adapter that cannot carry the
+   * flag may drop it: the other instances then send the message uncompressed).
+   */
+  publish(topic: string, data: Uint8Array, binary: boolean, compress?: boolean): void;
+  /** Where to hand what the other instances published (with the flag `publish` was given). */
+  onMessage(cb: (topic: string, data: Uint8Array, binary: boolean, compress?: boolean) => void): void;
   /** The first subscriber here of `topic`: this instance wants the others' messages on it. */
   subscribe(topic: string): void;
   /** The last subscriber here of `topic` left. */

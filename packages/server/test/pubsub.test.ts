@@ -93,14 +93,14 @@ async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
 
 /** An adapter standing for the other instances: records what it is asked to carry, and can play a message from them. */
 class RecordingAdapter implements PubSubAdapter {
-  readonly published: { topic: string; data: Uint8Array; binary: boolean }[] = [];
+  readonly published: { topic: string; data: Uint8Array; binary: boolean; compress: boolean }[] = [];
   readonly topics = new Set<string>();
   closed = false;
-  private cb: ((t: string, d: Uint8Array, b: boolean) => void) | null = null;
-  publish(topic: string, data: Uint8Array, binary: boolean) {
-    this.published.push({ topic, data: data.slice(), binary });
+  private cb: ((t: string, d: Uint8Array, b: boolean, c?: boolean) => void) | null = null;
+  publish(topic: string, data: Uint8Array, binary: boolean, compress?: boolean) {
+    this.published.push({ topic, data: data.slice(), binary, compress: compress === true });
   }
-  onMessage(cb: (t: string, d: Uint8Array, b: boolean) => void) {
+  onMessage(cb: (t: string, d: Uint8Array, b: boolean, c?: boolean) => void) {
     this.cb = cb;
   }
   subscribe(t: string) {
@@ -113,8 +113,8 @@ class RecordingAdapter implements PubSubAdapter {
     this.closed = true;
   }
   /** A message another instance published. */
-  fromElsewhere(topic: string, data: Uint8Array, binary: boolean) {
-    this.cb?.(topic, data, binary);
+  fromElsewhere(topic: string, data: Uint8Array, binary: boolean, compress = false) {
+    this.cb?.(topic, data, binary, compress);
   }
 }
 
@@ -187,6 +187,71 @@ describe("publish across instances (the pub/sub adapter)", () => {
       { pubsub: adapter },
     );
     assert.ok(adapter.closed, "server.close() closes the adapter");
+  });
+
+  it("carries publish's compress to the other instances, and compresses what they published with it", async () => {
+    const adapter = new RecordingAdapter();
+    const sockets: WebSocket[] = [];
+    let open: () => void = () => {};
+    const ready = new Promise<void>((r) => (open = r));
+    await withServer(
+      (s) =>
+        s.websocket(
+          "/",
+          {
+            open(ws) {
+              ws.subscribe("t");
+              sockets.push(ws);
+              open();
+            },
+          },
+          { deflate: { threshold: 0 } },
+        ),
+      async (port, server) => {
+        const raw = await rawSocket(port);
+        raw.socket.write(UPGRADE("/", "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
+        await ready;
+        const big = "elsewhere ".repeat(1000);
+        server.publish("t", "a", { compress: true });
+        server.publish("t", "b");
+        sockets[0]!.publish("t", "c", { compress: true });
+        assert.deepEqual(
+          adapter.published.map((p) => [new TextDecoder().decode(p.data), p.compress]),
+          [
+            ["a", true],
+            ["b", false],
+            ["c", true],
+          ],
+        );
+        // The frames after the 101 (all short: one length byte): "a" (compressed) and "b" first.
+        const frames = (bytes: Uint8Array) => {
+          const out: number[] = []; // first bytes
+          const end = Buffer.from(bytes).indexOf("\r\n\r\n");
+          if (end < 0) return out;
+          let at = end + 4;
+          while (at + 2 <= bytes.length && at + 2 + (bytes[at + 1]! & 0x7f) <= bytes.length) {
+            out.push(bytes[at]!);
+            at += 2 + (bytes[at + 1]! & 0x7f);
+          }
+          return out;
+        };
+        await within(
+          raw.waitFor((b) => frames(b).length >= 2),
+          "the two local publishes",
+        );
+        assert.deepEqual(frames(raw.received()), [0xc1, 0x81], "a: compressed, b: plain");
+        // From another instance, with and without the flag: the first compressed (RSV1), the second not.
+        adapter.fromElsewhere("t", new TextEncoder().encode(big), false, true);
+        adapter.fromElsewhere("t", new TextEncoder().encode("short"), false, false);
+        await within(
+          raw.waitFor((b) => frames(b).length >= 4),
+          "the two messages from elsewhere",
+        );
+        assert.deepEqual(frames(raw.received()), [0xc1, 0x81, 0xc1, 0x81]);
+        raw.socket.destroy();
+      },
+      { pubsub: adapter },
+    );
   });
 
   it("refuses an adapter that echoes this instance's own publishes (they would arrive twice)", () => {
