@@ -28,3 +28,25 @@ export function fuzzOptions(args: readonly string[], defaultSeconds: number): { 
   if (!Number.isInteger(seed)) throw new RangeError("--seed takes a whole number");
   return { seconds, seed: seed >>> 0 };
 }
+
+/**
+ * A campaign's loop: `oneCase(r, index)` for index 0, 1, … with one generator seeded by `seed`
+ * (so a seed replays the campaign), until `maxCases` have run or `deadline` (ms since epoch) has
+ * passed, reading the clock only every `checkEvery` cases (it costs more than a small case).
+ * Stops at the first failure `oneCase` returns; returns how many cases ran.
+ */
+export function runCases<F>(
+  seed: number,
+  deadline: number,
+  maxCases: number,
+  checkEvery: number,
+  oneCase: (r: () => number, index: number) => F | null,
+): { cases: number; failure: F | null } {
+  const r = prng(seed);
+  let cases = 0;
+  while (cases < maxCases && (cases % checkEvery !== 0 || Date.now() < deadline)) {
+    const failure = oneCase(r, cases++);
+    if (failure !== null) return { cases, failure };
+  }
+  return { cases, failure: null };
+}

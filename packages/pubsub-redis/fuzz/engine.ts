@@ -13,7 +13,7 @@
  *
  * Used by `fuzz.ts` (a time-bounded campaign) and by the tests (a short fixed-seed run).
  */
-import { prng } from "../../../scripts/fuzz-kit.ts";
+import { runCases } from "../../../scripts/fuzz-kit.ts";
 import { decodeEnvelope, encodeEnvelope, encodeInstanceId, HEADER_SIZE } from "../src/envelope.ts";
 import { decodePub, encodePub, FrameReader } from "../src/socket-relay.ts";
 
@@ -107,6 +107,7 @@ interface Expected {
   epoch: number;
   seq: number;
   binary: boolean;
+  compress: boolean;
   payload: Uint8Array;
 }
 
@@ -123,6 +124,7 @@ function checkEnvelope(input: Uint8Array, expected: Expected | null): string | n
       e.epoch !== expected.epoch ||
       e.seq !== expected.seq ||
       e.binary !== expected.binary ||
+      e.compress !== expected.compress ||
       Array.from(e.payload).join(",") !== Array.from(expected.payload).join(",")
     )
       return "a valid envelope decoded to other fields";
@@ -136,10 +138,7 @@ export function runFuzz(
   deadline: number,
   maxCases = Number.POSITIVE_INFINITY,
 ): { cases: number; failure: FuzzFailure | null } {
-  const r = prng(seed);
-  let cases = 0;
-  while (cases < maxCases && (cases % 64 !== 0 || Date.now() < deadline)) {
-    const index = cases++;
+  return runCases(seed, deadline, maxCases, 64, (r, index): FuzzFailure | null => {
     let input: Uint8Array = new Uint8Array(0);
     try {
       const mutated = r() < 0.85;
@@ -149,6 +148,7 @@ export function runFuzz(
           epoch: int(r, 2 ** 32),
           seq: 1 + int(r, Number.MAX_SAFE_INTEGER),
           binary: r() < 0.5,
+          compress: r() < 0.5,
           payload: bytes(r, 80),
         };
         const valid = encodeEnvelope(
@@ -157,13 +157,14 @@ export function runFuzz(
           expected.seq,
           expected.binary,
           expected.payload,
+          expected.compress,
         );
         input = mutated ? mutate(r, valid) : valid;
         const why = checkEnvelope(input, mutated ? null : expected);
-        if (why) return { cases, failure: { seed, index, what: why, input: Array.from(input) } };
+        if (why) return { seed, index, what: why, input: Array.from(input) };
       } else {
         const frames: Uint8Array[] = [];
-        for (let k = int(r, 5); k >= 0; k--) frames.push(encodePub(text(r, 8), bytes(r, 60), r() < 0.5));
+        for (let k = int(r, 5); k >= 0; k--) frames.push(encodePub(text(r, 8), bytes(r, 60), r() < 0.5, r() < 0.5));
         const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
         let at = 0;
         for (const f of frames) {
@@ -175,19 +176,13 @@ export function runFuzz(
         const whole = readAll([input], maxFrame);
         const pieces = readAll(split(r, input), maxFrame);
         if (whole.refused !== pieces.refused || whole.frames.join("|") !== pieces.frames.join("|"))
-          return {
-            cases,
-            failure: { seed, index, what: "the frames depend on how the stream was split", input: Array.from(input) },
-          };
+          return { seed, index, what: "the frames depend on how the stream was split", input: Array.from(input) };
         if (!mutated && maxFrame > 64 && (whole.refused || whole.frames.length !== frames.length))
-          return {
-            cases,
-            failure: { seed, index, what: "a valid stream was not read back whole", input: Array.from(input) },
-          };
+          return { seed, index, what: "a valid stream was not read back whole", input: Array.from(input) };
       }
     } catch (e) {
-      return { cases, failure: { seed, index, what: `threw: ${(e as Error).message}`, input: Array.from(input) } };
+      return { seed, index, what: `threw: ${(e as Error).message}`, input: Array.from(input) };
     }
-  }
-  return { cases, failure: null };
+    return null;
+  });
 }

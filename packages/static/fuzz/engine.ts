@@ -13,7 +13,7 @@
  *
  * Used by `fuzz.ts` (a time-bounded campaign) and by the tests (a short fixed-seed run).
  */
-import { prng } from "../../../scripts/fuzz-kit.ts";
+import { runCases } from "../../../scripts/fuzz-kit.ts";
 import { chooseCoding, noneMatchHits, notModifiedSince, parseAcceptEncoding, parseRange } from "../src/http.ts";
 
 type Rand = () => number;
@@ -124,10 +124,7 @@ export function runFuzz(
   deadline: number,
   maxCases = Number.POSITIVE_INFINITY,
 ): { cases: number; failure: FuzzFailure | null } {
-  const r = prng(seed);
-  let cases = 0;
-  while (cases < maxCases && (cases % 256 !== 0 || Date.now() < deadline)) {
-    const index = cases++;
+  return runCases(seed, deadline, maxCases, 256, (r, index): FuzzFailure | null => {
     const length = pick(r, [0, 1, 2, 100, 4096, 2 ** 40]);
     let header = "";
     try {
@@ -140,14 +137,11 @@ export function runFuzz(
         const got = parseRange(header, length);
         if (JSON.stringify(got) !== JSON.stringify(v.expect))
           return {
-            cases,
-            failure: {
-              seed,
-              index,
-              what: `parseRange gave ${JSON.stringify(got)}, not ${JSON.stringify(v.expect)}`,
-              input: header,
-              length,
-            },
+            seed,
+            index,
+            what: `parseRange gave ${JSON.stringify(got)}, not ${JSON.stringify(v.expect)}`,
+            input: header,
+            length,
           };
       } else {
         const tags = Array.from({ length: 1 + int(r, 4) }, () =>
@@ -156,13 +150,13 @@ export function runFuzz(
         header = tags.join(pick(r, [",", ", ", " ,\t"]));
         const listed = tags.some((t) => t.trim() === '"abc"' || t.trim() === 'W/"abc"' || t.trim() === "*");
         if (listed && !noneMatchHits(header, '"abc"'))
-          return { cases, failure: { seed, index, what: "noneMatchHits missed a listed tag", input: header } };
+          return { seed, index, what: "noneMatchHits missed a listed tag", input: header };
       }
       const why = checkHeader(header, length);
-      if (why) return { cases, failure: { seed, index, what: why, input: header, length } };
+      if (why) return { seed, index, what: why, input: header, length };
     } catch (e) {
-      return { cases, failure: { seed, index, what: `threw: ${(e as Error).message}`, input: header, length } };
+      return { seed, index, what: `threw: ${(e as Error).message}`, input: header, length };
     }
-  }
-  return { cases, failure: null };
+    return null;
+  });
 }
