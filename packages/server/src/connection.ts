@@ -50,7 +50,7 @@ enum Phase {
   Closed = 5,
 }
 
-/** Byte bodies larger than this are written in slices of this size (see writeInSlices). */
+/** Byte bodies and stream pieces larger than this are written in slices of this size (see writeSliced). */
 const BODY_SLICE = 1024 * 1024;
 
 export class HttpConnection {
@@ -306,9 +306,10 @@ export class HttpConnection {
     const bytes = builtBody;
     this.responseStarted = true;
     const conn = this.conn;
+    const keepAlive = h.keepAlive && !closing;
     conn.write(h.bytes);
     if (bytes.length > BODY_SLICE && bodyAllowed(status, head)) {
-      void this.writeInSlices(head, status, bytes, h.keepAlive && !closing, startedAt);
+      void this.writeSliced(bytes).then((sent) => this.responseWritten(head, status, sent, keepAlive, startedAt));
       return;
     }
     let sent = 0;
@@ -316,41 +317,41 @@ export class HttpConnection {
       conn.write(bytes);
       sent = bytes.length;
     }
-    server.logAccess(head, status, sent, conn, startedAt);
-    this.request = null;
-    if (!h.keepAlive || closing) this.shutdown();
-    else this.finished();
+    this.responseWritten(head, status, sent, keepAlive, startedAt);
   }
 
-  /**
-   * A byte body over one slice: written a slice at a time, the next once the connection has
-   * drained. Written whole, a body over the transport's write-buffer limit (16 MiB) made it
-   * destroy the connection (the client got an empty reply), and pipelined answers piled up
-   * without bound; this way at most a slice waits past the high-water mark.
-   */
-  private async writeInSlices(
+  /** A response is written: logged, then the connection ends or goes on with the next request. */
+  private responseWritten(
     head: RequestHead,
     status: number,
-    bytes: Uint8Array,
+    sent: number,
     keepAlive: boolean,
     startedAt: number,
-  ): Promise<void> {
-    const sent = await this.writeSliced(bytes);
+  ): void {
     this.server.logAccess(head, status, sent, this.conn, startedAt);
     this.request = null;
     if (!keepAlive) this.shutdown();
     else this.finished();
   }
 
-  /** Writes `bytes` a slice at a time, each once the last drained; resolves with the bytes written. */
+  /** Resolves once the connection has drained (or closed). */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => (this.drainWaiter = resolve));
+  }
+
+  /**
+   * Writes `bytes` a slice at a time, the next once the connection has drained, and resolves with
+   * the bytes written (a byte body or a stream piece over one slice). Written whole, a body over the
+   * transport's write-buffer limit (16 MiB) made it destroy the connection (the client got an empty
+   * reply), and pipelined answers piled up without bound; this way at most a slice waits past the
+   * high-water mark.
+   */
   private async writeSliced(bytes: Uint8Array): Promise<number> {
     let sent = 0;
     for (let at = 0; at < bytes.length && !this.conn.closed; at += BODY_SLICE) {
       const piece = bytes.subarray(at, at + BODY_SLICE);
       sent += piece.length;
-      if (!this.conn.write(piece) && !this.conn.closed) {
-        await new Promise<void>((resolve) => (this.drainWaiter = resolve));
-      }
+      if (!this.conn.write(piece) && !this.conn.closed) await this.drained();
     }
     return sent;
   }
@@ -405,7 +406,7 @@ export class HttpConnection {
           if (this.conn.closed) break;
           if (piece.length === 0) continue;
           if (piece.length > BODY_SLICE) {
-            // A large piece goes out in slices too (see writeInSlices), inside its one chunk.
+            // A large piece goes out in slices too (see writeSliced), inside its one chunk.
             if (h.chunked) this.conn.write(chunkHeader(piece.length));
             sent += await this.writeSliced(piece);
             if (h.chunked && !this.conn.closed) this.conn.write(CRLF);
@@ -413,7 +414,7 @@ export class HttpConnection {
           }
           sent += piece.length;
           const ok = h.chunked ? this.conn.write([chunkHeader(piece.length), piece, CRLF]) : this.conn.write(piece);
-          if (!ok && !this.conn.closed) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+          if (!ok && !this.conn.closed) await this.drained();
         }
         if (h.chunked && !this.conn.closed) this.conn.write(LAST_CHUNK);
       } catch (e) {
@@ -422,10 +423,7 @@ export class HttpConnection {
         return;
       }
     }
-    server.logAccess(head, status, sent, this.conn, startedAt);
-    this.request = null;
-    if (!keepAlive) this.shutdown();
-    else this.finished();
+    this.responseWritten(head, status, sent, keepAlive, startedAt);
   }
 
   /** A response is complete on a kept-alive connection; if its request body is still arriving, read it first. */
