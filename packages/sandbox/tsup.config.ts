@@ -1,8 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // The worker is its own entry: WebsocketScriptHost starts it by URL (./ws-worker.js next to index.js).
-  entry: ["src/index.ts", "src/ws-worker.ts"],
+  // The workers are their own entries: WebsocketScriptHost and PageThread start them by URL
+  // (./ws-worker.js and ./page-worker.js next to index.js).
+  entry: ["src/index.ts", "src/ws-worker.ts", "src/page-worker.ts"],
   format: ["esm"],
   dts: true,
   clean: true,

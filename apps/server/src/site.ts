@@ -1,6 +1,6 @@
 /**
  * One configured site at run time: redirects, script aliases, page scripts
- * (sandbox PageEngine), static files (@wirehouse/static), CGI mappings
+ * (sandbox PageThread: rendered off the main thread), static files (@wirehouse/static), CGI mappings
  * (@wirehouse/cgi), custom status pages and default headers for HTTP; the
  * websocket routes (scripts run by WebsocketScriptHost, or the built-in echo).
  */
@@ -16,8 +16,8 @@ import {
   EventHub,
   type KeyValueStore,
   MemoryStorage,
-  PageEngine,
   PageNotFoundError,
+  PageThread,
   SandboxError,
   SiteStorage,
   statusForError,
@@ -124,7 +124,8 @@ function plainStatus(status: number, detail?: string): AppResponse {
 export class SiteRuntime {
   readonly config: ResolvedSite;
   private readonly options: SiteRuntimeOptions;
-  private engine!: PageEngine;
+  /** Renders the site's pages on a worker thread, so a page stuck in a long native call stalls no connection. */
+  private engine!: PageThread;
   private files!: DirectoryFiles;
   private storage!: KeyValueStore & { close?(): unknown };
   private readonly events = new EventHub();
@@ -155,7 +156,7 @@ export class SiteRuntime {
     this.storage =
       this.options.persistStorage === false ? new MemoryStorage() : new SiteStorage(join(c.root, "storage.json"));
     const fetchPolicy = c.fetch.length ? { fetch: { allow: c.fetch } } : {};
-    this.engine = await PageEngine.create({
+    this.engine = await PageThread.create({
       files: this.files,
       storage: this.storage,
       events: this.events,
@@ -491,6 +492,7 @@ export class SiteRuntime {
     this.watcher?.close();
     for (const t of this.pending.values()) clearTimeout(t);
     await Promise.all([...this.scripts.values()].map((h) => h.terminate().catch(() => undefined)));
+    this.engine?.dispose();
     this.staticSite?.close();
     await (this.storage as { close?(): unknown })?.close?.();
   }

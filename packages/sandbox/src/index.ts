@@ -25,6 +25,7 @@ export {
   type PageRequest,
   type PageResult,
 } from "./page.ts";
+export { PageThread, type PageThreadOptions, type SharedStore } from "./page-thread.ts";
 export { normalizeSitePath, PathError, resolveSitePath } from "./paths.ts";
 export { DEFAULT_LIMITS, type Limits, PAGE_INTRINSICS, SCRIPT_INTRINSICS } from "./quickjs.ts";
 export {

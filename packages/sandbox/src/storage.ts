@@ -32,7 +32,8 @@ export class SiteStorage implements KeyValueStore {
   readonly file: string;
   private readonly data = new Map<string, string>();
   private readonly listeners = new Set<StorageListener>();
-  private readonly maxBytes: number;
+  /** Largest total size of keys and JSON values in bytes. */
+  readonly maxBytes: number;
   private readonly flushDelayMs: number;
   private bytes = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
