@@ -478,7 +478,7 @@ export class Server implements SocketOwner {
 
   /** @internal a complete request (head and body) from a connection. */
   handle(c: HttpConnection, head: RequestHead, body: BodySource | null): void {
-    const startedAt = this.wheel.now;
+    const startedAt = this.logClock();
     if (head.targetForm === "asterisk") {
       // OPTIONS * (RFC 9110 §9.3.7) asks about the server as a whole, not a resource: a no-op
       // answer, in order with the connection's other responses (a body, if any, is read and dropped).
@@ -608,6 +608,15 @@ export class Server implements SocketOwner {
   /** @internal */
   onError = (error: unknown, where: string): void => this.reportError(error, where);
 
+  /**
+   * When a request started, for the access log's duration: `performance.now()`
+   * (the timer wheel's clock moves in 50 ms ticks, which logged 0 or 50 ms for
+   * most requests); 0 without a log, which never reads it.
+   */
+  private logClock(): number {
+    return this.options.log === undefined ? 0 : performance.now();
+  }
+
   /** @internal */
   logAccess(head: RequestHead, status: number, bytes: number, remote: Connection<unknown>, startedAt: number): void {
     const log = this.options.log;
@@ -620,7 +629,7 @@ export class Server implements SocketOwner {
       host: head.host ?? "",
       status,
       bytes,
-      durationMs: this.wheel.now - startedAt,
+      durationMs: performance.now() - startedAt,
       site: this.router.site(head.host)?.name,
     };
     try {
@@ -655,7 +664,7 @@ export class Server implements SocketOwner {
 
   /** @internal an upgrade request (`rest`: bytes after the head, copied). */
   upgrade(c: HttpConnection, head: RequestHead, rest: Uint8Array | null): void {
-    const startedAt = this.wheel.now;
+    const startedAt = this.logClock();
     const req = c.makeRequest(head, null);
     if (req === null) return;
     if (this.closing) {

@@ -60,6 +60,7 @@ export interface AccessLogEntry {
   host: string;
   status: number;
   bytes: number;
+  /** From the complete request head to the response written (fractional ms; 0 for a request refused before it was read). */
   durationMs: number;
   site: string | undefined;
 }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { createServer } from "../src/index.ts";
+import { type AccessLogEntry, createServer } from "../src/index.ts";
 import { rawExchange, rawSocket, withServer } from "./helpers.ts";
 
 const GET = (path: string, host = "127.0.0.1", extra = "") => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}\r\n`;
@@ -25,6 +25,30 @@ describe("HTTP", () => {
         assert.deepEqual(order, ["slow", "fast1", "fast2", "fast3"]);
       },
     );
+  });
+
+  it("logs each request's real duration, not the timer wheel's 50 ms ticks", async () => {
+    const entries: AccessLogEntry[] = [];
+    await withServer(
+      (s) => {
+        s.http("/wait", () => new Promise((r) => setTimeout(() => r({ body: "waited" }), 30)));
+        s.http("/now", () => ({ body: "now" }));
+      },
+      async (port) => {
+        await rawExchange(port, GET("/wait") + GET("/now", "127.0.0.1", "Connection: close\r\n"));
+      },
+      { log: (e) => entries.push(e) },
+    );
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      ["/wait", "/now"],
+    );
+    const [wait, now] = entries as [AccessLogEntry, AccessLogEntry];
+    // The handler waited 30 ms (timers may fire up to 1 ms early on some runtimes).
+    assert.ok(wait.durationMs >= 29, `logged ${wait.durationMs} ms for a 30 ms handler`);
+    // A clock of 50 ms ticks gives only multiples of 50 (0 or 50 here).
+    assert.notEqual(wait.durationMs % 50, 0, `logged ${wait.durationMs} ms: a tick count`);
+    assert.ok(now.durationMs >= 0 && now.durationMs < wait.durationMs + 1000);
   });
 
   it("answers a plain request to a websocket path with 426, or with the endpoint's request handler", async () => {
