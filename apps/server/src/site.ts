@@ -492,7 +492,8 @@ export class SiteRuntime {
     this.watcher?.close();
     for (const t of this.pending.values()) clearTimeout(t);
     await Promise.all([...this.scripts.values()].map((h) => h.terminate().catch(() => undefined)));
-    this.engine?.dispose();
+    // Requests of a site retired by a reload may still be rendering: they finish first.
+    await this.engine?.close();
     this.staticSite?.close();
     await (this.storage as { close?(): unknown })?.close?.();
   }

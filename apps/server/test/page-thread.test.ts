@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -49,6 +51,46 @@ describe("page scripts off the main thread", () => {
       assert.equal((await get(port, "/ok.sjs")).body, "ok 42");
     } finally {
       await app.close();
+    }
+  });
+
+  it("a reload lets the pages the old site is rendering finish (200, not 500)", { timeout: 60_000 }, async () => {
+    const root = join(tmp, "reload");
+    mkdirSync(join(root, "web"), { recursive: true });
+    // The page waits for an upstream that answers when the test says, so it is rendering during the reload.
+    let release!: () => void;
+    let arrived!: () => void;
+    const asked = new Promise<void>((r) => (arrived = r));
+    let held = false;
+    const upstream = createServer((_req, res) => {
+      // The first request is held; later ones are answered at once.
+      if (held) return void res.end("upstream");
+      held = true;
+      release = () => res.end("upstream");
+      arrived();
+    });
+    await new Promise<void>((done) => upstream.listen(0, "127.0.0.1", done));
+    const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    writeFileSync(
+      join(root, "web", "wait.sjs"),
+      `<?js fetch("${origin}/").then(function (r) { return r.text(); }).then(function (s) { print("got " + s); }); ?>`,
+    );
+    const config = resolveConfig({ sites: { s: { root, fetch: [origin] } } }, "test", root);
+    const { app, port } = await startApp(config);
+    try {
+      const page = get(port, "/wait.sjs");
+      await asked;
+      await app.reload(config);
+      release();
+      const r = await page;
+      assert.equal(r.status, 200);
+      assert.equal(r.body, "got upstream");
+      // The new site renders too.
+      assert.equal((await get(port, "/wait.sjs")).body, "got upstream");
+    } finally {
+      await app.close();
+      upstream.closeAllConnections();
+      await new Promise((done) => upstream.close(done));
     }
   });
 });

@@ -82,6 +82,8 @@ export class PageThread {
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private heard = true;
   private disposed = false;
+  /** Set by {@link PageThread.close}: called when the last render in flight has finished. */
+  private onIdle: (() => void) | undefined;
   private bytecode = false;
   /** Workers killed by the watchdog (or lost) and replaced. */
   restarts = 0;
@@ -133,7 +135,26 @@ export class PageThread {
     this.post(path === undefined ? { t: "invalidate" } : { t: "invalidate", path });
   }
 
-  /** Stops the worker; renders in flight reject. */
+  /**
+   * Stops the worker once the renders in flight have finished (as a site
+   * retired by a reload must: its requests in progress still get their
+   * pages). Renders asked for meanwhile are still taken. A stuck render is
+   * ended by the watchdog, so this resolves in bounded time.
+   */
+  close(): Promise<void> {
+    if (this.pending.size === 0 || this.disposed) {
+      this.dispose();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.onIdle = () => {
+        this.dispose();
+        resolve();
+      };
+    });
+  }
+
+  /** Stops the worker now; renders in flight reject. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -185,6 +206,7 @@ export class PageThread {
       this.stopWorker();
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
+      this.checkIdle();
     };
     void startWorker(
       workerUrl(),
@@ -259,6 +281,7 @@ export class PageThread {
           if (bytes) p.resolve({ status: status!, headers: headers!, body: bytes });
           else p.reject(this.rebuild(error!));
         }
+        this.checkIdle();
       }
     }
   }
@@ -347,6 +370,11 @@ export class PageThread {
       );
     }
     if (this.pending.size > 0) void this.start().catch(() => {});
+    else this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.pending.size === 0) this.onIdle?.();
   }
 }
 

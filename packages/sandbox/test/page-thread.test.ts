@@ -232,6 +232,42 @@ describe("PageThread", () => {
     }
   });
 
+  it("close() lets the renders in flight finish, then stops", async () => {
+    // An upstream that answers when the test says: the page's render is in flight until then.
+    let release!: () => void;
+    let arrived!: () => void;
+    const asked = new Promise<void>((r) => (arrived = r));
+    const upstream = createServer((_req, res) => {
+      release = () => res.end("late");
+      arrived();
+    });
+    await new Promise<void>((done) => upstream.listen(0, "127.0.0.1", done));
+    const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const t = await thread(
+      {
+        "/wait.sjs": `<?js fetch("${origin}/").then(function (r) { return r.text(); }).then(function (s) { print("got " + s); }); ?>`,
+      },
+      { fetch: { allow: [origin] } },
+    );
+    try {
+      const inFlight = t.render("/wait.sjs", GET);
+      await asked;
+      let closed = false;
+      const closing = t.close().then(() => {
+        closed = true;
+      });
+      release();
+      assert.equal(text((await inFlight).body), "got late");
+      await closing;
+      assert.equal(closed, true);
+      await assert.rejects(t.render("/wait.sjs", GET), /disposed/);
+    } finally {
+      t.dispose();
+      upstream.closeAllConnections();
+      await new Promise((done) => upstream.close(done));
+    }
+  });
+
   it("refuses renders after dispose and rejects those in flight", async () => {
     const t = await thread({ "/p.sjs": "p" });
     const inFlight = t.render("/p.sjs", GET);
