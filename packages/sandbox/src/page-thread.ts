@@ -12,11 +12,12 @@
 import { BudgetExceededError, OutOfMemoryError, ScriptError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
 import type { DirectoryFiles } from "./files.ts";
+import { nextTurn } from "./next-turn.ts";
 import { type LogEntry, type PageEngineOptions, PageNotFoundError, type PageRequest, type PageResult } from "./page.ts";
 import type { DoneItem, FromPageWorker, PageOp, RenderItem, SerializedError, ToPageWorker } from "./page-protocol.ts";
 import { DEFAULT_LIMITS, type Limits } from "./quickjs.ts";
 import type { KeyValueStore, StorageListener } from "./storage.ts";
-import { startWorker, type WorkerHandle } from "./worker-port.ts";
+import { startWorker, type WorkerHandle, workerUrl } from "./worker-port.ts";
 
 export interface PageThreadOptions
   extends Pick<PageEngineOptions, "limits" | "intrinsics" | "revalidateMs" | "asyncTimeoutMs" | "bytecode" | "log"> {
@@ -52,15 +53,6 @@ interface Pending {
   request: PageRequest;
   resolve(r: PageResult): void;
   reject(e: unknown): void;
-}
-
-const schedule: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? (fn) => (globalThis as unknown as { setImmediate(f: () => void): void }).setImmediate(fn)
-    : (fn) => setTimeout(fn, 0);
-
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith(".ts") ? "./page-worker.ts" : "./page-worker.js", import.meta.url);
 }
 
 export class PageThread {
@@ -172,7 +164,7 @@ export class PageThread {
   private scheduleFlush(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    schedule(() => {
+    nextTurn(() => {
       this.scheduled = false;
       this.sendRenders();
     });
@@ -209,7 +201,7 @@ export class PageThread {
       this.checkIdle();
     };
     void startWorker(
-      workerUrl(),
+      workerUrl("page-worker"),
       (m) => {
         if (generation === this.generation) this.fromWorker(m as FromPageWorker, loaded, lost);
       },

@@ -8,6 +8,7 @@
 import { BudgetExceededError, OutOfMemoryError, ScriptError } from "./errors.ts";
 import { EventHub } from "./events.ts";
 import { DirectoryFiles } from "./files.ts";
+import { nextTurn } from "./next-turn.ts";
 import { PageEngine, PageNotFoundError, type PageRequest } from "./page.ts";
 import type { DoneItem, FromPageWorker, PageOp, RenderItem, SerializedError, ToPageWorker } from "./page-protocol.ts";
 import { ReplicaStore } from "./replica-store.ts";
@@ -27,16 +28,11 @@ let done: DoneItem[] = [];
 let bodies: ArrayBuffer[] = [];
 let scheduled = false;
 
-const schedule: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? (fn) => (globalThis as unknown as { setImmediate(f: () => void): void }).setImmediate(fn)
-    : (fn) => setTimeout(fn, 0);
-
 /** Sends what finished in this turn of the event loop as one message. */
 function scheduleFlush(): void {
   if (scheduled) return;
   scheduled = true;
-  schedule(() => {
+  nextTurn(() => {
     scheduled = false;
     // Operations of pages still waiting for their promises go with id 0.
     if (ops.length > 0) done.push([0, takeOps(), null, null, null]);

@@ -21,6 +21,15 @@ const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: 
 /** Node proper (Deno and Bun also define `process.versions.node`). */
 const isNode = g.Deno === undefined && g.Bun === undefined && g.process?.versions?.node !== undefined;
 
+/**
+ * The URL of the worker entry `name` next to this module: `name.ts` when
+ * running from the TypeScript sources, `name.js` in the built package
+ * (tsup builds each worker entry beside index.js).
+ */
+export function workerUrl(name: string): URL {
+  return new URL(import.meta.url.endsWith(".ts") ? `./${name}.ts` : `./${name}.js`, import.meta.url);
+}
+
 /** Starts a module worker from `url`; `onMessage` and `onError` receive what it reports. */
 export async function startWorker(
   url: URL,

@@ -8,11 +8,12 @@
  */
 import { BudgetExceededError, OutOfMemoryError, type SandboxError, ScriptError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
+import { nextTurn } from "./next-turn.ts";
 import type { LogEntry } from "./page.ts";
 import type { Limits } from "./quickjs.ts";
 import { DEFAULT_LIMITS } from "./quickjs.ts";
 import type { SiteStorage } from "./storage.ts";
-import { startWorker, type WorkerHandle } from "./worker-port.ts";
+import { startWorker, type WorkerHandle, workerUrl } from "./worker-port.ts";
 import type { ClientInfo, FromWorker, HostEvent, ToWorker, WorkerOp } from "./ws-protocol.ts";
 
 export type { ClientInfo };
@@ -65,15 +66,6 @@ export interface ScriptRequestResult {
   redirect?: string;
   /** The handler returned a string: the response body (HTML). */
   body?: string;
-}
-
-const schedule: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? (fn) => (globalThis as unknown as { setImmediate(f: () => void): void }).setImmediate(fn)
-    : (fn) => setTimeout(fn, 0);
-
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith(".ts") ? "./ws-worker.ts" : "./ws-worker.js", import.meta.url);
 }
 
 export class WebsocketScriptHost {
@@ -208,7 +200,7 @@ export class WebsocketScriptHost {
     let readyResolve!: () => void;
     const loaded = new Promise<void>((r) => (readyResolve = r));
     const worker = await startWorker(
-      workerUrl(),
+      workerUrl("ws-worker"),
       (m) => {
         if (generation !== this.generation) return;
         this.fromWorker(m as FromWorker, readyResolve);
@@ -255,7 +247,7 @@ export class WebsocketScriptHost {
   private scheduleFlush(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      schedule(() => this.flush());
+      nextTurn(() => this.flush());
     }
   }
 
