@@ -34,15 +34,49 @@ function scheduleFlush(): void {
   scheduled = true;
   nextTurn(() => {
     scheduled = false;
-    // Operations of pages still waiting for their promises go with id 0.
-    if (ops.length > 0) done.push([0, takeOps(), null, null, null]);
-    if (done.length === 0) return;
-    const message: FromPageWorker = { t: "done", json: JSON.stringify(done), bodies };
-    const transfer = bodies;
-    done = [];
-    bodies = [];
-    send(message, transfer);
+    flush();
   });
+}
+
+function flush(): void {
+  // Operations of pages still waiting for their promises go with id 0.
+  if (ops.length > 0) done.push([0, takeOps(), null, null, null]);
+  if (done.length === 0) return;
+  const message: FromPageWorker = { t: "done", json: JSON.stringify(done), bodies };
+  const transfer = bodies;
+  done = [];
+  bodies = [];
+  send(message, transfer);
+}
+
+/**
+ * Renders waiting to start. They start in slices of about {@link SLICE_MS}:
+ * between slices the worker sends the answers so far and answers the
+ * host's pings, so a long batch of short renders is neither held back nor
+ * taken by the watchdog for a stuck worker.
+ */
+const queue: RenderItem[] = [];
+let queueHead = 0;
+let draining = false;
+const SLICE_MS = 5;
+
+function drain(): void {
+  const until = performance.now() + SLICE_MS;
+  while (queueHead < queue.length && performance.now() < until) {
+    const [id, path, request] = queue[queueHead++]!;
+    void render(id, path, request);
+  }
+  if (queueHead < queue.length) {
+    // The answers of this slice (pushed by the microtasks that run before this callback) go first.
+    nextTurn(() => {
+      flush();
+      drain();
+    });
+    return;
+  }
+  queue.length = 0;
+  queueHead = 0;
+  draining = false;
 }
 
 function op(o: PageOp): void {
@@ -133,7 +167,11 @@ function handle(m: ToPageWorker): void {
   }
   switch (m.t) {
     case "renders":
-      for (const [id, path, request] of JSON.parse(m.json) as RenderItem[]) void render(id, path, request);
+      for (const item of JSON.parse(m.json) as RenderItem[]) queue.push(item);
+      if (!draining) {
+        draining = true;
+        drain();
+      }
       return;
     case "st":
       for (const [k, v] of m.changes) replica?.changed(k, v);

@@ -207,6 +207,28 @@ describe("PageThread", () => {
     }
   });
 
+  it("does not kill a worker busy with many short renders that together outlast the watchdog", async () => {
+    // 100 renders of a page that loops for several milliseconds, all asked for at once: far more
+    // work in one batch than the watchdog's 300 ms, but each render is short.
+    const t = await thread(
+      { "/busy.sjs": `<?js var n = 0; for (var i = 0; i < 300000; i++) n += i; ?><?= n ?>` },
+      {
+        watchdogMs: 300,
+      },
+    );
+    try {
+      const started = performance.now();
+      const all = await Promise.all(Array.from({ length: 100 }, () => t.render("/busy.sjs", GET)));
+      const took = performance.now() - started;
+      assert.equal(new Set(all.map((r) => text(r.body))).size, 1);
+      assert.equal(t.restarts, 0);
+      // Only meaningful when the batch did outlast the watchdog (it takes about a second here).
+      assert.ok(took > 300, `the renders took ${took.toFixed(0)} ms, less than the watchdog: make the page slower`);
+    } finally {
+      t.dispose();
+    }
+  });
+
   it("does not kill a worker that is slow but answering (a page waiting for fetch)", async () => {
     // An upstream that never answers: the page waits for its fetch's own time limit (1 s), five
     // times the watchdog's, with its worker free to answer pings meanwhile.
