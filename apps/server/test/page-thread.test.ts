@@ -44,7 +44,9 @@ describe("page scripts off the main thread", () => {
       assert.equal(stuck.status, 503);
       assert.ok(answered >= 10, `only ${answered} static answers while the page was stuck`);
       assert.ok(
-        lines.some((l) => l.includes("/hog.sjs") && l.includes("CPU budget")),
+        lines.some(
+          (l) => l.includes("/hog.sjs") && l.includes("CPU budget") && l.includes("did not answer for 2000 ms"),
+        ),
         "the stuck page is logged as over its budget",
       );
       // The next worker renders pages again.

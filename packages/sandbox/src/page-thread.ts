@@ -100,6 +100,11 @@ export class PageThread {
     });
   }
 
+  /** How long a rendering worker may go without answering (see {@link PageThreadOptions.watchdogMs}). */
+  get watchdogMs(): number {
+    return this.options.watchdogMs ?? Math.max(2000, this.limits.cpuMs * 10);
+  }
+
   /** True when the worker's engine runs pages from bytecode (see {@link PageEngineOptions.bytecode}). */
   get usesBytecode(): boolean {
     return this.bytecode;
@@ -333,7 +338,7 @@ export class PageThread {
    */
   private armWatchdog(): void {
     if (this.watchdog !== undefined || !this.worker) return;
-    const ms = this.options.watchdogMs ?? Math.max(2000, this.limits.cpuMs * 10);
+    const ms = this.watchdogMs;
     this.heard = true;
     const tick = () => {
       this.watchdog = undefined;
@@ -354,12 +359,20 @@ export class PageThread {
     const lastStarted = Atomics.load(this.started, 0);
     this.stopWorker();
     this.restarts++;
+    const ms = this.watchdogMs;
     for (const [id, p] of this.pending) {
       if (id > lastStarted) continue;
       this.pending.delete(id);
-      p.reject(
-        new BudgetExceededError(this.limits.cpuMs, p.path, undefined, undefined, "page worker unresponsive: restarted"),
+      const error = new BudgetExceededError(
+        this.limits.cpuMs,
+        p.path,
+        undefined,
+        undefined,
+        "page worker unresponsive: restarted",
       );
+      // The log line says what happened: a budget the engine could not enforce, ended by the watchdog.
+      error.message += ` (stuck in a call the budget cannot interrupt: its worker did not answer for ${ms} ms and was restarted)`;
+      p.reject(error);
     }
     if (this.pending.size > 0) void this.start().catch(() => {});
     else this.checkIdle();

@@ -194,6 +194,10 @@ describe("PageThread", () => {
       clearInterval(ticker);
       assert.ok(error instanceof BudgetExceededError, String(error));
       assert.equal(error.scriptStack, "page worker unresponsive: restarted");
+      assert.match(
+        error.describe(),
+        /^\/hog\.sjs: script exceeded its CPU budget of 50 ms \(stuck in a call .* 400 ms and was restarted\)$/,
+      );
       assert.equal(error.file, "/hog.sjs");
       assert.equal(t.restarts, 1);
       assert.ok(ticks > 0, "the main thread's timers ran while the page was stuck");
