@@ -11,12 +11,12 @@
  * @module
  */
 import type { Intrinsics } from "quickjs-emscripten";
-import type { PageRequest } from "./page.ts";
+import type { LogEntry, PageRequest } from "./page.ts";
 import type { Limits } from "./quickjs.ts";
 
 /** Something a page did that the host applies: a log line, a storage write (null: deletion), an event. */
 export type PageOp =
-  | ["log", "log" | "info" | "warn" | "error", string, string] // level, message, file
+  | ["log", LogEntry["level"], string, string] // level, message, file
   | ["st", string, string | null] // key, JSON or null
   | ["emit", string, string]; // name, JSON
 

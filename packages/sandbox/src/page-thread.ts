@@ -15,7 +15,7 @@ import type { DirectoryFiles } from "./files.ts";
 import { nextTurn } from "./next-turn.ts";
 import { type LogEntry, type PageEngineOptions, PageNotFoundError, type PageRequest, type PageResult } from "./page.ts";
 import type { DoneItem, FromPageWorker, PageOp, RenderItem, SerializedError, ToPageWorker } from "./page-protocol.ts";
-import { DEFAULT_LIMITS, type Limits } from "./quickjs.ts";
+import { defaultWatchdogMs, type Limits, withDefaults } from "./quickjs.ts";
 import type { KeyValueStore, StorageListener } from "./storage.ts";
 import { startWorker, type WorkerHandle, workerUrl } from "./worker-port.ts";
 
@@ -77,7 +77,7 @@ export class PageThread {
   /** Set by {@link PageThread.close}: called when the last render in flight has finished. */
   private onIdle: (() => void) | undefined;
   private bytecode = false;
-  /** Workers killed by the watchdog (or lost) and replaced. */
+  /** Workers the watchdog killed. */
   restarts = 0;
 
   /** Starts the worker and resolves once it has loaded QuickJS. */
@@ -89,20 +89,15 @@ export class PageThread {
 
   private constructor(options: PageThreadOptions) {
     this.options = options;
-    this.limits = {
-      ...DEFAULT_LIMITS,
-      ...Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined)),
-    };
+    this.limits = withDefaults(options.limits);
     this.offStorage = options.storage?.onChange?.((key, json, origin) => {
-      if (origin === this) return;
-      if (this.storageChanges.length === 0) queueMicrotask(() => this.sendStorageChanges());
-      this.storageChanges.push([key, json ?? null]);
+      if (origin !== this) this.storageChanged(key, json ?? null);
     });
   }
 
   /** How long a rendering worker may go without answering (see {@link PageThreadOptions.watchdogMs}). */
   get watchdogMs(): number {
-    return this.options.watchdogMs ?? Math.max(2000, this.limits.cpuMs * 10);
+    return this.options.watchdogMs ?? defaultWatchdogMs(this.limits);
   }
 
   /** True when the worker's engine runs pages from bytecode (see {@link PageEngineOptions.bytecode}). */
@@ -127,7 +122,7 @@ export class PageThread {
     });
   }
 
-  /** Forgets compiled templates (all, or one file) in the worker. */
+  /** Forgets compiled templates (all, or one file) in the worker. Without a worker there is nothing to forget: the next one compiles afresh. */
   invalidate(path?: string): void {
     this.post(path === undefined ? { t: "invalidate" } : { t: "invalidate", path });
   }
@@ -301,12 +296,16 @@ export class PageThread {
         } catch (e) {
           o.log?.({ level: "error", message: `storage: ${(e as Error).message}`, file: "" });
           // The store refused the write (full after other writers): the worker's copy takes the store's value back.
-          const current = s.getJson(key);
-          this.storageChanges.push([key, current ?? null]);
-          queueMicrotask(() => this.sendStorageChanges());
+          this.storageChanged(key, s.getJson(key) ?? null);
         }
       }
     }
+  }
+
+  /** Queues a change for the worker's copy; they go together, and before the next renders. */
+  private storageChanged(key: string, json: string | null): void {
+    if (this.storageChanges.length === 0) queueMicrotask(() => this.sendStorageChanges());
+    this.storageChanges.push([key, json]);
   }
 
   private sendStorageChanges(): void {

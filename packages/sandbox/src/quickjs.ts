@@ -33,6 +33,20 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Required<Limits> = { cpuMs: 100, memoryBytes: 32 * 1024 * 1024, stackBytes: 256 * 1024 };
 
+/** `limits` with the defaults filled in (an `undefined` field takes its default). */
+export function withDefaults(limits: Limits | undefined): Required<Limits> {
+  return { ...DEFAULT_LIMITS, ...stripUndefined(limits ?? {}) };
+}
+
+/**
+ * How long a worker running scripts may go without showing progress before
+ * it is taken for stuck in a call the CPU budget cannot interrupt: 10 × the
+ * budget, at least 2 s (a busy machine must not make a healthy worker look stuck).
+ */
+export function defaultWatchdogMs(limits: Required<Limits>): number {
+  return Math.max(2000, limits.cpuMs * 10);
+}
+
 /**
  * Built-ins a page context gets. TypedArrays and Proxy are left out by
  * default because each costs 30–70 µs per fresh context (measured on Node 20),
@@ -118,7 +132,7 @@ export class GuardedRuntime {
   interrupted = false;
 
   constructor(module: QuickJSWASMModule, limits: Limits = {}) {
-    this.limits = { ...DEFAULT_LIMITS, ...stripUndefined(limits) };
+    this.limits = withDefaults(limits);
     this.runtime = module.newRuntime();
     this.runtime.setMemoryLimit(this.limits.memoryBytes);
     this.runtime.setMaxStackSize(this.limits.stackBytes);

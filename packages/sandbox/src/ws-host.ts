@@ -10,8 +10,7 @@ import { BudgetExceededError, OutOfMemoryError, type SandboxError, ScriptError }
 import type { EventHub } from "./events.ts";
 import { nextTurn } from "./next-turn.ts";
 import type { LogEntry } from "./page.ts";
-import type { Limits } from "./quickjs.ts";
-import { DEFAULT_LIMITS } from "./quickjs.ts";
+import { defaultWatchdogMs, type Limits, withDefaults } from "./quickjs.ts";
 import type { SiteStorage } from "./storage.ts";
 import { startWorker, type WorkerHandle, workerUrl } from "./worker-port.ts";
 import type { ClientInfo, FromWorker, HostEvent, ToWorker, WorkerOp } from "./ws-protocol.ts";
@@ -98,10 +97,7 @@ export class WebsocketScriptHost {
 
   constructor(options: WebsocketScriptHostOptions) {
     this.options = options;
-    this.limits = {
-      ...DEFAULT_LIMITS,
-      ...Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined)),
-    };
+    this.limits = withDefaults(options.limits);
     this.offStorage = options.storage?.onChange((key, json, origin) => {
       if (origin === this) return;
       this.storageQueue.push([key, json ?? null]);
@@ -267,7 +263,7 @@ export class WebsocketScriptHost {
 
   private armWatchdog(): void {
     if (this.watchdog !== undefined) return;
-    const ms = this.options.watchdogMs ?? Math.max(2000, this.limits.cpuMs * 10);
+    const ms = this.options.watchdogMs ?? defaultWatchdogMs(this.limits);
     this.lastProgress = this.acked;
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
